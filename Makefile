@@ -1,0 +1,35 @@
+# Two commands do all set-up on a fresh machine:
+#   make book   – create the virtual environment if missing, execute every chapter (quick profile) and render _build/html
+#   make test   – create the virtual environment if missing, run ruff and the test-suite
+# The environment lives outside the clone so that it is created once and reused (override with VENV=...).
+# rrlib itself is not installed into it: every command runs from the clone, so each clone tests its own code.
+VENV ?= $(HOME)/.cache/rrbook/venv
+PROFILE ?= quick
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.rrbook-lock-$(shell sha256sum requirements-lock.txt pyproject.toml | sha256sum | cut -c1-16)
+
+.PHONY: venv book chapters test lint clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements-lock.txt pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt
+	@rm -f $(VENV)/.rrbook-lock-*
+	@touch $(STAMP)
+
+book: venv
+	$(PY) -m rrlib.book build --profile $(PROFILE)
+
+chapters: venv
+	$(PY) -m rrlib.book run --profile $(PROFILE)
+
+lint: venv
+	$(PY) -m ruff check rrlib tests benchmarks
+
+test: venv
+	$(PY) -m ruff check rrlib tests benchmarks
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf _build

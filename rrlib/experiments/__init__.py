@@ -1,0 +1,1 @@
+"""One module per paper artefact: ``run(config) -> result``. Notebooks call these and nothing else."""

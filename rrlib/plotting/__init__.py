@@ -1,0 +1,60 @@
+"""Plotting: the house style and one function per figure (sub-modules per chapter family).
+
+Styling is applied inside a context (:func:`style`), never by changing global rc parameters.
+Every figure function returns a ``matplotlib.figure.Figure``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+#: Colours used consistently across the book (colour-blind safe, Okabe–Ito).
+PALETTE = {
+    "standard": "#0072B2",
+    "robust": "#D55E00",
+    "weak": "#E69F00",
+    "exact": "#000000",
+    "estimate": "#009E73",
+    "bound": "#CC79A7",
+    "neutral": "#999999",
+}
+
+_RC = {
+    "figure.dpi": 110,
+    "savefig.dpi": 110,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.frameon": False,
+    "lines.linewidth": 1.8,
+}
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """Context manager applying the book's matplotlib style."""
+    with plt.rc_context(_RC):
+        yield
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 4.2, height: float = 3.2, **kwargs):
+    """Create ``(fig, axes)`` in the house style with ``ncols × nrows`` panels of ``width × height`` inches."""
+    with style():
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
+                                 constrained_layout=True, **kwargs)
+    plt.close(fig)  # returned figures are displayed by the notebook explicitly, never twice
+    return fig, axes
+
+
+__all__ = ["PALETTE", "Figure", "new_figure", "style"]
