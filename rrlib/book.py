@@ -1,0 +1,355 @@
+"""The chapter runner: papermill executes every chapter headless, then Jupyter Book 1.x renders them.
+
+Usage (from the repository root)::
+
+    python -m rrlib.book list
+    python -m rrlib.book run   --profile quick [--only 02_theorem_3_2 ...] [--seed 0] [--device auto]
+    python -m rrlib.book build --profile quick [--skip-run]
+
+``run`` executes the notebooks listed in ``_toc.yml`` (in that order) with papermill, injecting
+``{profile, seed, device}`` into each notebook's ``parameters`` cell, and writes
+
+* ``_build/executed/<chapter>.ipynb`` – the executed copy that the book renders,
+* ``_build/metrics/<chapter>.json`` – the chapter's key numbers (recorded by the notebook itself through
+  :func:`record_metrics`) plus ``_meta`` (profile, seed, device, wall time, versions),
+* ``_build/metrics/_timings.json`` – wall time per chapter.
+
+A failing chapter stops the run with the chapter's name, the failing cell and the error.
+``build`` stages ``book/``, ``_config.yml``, ``_toc.yml`` and the executed notebooks into ``_build/book_src`` (so
+Sphinx never scans the virtual environment or build outputs), copies MathJax from the
+``jupyter-server-mathjax`` package so that math renders offline, and runs
+``jupyter-book build -W -n --keep-going`` (warnings are errors) into ``_build/html``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rrlib.profiles import PROFILES, get_profile
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHAPTER_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
+METRICS_ENV = "RRBOOK_METRICS_DIR"
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter raised while being executed."""
+
+
+@dataclass(frozen=True)
+class ChapterRun:
+    """Outcome of executing one chapter."""
+
+    name: str
+    executed_path: Path
+    metrics_path: Path
+    wall_s: float
+
+
+# ----------------------------------------------------------------------------------------------- table of contents
+def chapters(root: Path = REPO_ROOT) -> list[str]:
+    """Names of the executable chapters (``notebooks/NN_name`` entries of ``_toc.yml``), in book order."""
+    import yaml
+
+    toc_path = Path(root) / "_toc.yml"
+    if not toc_path.exists():
+        raise FileNotFoundError(f"no _toc.yml in {root}")
+    toc = yaml.safe_load(toc_path.read_text())
+
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            file = node.get("file") or node.get("root")
+            if isinstance(file, str) and file.startswith("notebooks/"):
+                found.append(Path(file).stem)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return found
+
+
+def _select(names: Sequence[str], only: Sequence[str] | None) -> list[str]:
+    if not only:
+        return list(names)
+    unknown = [name for name in only if name not in names]
+    if unknown:
+        raise ValueError(f"unknown chapter(s) {unknown}; valid choices: {list(names)}")
+    return [name for name in names if name in set(only)]
+
+
+# ------------------------------------------------------------------------------------------------------- metrics
+def metrics_dir() -> Path:
+    """Where chapters write their metrics: ``$RRBOOK_METRICS_DIR`` or ``<repo>/_build/metrics``."""
+    return Path(os.environ.get(METRICS_ENV, REPO_ROOT / "_build" / "metrics"))
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numbers, arrays and tensors (recursively) into plain JSON values; non-finite floats are an error."""
+    if isinstance(value, Mapping):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    if hasattr(value, "tolist"):  # numpy arrays/scalars, torch tensors
+        return to_jsonable(value.tolist())
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"metric value {value!r} is not finite; record finite numbers only")
+        return float(value)
+    raise TypeError(f"cannot record a value of type {type(value).__name__}: {value!r}")
+
+
+def _write_json_atomic(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(handle.name, path)
+
+
+def record_metrics(chapter: str, metrics: Mapping[str, Any]) -> Path:
+    """Write a chapter's key numbers to ``<metrics_dir>/<chapter>.json`` (atomically) and return the path.
+
+    Called once at the end of every chapter. Values may be floats, ints, strings, bools, lists, dicts, numpy
+    arrays or tensors; NaN and infinity are rejected so that a broken computation cannot pass silently.
+    """
+    if not CHAPTER_NAME.match(chapter):
+        raise ValueError(f"chapter name {chapter!r} must look like 'NN_name' (e.g. '02_theorem_3_2')")
+    if not isinstance(metrics, Mapping) or not metrics:
+        raise ValueError(f"metrics for {chapter!r} must be a non-empty mapping, got {metrics!r}")
+    if "_meta" in metrics:
+        raise ValueError("'_meta' is reserved for the runner")
+    path = metrics_dir() / f"{chapter}.json"
+    _write_json_atomic(path, to_jsonable(metrics))
+    return path
+
+
+def load_metrics(chapter: str, directory: Path | None = None) -> dict[str, Any]:
+    """Read a chapter's recorded metrics."""
+    path = (directory or metrics_dir()) / f"{chapter}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no metrics for chapter {chapter!r} at {path}; run `python -m rrlib.book run`")
+    return json.loads(path.read_text())
+
+
+# --------------------------------------------------------------------------------------------------------- runner
+@contextlib.contextmanager
+def _environment(**updates: str) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in updates}
+    os.environ.update(updates)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_chapters(
+    profile: str = "quick",
+    *,
+    only: Sequence[str] | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    force: bool = False,
+    root: Path = REPO_ROOT,
+    output_dir: Path | None = None,
+    metrics_directory: Path | None = None,
+    log=print,
+) -> list[ChapterRun]:
+    """Execute chapters with papermill and return one :class:`ChapterRun` per chapter.
+
+    Raises :class:`ChapterFailed` naming the chapter, the failing cell and the error when a chapter raises, or when
+    it finishes without recording its metrics.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    get_profile(profile, force=force)
+    root = Path(root).resolve()
+    selected = _select(chapters(root), only)
+    output_dir = Path(output_dir or root / "_build" / "executed").resolve()
+    metrics_directory = Path(metrics_directory or root / "_build" / "metrics").resolve()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    metrics_directory.mkdir(parents=True, exist_ok=True)
+
+    env = {
+        METRICS_ENV: str(metrics_directory),
+        # the chapter's own root and the rrlib that runs this code (they differ only for throw-away test books)
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(root), str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+        .rstrip(os.pathsep),
+        "MPLBACKEND": "Agg",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    }
+    if force:
+        env["RRBOOK_FORCE_FULL"] = "1"
+
+    runs: list[ChapterRun] = []
+    for index, name in enumerate(selected, start=1):
+        source = root / "notebooks" / f"{name}.ipynb"
+        if not source.exists():
+            raise FileNotFoundError(f"chapter {name!r} is listed in _toc.yml but {source} does not exist")
+        executed = output_dir / f"{name}.ipynb"
+        metrics_path = metrics_directory / f"{name}.json"
+        metrics_path.unlink(missing_ok=True)
+        log(f"[{index}/{len(selected)}] {name} (profile={profile}, seed={seed}, device={device}) ...", flush=True)
+        start = time.perf_counter()
+        try:
+            with _environment(**env):
+                papermill.execute_notebook(
+                    str(source),
+                    str(executed),
+                    parameters={"profile": profile, "seed": seed, "device": device},
+                    cwd=str(root),
+                    kernel_name="python3",
+                    language="python",
+                    progress_bar=False,
+                    request_save_on_cell_execute=False,
+                )
+        except PapermillExecutionError as error:
+            raise ChapterFailed(
+                f"chapter {name!r} failed in cell {error.cell_index} (execution count {error.exec_count}): "
+                f"{error.ename}: {error.evalue}\n  executed copy with the traceback: {executed}"
+            ) from None
+        wall = time.perf_counter() - start
+        if not metrics_path.exists():
+            raise ChapterFailed(f"chapter {name!r} finished without calling rrlib.book.record_metrics({name!r}, ...)")
+        recorded = json.loads(metrics_path.read_text())
+        recorded["_meta"] = {
+            "chapter": name,
+            "profile": profile,
+            "seed": seed,
+            "device": device,
+            "wall_s": round(wall, 2),
+            "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "python": platform.python_version(),
+            "machine": f"{platform.machine()} {os.cpu_count()} cpu",
+        }
+        _write_json_atomic(metrics_path, recorded)
+        log(f"      {name} done in {wall:.1f} s", flush=True)
+        runs.append(ChapterRun(name, executed, metrics_path, wall))
+
+    timings_path = metrics_directory / "_timings.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+    timings.update({run.name: round(run.wall_s, 2) for run in runs})
+    _write_json_atomic(timings_path, timings)
+    log(format_timings(runs), flush=True)
+    return runs
+
+
+def format_timings(runs: Sequence[ChapterRun]) -> str:
+    """A small text table of wall time per chapter."""
+    lines = ["chapter                              wall time", "-" * 46]
+    lines += [f"{run.name:<36} {run.wall_s:8.1f} s" for run in runs]
+    lines.append(f"{'total':<36} {sum(run.wall_s for run in runs):8.1f} s")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------- build
+def _mathjax_static() -> Path:
+    try:
+        import jupyter_server_mathjax
+    except ImportError as error:  # pragma: no cover - part of the book environment
+        raise RuntimeError("the book build needs the 'jupyter-server-mathjax' package for offline math") from error
+    static = Path(jupyter_server_mathjax.__file__).parent / "static"
+    if not (static / "MathJax.js").exists():
+        raise RuntimeError(f"MathJax.js not found under {static}")
+    return static
+
+
+def stage_book(root: Path = REPO_ROOT, executed_dir: Path | None = None, staging: Path | None = None) -> Path:
+    """Assemble the book's source tree (prose, configuration, executed chapters, MathJax) and return it."""
+    root = Path(root).resolve()
+    executed_dir = Path(executed_dir or root / "_build" / "executed")
+    staging = Path(staging or root / "_build" / "book_src")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, staging / name)
+    shutil.copytree(root / "book", staging / "book")
+    (staging / "notebooks").mkdir()
+    for name in chapters(root):
+        executed = executed_dir / f"{name}.ipynb"
+        if not executed.exists():
+            raise FileNotFoundError(f"chapter {name!r} has not been executed ({executed} missing); run it first")
+        shutil.copy2(executed, staging / "notebooks" / executed.name)
+    shutil.copytree(_mathjax_static(), staging / "_static" / "mathjax")
+    return staging
+
+
+def build_book(root: Path = REPO_ROOT, *, staging: Path | None = None) -> Path:
+    """Render the staged book with Jupyter Book 1.x (warnings are errors) and return ``_build/html``."""
+    root = Path(root).resolve()
+    staging = stage_book(root, staging=staging)
+    executable = Path(sys.executable).parent / "jupyter-book"
+    command = [str(executable), "build", str(staging), "--path-output", str(root), "-W", "-n", "--keep-going"]
+    print("$", " ".join(command), flush=True)
+    completed = subprocess.run(command, cwd=root)
+    if completed.returncode != 0:
+        raise SystemExit(f"jupyter-book build failed (exit {completed.returncode}); see the warnings above")
+    html = root / "_build" / "html"
+    print(f"book rendered: {html / 'index.html'}", flush=True)
+    return html
+
+
+# ------------------------------------------------------------------------------------------------------------ CLI
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rrlib.book", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list the chapters in book order")
+    for command in ("run", "build"):
+        sub = commands.add_parser(command, help=f"{command} the chapters")
+        sub.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+        sub.add_argument("--only", nargs="+", metavar="CHAPTER", help="chapter names (see `list`)")
+        sub.add_argument("--seed", type=int, default=0)
+        sub.add_argument("--device", default="auto")
+        sub.add_argument("--force", action="store_true", help="allow the full profile without CUDA")
+        if command == "build":
+            sub.add_argument("--skip-run", action="store_true", help="render the already-executed chapters")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        print("\n".join(chapters()))
+        return 0
+    try:
+        if not (args.command == "build" and args.skip_run):
+            run_chapters(args.profile, only=args.only, seed=args.seed, device=args.device, force=args.force)
+        if args.command == "build":
+            build_book()
+    except (ChapterFailed, ValueError, RuntimeError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

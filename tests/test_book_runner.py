@@ -1,0 +1,78 @@
+"""The papermill runner on a throw-away book: parameters injected, metrics recorded, failures named."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import nbformat
+import pytest
+
+from rrlib.book import ChapterFailed, chapters, record_metrics, run_chapters, to_jsonable
+
+TOC = """format: jb-book
+root: book/intro
+chapters:
+  - file: notebooks/01_ok
+  - file: notebooks/02_broken
+"""
+
+
+def _notebook(path, body: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = "quick"\nseed = 0\ndevice = "auto"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), params, nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, path)
+
+
+@pytest.fixture()
+def tiny_book(tmp_path):
+    (tmp_path / "_toc.yml").write_text(TOC)
+    (tmp_path / "notebooks").mkdir()
+    _notebook(tmp_path / "notebooks" / "01_ok.ipynb",
+              'import rrlib.book\nrrlib.book.record_metrics("01_ok", {"seed_seen": seed, "profile_seen": profile})')
+    _notebook(tmp_path / "notebooks" / "02_broken.ipynb", "raise ValueError('deliberately broken')")
+    return tmp_path
+
+
+def test_chapters_follow_toc_order(tiny_book):
+    assert chapters(tiny_book) == ["01_ok", "02_broken"]
+
+
+def test_run_injects_parameters_and_records_metrics(tiny_book, capsys):
+    runs = run_chapters("quick", only=["01_ok"], seed=7, root=tiny_book,
+                        output_dir=tiny_book / "out", metrics_directory=tiny_book / "metrics")
+    metrics = json.loads((tiny_book / "metrics" / "01_ok.json").read_text())
+    assert metrics["seed_seen"] == 7 and metrics["profile_seen"] == "quick"
+    assert metrics["_meta"]["wall_s"] == pytest.approx(runs[0].wall_s, abs=0.01)
+    assert (tiny_book / "out" / "01_ok.ipynb").exists()
+    printed = capsys.readouterr().out
+    assert "[1/1] 01_ok" in printed and "done in" in printed and "total" in printed
+
+
+def test_failing_chapter_names_chapter_cell_and_error(tiny_book):
+    with pytest.raises(ChapterFailed, match=r"'02_broken' failed in cell \d+.*ValueError: deliberately broken"):
+        run_chapters("quick", only=["02_broken"], root=tiny_book,
+                     output_dir=tiny_book / "out", metrics_directory=tiny_book / "metrics")
+
+
+def test_unknown_chapter_and_profile_are_clear_errors(tiny_book):
+    with pytest.raises(ValueError, match=r"unknown chapter\(s\) \['99_nope'\].*'01_ok', '02_broken'"):
+        run_chapters("quick", only=["99_nope"], root=tiny_book)
+    with pytest.raises(ValueError, match="unknown profile 'slow'"):
+        run_chapters("slow", root=tiny_book)
+
+
+def test_record_metrics_validates(tmp_path, monkeypatch):
+    monkeypatch.setenv("RRBOOK_METRICS_DIR", str(tmp_path))
+    import numpy as np
+
+    path = record_metrics("03_x", {"a": np.float64(1.5), "b": np.arange(3)})
+    assert json.loads(path.read_text()) == {"a": 1.5, "b": [0, 1, 2]}
+    with pytest.raises(ValueError, match="NN_name"):
+        record_metrics("x", {"a": 1})
+    with pytest.raises(ValueError, match="not finite"):
+        to_jsonable({"a": math.nan})
+    with pytest.raises(ValueError, match="reserved"):
+        record_metrics("03_x", {"_meta": 1})
