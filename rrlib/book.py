@@ -302,7 +302,8 @@ def stage_book(root: Path = REPO_ROOT, executed_dir: Path | None = None, staging
         if not executed.exists():
             raise FileNotFoundError(f"chapter {name!r} has not been executed ({executed} missing); run it first")
         shutil.copy2(executed, staging / "notebooks" / executed.name)
-    shutil.copytree(_mathjax_static(), staging / "_static" / "mathjax")
+    # Outside _static on purpose: Jupyter Book adds a <script> tag for every .js file found in _static.
+    shutil.copytree(_mathjax_static(), staging / "_offline" / "mathjax")
     return staging
 
 
