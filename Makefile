@@ -8,9 +8,19 @@ PROFILE ?= quick
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rrbook-lock-$(shell sha256sum requirements-lock.txt pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: venv book chapters test lint clean
+.PHONY: venv data book chapters test lint clean
 
-venv: $(STAMP)
+venv: $(STAMP) data
+
+# Offline Fashion-MNIST (the quick profile's image data) from Debian's dataset-fashion-mnist package, where it can be
+# installed (root on Debian/Ubuntu); elsewhere rrlib downloads it through torchvision or explains where to put it.
+FMNIST_DIR := /usr/share/datasets/fashion-mnist
+data:
+	@if [ ! -d $(FMNIST_DIR) ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's dataset-fashion-mnist"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+	  || echo "warning: could not install dataset-fashion-mnist; see README (Data)"; \
+	fi
 
 $(STAMP): requirements-lock.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
