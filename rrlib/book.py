@@ -206,7 +206,8 @@ def run_chapters(
         # the chapter's own root and the rrlib that runs this code (they differ only for throw-away test books)
         "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(root), str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
         .rstrip(os.pathsep),
-        "MPLBACKEND": "Agg",
+        # the inline backend makes figures notebook outputs (a headless Agg backend would render them as text)
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     }
     if force:

@@ -9,11 +9,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 #: Colours used consistently across the book (colour-blind safe, Okabe–Ito).
 PALETTE = {

@@ -1,0 +1,60 @@
+"""The whole pipeline on a throw-away book: papermill run, staging, Jupyter Book 1.x with warnings as errors."""
+
+from __future__ import annotations
+
+import shutil
+
+import nbformat
+import pytest
+
+from rrlib.book import REPO_ROOT, build_book, run_chapters
+
+TOC = """format: jb-book
+root: book/intro
+chapters:
+  - file: notebooks/01_figure
+"""
+
+INTRO = """# A tiny book
+
+Inline math $I(X; Z) = H(Z)$ and display math
+
+$$
+\\mathrm{RV}_\\epsilon(g) = I(X; g(X)) - \\inf I(X'; g(X')).
+$$
+
+See {doc}`../notebooks/01_figure`.
+"""
+
+
+@pytest.mark.slow
+def test_tiny_book_builds_offline_with_math_and_figures(tmp_path):
+    shutil.copy2(REPO_ROOT / "_config.yml", tmp_path / "_config.yml")
+    (tmp_path / "_toc.yml").write_text(TOC)
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.md").write_text(INTRO)
+    shutil.copy2(REPO_ROOT / "book" / "references.bib", tmp_path / "book" / "references.bib")
+    (tmp_path / "notebooks").mkdir()
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = "quick"\nseed = 0\ndevice = "auto"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# A figure\n\nThe value is {glue:text}`answer:.2f` nats."),
+        params,
+        nbformat.v4.new_code_cell(
+            "from myst_nb import glue\nimport rrlib.book\nfrom rrlib.plotting import new_figure\n"
+            "fig, axes = new_figure()\naxes[0, 0].plot([0, 1], [0, 1])\nglue('answer', 0.5, display=False)\n"
+            "rrlib.book.record_metrics('01_figure', {'answer': 0.5})\nfig"
+        ),
+    ]
+    nbformat.write(nb, tmp_path / "notebooks" / "01_figure.ipynb")
+
+    run_chapters("quick", root=tmp_path)
+    html = build_book(tmp_path)
+
+    page = (html / "notebooks" / "01_figure.html").read_text()
+    assert "0.50" in page and "<img" in page  # glued number and the figure are rendered
+    intro = (html / "book" / "intro.html").read_text()
+    assert "../mathjax/MathJax.js" in intro and "cdn.jsdelivr" not in intro
+    assert (html / "mathjax" / "MathJax.js").exists()
+    assert (html / "mathjax" / "config" / "TeX-AMS-MML_HTMLorMML-full.js").exists()
