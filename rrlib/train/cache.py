@@ -1,0 +1,132 @@
+"""Results cache keyed by a hash of the configuration, so re-running a chapter reuses finished work.
+
+key = sha256 of the *canonical JSON* of a frozen dataclass: ``{"type": "<module>.<Class>", "fields": {...}}``
+with sorted keys, no whitespace, tuples as lists and nested dataclasses expanded. Two configurations share an
+entry exactly when they are of the same class and have equal fields.
+
+Layout: ``<cache root>/<ClassName>/<first 20 hex digits>/`` holding ``config.json`` (the canonical JSON, for
+humans) and whatever the caller stores there (``result.pkl`` for :func:`cached`; a checkpoint and metrics for
+training). The cache root is ``$RRBOOK_CACHE``, else ``<repo>/_build/cache`` for a source checkout, else
+``~/.cache/rrbook/cache``.
+
+>>> from dataclasses import dataclass
+>>> @dataclass(frozen=True)
+... class C:
+...     a: int = 1
+...     b: tuple = (0.5, "x")
+>>> canonical_json(C()).startswith('{"fields":{"a":1,"b":[0.5,"x"]},"type":')
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rrlib.train.checkpoint import atomic_write, atomic_write_text
+
+T = TypeVar("T")
+KEY_DIGITS = 20
+RESULT_FILE = "result.pkl"
+
+
+def _plain(value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _plain(getattr(value, f.name), f"{where}.{f.name}") for f in dataclasses.fields(value)
+        }
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where} = {value!r}: non-finite floats cannot be part of a cache key")
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError(f"{where}: dict keys must be strings to be hashed, got {list(value)!r}")
+        return {k: _plain(v, f"{where}.{k}") for k, v in value.items()}
+    raise TypeError(
+        f"{where} = {value!r} of type {type(value).__name__} cannot be part of a cache key; "
+        "use None, bool, int, float, str, tuples/lists, str-keyed dicts or nested dataclasses"
+    )
+
+
+def canonical_json(config: Any) -> str:
+    """The canonical JSON text of a dataclass instance (see the module docstring)."""
+    if not (dataclasses.is_dataclass(config) and not isinstance(config, type)):
+        raise TypeError(f"config must be a dataclass instance, got {type(config).__name__}")
+    cls = type(config)
+    payload = {"type": f"{cls.__module__}.{cls.__qualname__}", "fields": _plain(config, cls.__name__)}
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def config_hash(config: Any) -> str:
+    """sha256 (64 hex digits) of :func:`canonical_json`."""
+    return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()
+
+
+def cache_dir(root: str | os.PathLike | None = None) -> Path:
+    """The cache root: ``root``, else ``$RRBOOK_CACHE``, else ``<repo>/_build/cache`` (or ``~/.cache``)."""
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get("RRBOOK_CACHE")
+    if env:
+        return Path(env).expanduser()
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "pyproject.toml").is_file() and (repo / "rrlib").is_dir():
+        return repo / "_build" / "cache"
+    return Path.home() / ".cache" / "rrbook" / "cache"
+
+
+def entry_dir(config: Any, root: str | os.PathLike | None = None, *, create: bool = True) -> Path:
+    """The folder of ``config``'s cache entry (created, with ``config.json``, when ``create``)."""
+    folder = cache_dir(root) / type(config).__name__ / config_hash(config)[:KEY_DIGITS]
+    if create and not (folder / "config.json").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(folder / "config.json", canonical_json(config) + "\n")
+    return folder
+
+
+_MISSING = object()
+
+
+def load_result(config: Any, root: str | os.PathLike | None = None, default: Any = None) -> Any:
+    """The result stored for ``config`` by :func:`save_result`, or ``default`` when there is none."""
+    path = entry_dir(config, root, create=False) / RESULT_FILE
+    if not path.is_file():
+        return default
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+def save_result(config: Any, result: Any, root: str | os.PathLike | None = None) -> Path:
+    """Store ``result`` (any picklable object) for ``config``, atomically; returns the file's path."""
+    path = entry_dir(config, root) / RESULT_FILE
+    return atomic_write(path, lambda f: pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def cached(
+    config: Any, compute: Callable[[Any], T], *, root: str | os.PathLike | None = None, refresh: bool = False
+) -> T:
+    """``compute(config)``, memoised on disk by :func:`config_hash` (``refresh=True`` recomputes).
+
+    Set ``RRBOOK_NO_CACHE=1`` to bypass the cache entirely (nothing is read or written).
+    """
+    if os.environ.get("RRBOOK_NO_CACHE") == "1":
+        return compute(config)
+    if not refresh:
+        hit = load_result(config, root, default=_MISSING)
+        if hit is not _MISSING:
+            return hit
+    result = compute(config)
+    save_result(config, result, root)
+    return result

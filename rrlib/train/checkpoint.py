@@ -1,0 +1,87 @@
+"""Atomic checkpoints: a crash or a kill never leaves a half-written file behind.
+
+:func:`atomic_write` writes to a temporary file in the destination's folder, flushes and syncs it to disk
+(``fsync``), moves it over the destination with ``os.replace`` (atomic on POSIX and Windows) and syncs the
+folder. A reader sees either the old file or the new one.
+
+A training checkpoint (:func:`save_checkpoint`) is a dict of tensors and plain Python values, readable with
+``torch.load(weights_only=True)``: model, optimizer, scheduler and grad-scaler states, torch's RNG states (CPU
+and every CUDA device), the epoch, the step within the epoch, the running sums of the epoch and the history.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows: directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
+    """Call ``write(f)`` on a temporary binary file next to ``path``, then atomically move it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Atomically write UTF-8 ``text`` to ``path``."""
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def rng_state() -> dict[str, Any]:
+    """torch's global RNG states: the CPU generator and every visible CUDA device."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned (CUDA states only where CUDA is present)."""
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        cuda_states = [s.cpu() for s in state["cuda"]]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """Atomically ``torch.save`` ``state`` to ``path``."""
+    return atomic_write(path, lambda f: torch.save(state, f))
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``: no code is unpickled)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    return torch.load(path, map_location=map_location, weights_only=True)

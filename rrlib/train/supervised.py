@@ -1,0 +1,596 @@
+"""Supervised training of a classifier, standard or PGD-adversarial (Madry et al. 2018), resumable and cached.
+
+Standard training minimises the cross-entropy on clean batches. Adversarial training minimises it on
+ℓ∞-PGD examples (the inner maximisation of min_θ E max_{‖δ‖∞≤ε} CE(f_θ(x + δ), y)), generated against the
+current model in eval mode with the dataset's threat model (supplement D.1) or an ε override; the outer step
+runs in train mode (BN statistics from adversarial batches), as in the paper's code.
+
+Optimisers (supplement D.1): Adam with lr 1e-4 and no weight decay for Baseline-H; SGD (momentum 0.9, weight
+decay 5e-4) with lr 0.1 divided by 10 every 50 epochs for the CIFAR networks (:func:`paper_config`).
+
+Determinism and resumption. The order of batches is a function of (seed, epoch) and augmentation of
+(seed, epoch, step) (:class:`rrlib.data.BatchLoader`); the only other randomness (dropout) comes from torch's
+global RNG, whose state is saved in every checkpoint together with the model, optimiser, scheduler, the epoch,
+the step within the epoch and the epoch's running sums. A run that is killed and restarted from its last
+checkpoint therefore ends with the same weights and metrics as an uninterrupted run (bit for bit on the CPU).
+
+Mixed precision (``amp=True``) applies on CUDA only: autocast to bfloat16 where supported (else float16 with a
+GradScaler); on the CPU it is a no-op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rrlib.data import (
+    AUGMENTATIONS,
+    PAPER_BATCH_SIZE,
+    ImageDataset,
+    ThreatModel,
+    canonical_name,
+    get_spec,
+    load_dataset,
+    make_loader,
+    subset,
+)
+from rrlib.models import HEADS, MODELS, build_model
+from rrlib.runtime import progress, seed_everything, select_device
+from rrlib.train.cache import canonical_json, config_hash, entry_dir
+from rrlib.train.checkpoint import (
+    atomic_write_text,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+
+OPTIMIZERS = ("adam", "sgd")
+CHECKPOINT_FILE = "checkpoint.pt"
+METRICS_FILE = "metrics.json"
+#: Keys of an epoch record that depend on the clock, not on the computation.
+TIMING_KEYS = ("train_seconds", "images_per_second", "eval_seconds")
+
+
+def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(
+            f"{name} must be a positive integer{' or None' if allow_none else ''}, got {value!r}"
+        )
+
+
+def _nonneg_float(name: str, value: Any, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (math.isfinite(value) and value >= 0)
+    ):
+        raise ValueError(
+            f"{name} must be a finite non-negative number{' or None' if allow_none else ''}, got {value!r}"
+        )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run's numbers (the cache key); see :func:`paper_config`.
+
+    ``adv_eps=None`` is standard training; a number trains on PGD examples in the ℓ∞ ball of that radius,
+    with ``adv_steps`` / ``adv_step_size`` (default: the dataset's, supplement D.1). Evaluation after
+    every ``eval_every`` epochs reports natural accuracy and, when ``eval_adversarial``, PGD accuracy at
+    ``eval_eps`` (default: the dataset's ε, else the training ε; same steps and step size).
+    ``train_subset`` and ``test_subset`` take class-stratified random subsets (the test subset is always drawn
+    with seed 0, so runs with different seeds are scored on the same images).
+    """
+
+    dataset: str = "fashion-mnist"
+    model: str = "baseline_h"
+    head: str | None = None
+    width: float | None = None
+    epochs: int = 1
+    batch_size: int = PAPER_BATCH_SIZE
+    optimizer: str = "adam"
+    lr: float = 1e-4
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr_step_epochs: int | None = None
+    lr_gamma: float = 0.1
+    adv_eps: float | None = None
+    adv_steps: int | None = None
+    adv_step_size: float | None = None
+    eval_eps: float | None = None
+    eval_adversarial: bool = True
+    eval_every: int = 1
+    train_subset: int | None = None
+    test_subset: int | None = None
+    augment: str | None = None
+    seed: int = 0
+    amp: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dataset", canonical_name(self.dataset))
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; valid choices: {MODELS}")
+        if self.model == "baseline_h":
+            if self.head is not None and self.head not in HEADS:
+                raise ValueError(f"unknown head {self.head!r}; valid choices: {HEADS}")
+        elif self.head is not None or self.width is not None:
+            raise ValueError(
+                f"model {self.model!r} takes no head or width (got {self.head!r}, {self.width!r})"
+            )
+        if self.width is not None and not (isinstance(self.width, (int, float)) and self.width > 0):
+            raise ValueError(f"width must be a positive number or None, got {self.width!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid choices: {OPTIMIZERS}")
+        for name in ("epochs", "batch_size", "eval_every"):
+            _positive_int(name, getattr(self, name))
+        for name in ("lr_step_epochs", "adv_steps", "train_subset", "test_subset"):
+            _positive_int(name, getattr(self, name), allow_none=True)
+        for name in ("lr", "momentum", "weight_decay", "lr_gamma"):
+            _nonneg_float(name, getattr(self, name))
+        for name in ("adv_eps", "adv_step_size", "eval_eps"):
+            _nonneg_float(name, getattr(self, name), allow_none=True)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.augment is not None and self.augment not in AUGMENTATIONS:
+            raise ValueError(f"unknown augment {self.augment!r}; valid choices: {[None, *AUGMENTATIONS]}")
+        # Resolve the threat models now, so that a missing setting fails at construction.
+        if self.adv_eps is not None:
+            self.train_threat()
+        if self.eval_adversarial:
+            self.eval_threat()
+
+    @property
+    def adversarial(self) -> bool:
+        """True for PGD adversarial training."""
+        return self.adv_eps is not None
+
+    def _threat(self, eps: float | None, what: str) -> ThreatModel:
+        paper = get_spec(self.dataset).threat
+        values = {
+            "eps": eps if eps is not None else (paper.eps if paper else None),
+            "steps": self.adv_steps if self.adv_steps is not None else (paper.steps if paper else None),
+            "step_size": self.adv_step_size
+            if self.adv_step_size is not None
+            else (paper.step_size if paper else None),
+        }
+        missing = [k for k, v in values.items() if v is None]
+        if missing:
+            raise ValueError(
+                f"dataset {self.dataset!r} has no threat model in the paper; give {what} "
+                f"{', '.join(missing)} explicitly (adv_eps / eval_eps, adv_steps, adv_step_size)"
+            )
+        return ThreatModel("linf", float(values["eps"]), int(values["steps"]), float(values["step_size"]))
+
+    def train_threat(self) -> ThreatModel | None:
+        """The PGD used to make training examples (``None`` for standard training)."""
+        return None if self.adv_eps is None else self._threat(self.adv_eps, "the training attack's")
+
+    def eval_threat(self) -> ThreatModel | None:
+        """The PGD used for adversarial evaluation (``None`` when ``eval_adversarial`` is off)."""
+        if not self.eval_adversarial:
+            return None
+        eps = self.eval_eps
+        if eps is None and get_spec(self.dataset).threat is None:
+            eps = self.adv_eps  # no paper ε for this dataset: evaluate at the training ε
+        return self._threat(eps, "the evaluation attack's")
+
+    def to_json(self) -> str:
+        """The canonical JSON of this configuration (see :mod:`rrlib.train.cache`)."""
+        return canonical_json(self)
+
+
+def paper_config(
+    dataset: str, model: str = "baseline_h", *, adversarial: bool = False, **overrides: Any
+) -> TrainConfig:
+    """The paper's training recipe (supplement D.1) for ``model`` on ``dataset``, with ``overrides``.
+
+    Baseline-H: Adam, lr 1e-4 constant, 300 epochs, MLP head. CIFAR networks: SGD (momentum 0.9, weight decay
+    5e-4), lr 0.1 ÷10 every 50 epochs, 200 epochs. CIFAR-10 gets the official augmentation. ``adversarial``
+    trains with the dataset's ε (override with ``adv_eps=``).
+    """
+    key = canonical_name(dataset)
+    base: dict[str, Any] = {"dataset": key, "model": model}
+    if model == "baseline_h":
+        base.update(head="mlp", optimizer="adam", lr=1e-4, epochs=300)
+    else:
+        base.update(
+            optimizer="sgd",
+            lr=0.1,
+            momentum=0.9,
+            weight_decay=5e-4,
+            lr_step_epochs=50,
+            lr_gamma=0.1,
+            epochs=200,
+        )
+    if key == "cifar10":
+        base["augment"] = "cifar"
+    if adversarial:
+        threat = get_spec(key).threat
+        if threat is None:
+            raise ValueError(f"dataset {dataset!r} has no paper threat model; pass adv_eps=... instead")
+        base["adv_eps"] = threat.eps
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+@dataclass
+class TrainResult:
+    """A trained (or partially trained) model and its per-epoch metrics."""
+
+    config: TrainConfig
+    model: nn.Module
+    history: list[dict[str, float]] = field(default_factory=list)
+    finished: bool = False
+    global_step: int = 0
+    checkpoint: Path | None = None
+
+    @property
+    def final(self) -> dict[str, float]:
+        """The last epoch's record (``{}`` before the first epoch ends)."""
+        return dict(self.history[-1]) if self.history else {}
+
+    def metrics(self) -> dict[str, Any]:
+        """A JSON-able summary: configuration, hash, history, final record."""
+        return {
+            "config": asdict(self.config),
+            "config_hash": config_hash(self.config),
+            "finished": self.finished,
+            "global_step": self.global_step,
+            "history": self.history,
+            "final": self.final,
+        }
+
+
+def autocast_context(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:
+    """Autocast to bfloat16 (float16 where bf16 is unsupported) on CUDA; a no-op elsewhere or if disabled."""
+    if not enabled or device.type != "cuda":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def _needs_scaler(device: torch.device, enabled: bool) -> bool:
+    return enabled and device.type == "cuda" and not torch.cuda.is_bf16_supported()
+
+
+def _make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+
+
+def _make_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer):
+    if config.lr_step_epochs is None:
+        return None
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step_epochs, gamma=config.lr_gamma)
+
+
+def _attack(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, device: torch.device, amp: bool
+) -> torch.Tensor:
+    from rrlib.attacks import adversarial_examples  # lazy: attacks sit beside, not below, this module
+
+    with autocast_context(device, amp):
+        return adversarial_examples(
+            model,
+            x,
+            y,
+            eps=threat.eps,
+            steps=threat.steps,
+            step_size=threat.step_size,
+            norm=threat.norm,
+            random_start=False,
+        )
+
+
+@torch.no_grad()
+def _predict(model: nn.Module, x: torch.Tensor, device: torch.device, amp: bool) -> torch.Tensor:
+    with autocast_context(device, amp):
+        return model(x).float()
+
+
+def evaluate(
+    model: nn.Module,
+    data: ImageDataset,
+    *,
+    threat: ThreatModel | None = None,
+    device: str | torch.device | None = None,
+    batch_size: int = 500,
+    amp: bool = False,
+) -> dict[str, float]:
+    """Natural (and, with ``threat``, PGD) accuracy and mean cross-entropy (nats) of ``model`` on ``data``.
+
+    The model is evaluated in eval mode and its train/eval mode restored afterwards. ``device`` defaults
+    to the model's. Returns ``{"nat_acc", "nat_loss"[, "adv_acc", "adv_loss"]}``; accuracies in [0, 1].
+    """
+    dev = next(model.parameters()).device if device is None else select_device(device)
+    was_training = model.training
+    model.eval()
+    sums = {"nat_correct": 0, "nat_loss": 0.0, "adv_correct": 0, "adv_loss": 0.0}
+    try:
+        for x, y in make_loader(data, batch_size, shuffle=False):
+            x, y = x.to(dev), y.to(dev)
+            logits = _predict(model, x, dev, amp)
+            sums["nat_correct"] += int((logits.argmax(1) == y).sum())
+            sums["nat_loss"] += float(F.cross_entropy(logits, y, reduction="sum"))
+            if threat is not None:
+                x_adv = _attack(model, x, y, threat, dev, amp)
+                logits = _predict(model, x_adv, dev, amp)
+                sums["adv_correct"] += int((logits.argmax(1) == y).sum())
+                sums["adv_loss"] += float(F.cross_entropy(logits, y, reduction="sum"))
+    finally:
+        model.train(was_training)
+    n = len(data)
+    out = {"nat_acc": sums["nat_correct"] / n, "nat_loss": sums["nat_loss"] / n}
+    if threat is not None:
+        out.update(adv_acc=sums["adv_correct"] / n, adv_loss=sums["adv_loss"] / n)
+    return out
+
+
+def load_data(
+    config: TrainConfig, root: str | os.PathLike | None = None
+) -> tuple[ImageDataset, ImageDataset]:
+    """The (train, test) sets of ``config``, subsets applied (train: ``config.seed``; test: seed 0)."""
+    train = subset(load_dataset(config.dataset, "train", root=root), config.train_subset, config.seed)
+    test = subset(load_dataset(config.dataset, "test", root=root), config.test_subset, 0)
+    return train, test
+
+
+def _new_state(config: TrainConfig) -> dict[str, Any]:
+    return {
+        "epoch": 0,
+        "step": 0,
+        "global_step": 0,
+        "sums": {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0},
+        "history": [],
+        "finished": False,
+    }
+
+
+def train_model(
+    config: TrainConfig,
+    *,
+    device: str | torch.device = "auto",
+    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    checkpoint_seconds: float | None = 300.0,
+    max_steps: int | None = None,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+    data: tuple[ImageDataset, ImageDataset] | None = None,
+    data_root: str | os.PathLike | None = None,
+    log: Callable[[str], None] | None = None,
+    show_progress: bool = True,
+) -> TrainResult:
+    """Train ``config``'s model; resume from ``checkpoint_path`` when it holds an unfinished run.
+
+    Parameters
+    ----------
+    checkpoint_path:
+        Where the atomic checkpoint lives (``None``: no checkpoints, no resumption). It is written at the
+        end of every epoch, every ``checkpoint_every`` optimiser steps and at least every
+        ``checkpoint_seconds``.
+    max_steps:
+        Stop after this many optimiser steps in total (counting those before a resume) and return an
+        unfinished result; rerunning with a larger or no ``max_steps`` continues.
+    callback:
+        Called after every optimiser step with ``{"epoch", "step", "global_step", "loss"}``; an exception it
+        raises aborts training *without* a final checkpoint (as a crash would).
+    data:
+        ``(train, test)`` datasets to use instead of loading ``config.dataset`` (subsets are not re-applied).
+    log:
+        Receives one line per evaluated epoch (e.g. ``print``).
+
+    Returns a :class:`TrainResult`; ``finished`` is False when ``max_steps`` stopped the run.
+    """
+    dev = select_device(device)
+    if checkpoint_every is not None:
+        _positive_int("checkpoint_every", checkpoint_every)
+    if max_steps is not None:
+        _positive_int("max_steps", max_steps)
+    train_set, test_set = data if data is not None else load_data(config, data_root)
+    spec = get_spec(config.dataset)
+    if tuple(train_set.images.shape[1:]) != spec.shape:
+        raise ValueError(
+            f"training images have shape {tuple(train_set.images.shape[1:])}, but dataset "
+            f"{config.dataset!r} has {spec.shape}"
+        )
+
+    seed_everything(config.seed)
+    model = build_model(config.model, config.dataset, head=config.head, width=config.width).to(dev)
+    optimizer = _make_optimizer(config, model)
+    scheduler = _make_scheduler(config, optimizer)
+    scaler = torch.amp.GradScaler("cuda", enabled=_needs_scaler(dev, config.amp))
+    state = _new_state(config)
+
+    ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
+    if ckpt is not None and ckpt.is_file():
+        saved = load_checkpoint(ckpt, map_location=dev)
+        if saved["config_hash"] != config_hash(config):
+            raise ValueError(
+                f"checkpoint {ckpt} belongs to another configuration "
+                f"(hash {saved['config_hash'][:12]} ≠ {config_hash(config)[:12]}); "
+                "remove it or use another path"
+            )
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None and saved.get("scheduler") is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        if saved.get("scaler"):
+            scaler.load_state_dict(saved["scaler"])
+        set_rng_state(saved["rng"])
+        state = saved["state"]
+
+    def save() -> None:
+        if ckpt is None:
+            return
+        save_checkpoint(
+            ckpt,
+            {
+                "config_hash": config_hash(config),
+                "config": asdict(config),
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "scaler": scaler.state_dict() if scaler.is_enabled() else {},
+                "rng": rng_state(),
+                "state": state,
+            },
+        )
+
+    def result() -> TrainResult:
+        return TrainResult(
+            config, model, list(state["history"]), bool(state["finished"]), int(state["global_step"]), ckpt
+        )
+
+    if state["finished"]:
+        model.eval()
+        return result()
+
+    loader = make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed, augment=config.augment)
+    train_threat, eval_threat = config.train_threat(), config.eval_threat()
+    last_save = time.monotonic()
+    while state["epoch"] < config.epochs:
+        epoch, start = state["epoch"], state["step"]
+        model.train()
+        batches = loader.iterate(epoch, start)
+        if show_progress:
+            batches = progress(
+                batches,
+                desc=f"epoch {epoch + 1}/{config.epochs}",
+                total=len(loader),
+                initial=start,
+                leave=False,
+            )
+        tick = time.perf_counter()
+        for x, y in batches:
+            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+            if train_threat is not None:
+                x = _attack(model, x, y, train_threat, dev, config.amp)
+            with autocast_context(dev, config.amp):
+                logits = model(x)
+                loss = F.cross_entropy(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            sums = state["sums"]
+            sums["loss"] += float(loss.detach()) * len(y)
+            sums["correct"] += int((logits.argmax(1) == y).sum())
+            sums["seen"] += len(y)
+            state["step"] += 1
+            state["global_step"] += 1
+            now = time.perf_counter()
+            sums["seconds"] += now - tick
+            tick = now
+            due = checkpoint_every is not None and state["global_step"] % checkpoint_every == 0
+            due = due or (
+                checkpoint_seconds is not None and time.monotonic() - last_save >= checkpoint_seconds
+            )
+            if due and state["step"] < len(loader):
+                save()
+                last_save = time.monotonic()
+            if callback is not None:
+                callback(
+                    {
+                        "epoch": epoch,
+                        "step": state["step"],
+                        "global_step": state["global_step"],
+                        "loss": float(loss.detach()),
+                    }
+                )
+            if max_steps is not None and state["global_step"] >= max_steps and state["step"] < len(loader):
+                save()
+                return result()
+        # end of epoch
+        if scheduler is not None:
+            scheduler.step()
+        sums = state["sums"]
+        record: dict[str, float] = {
+            "epoch": epoch + 1,
+            "train_loss": sums["loss"] / sums["seen"],
+            "train_acc": sums["correct"] / sums["seen"],
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_seconds": sums["seconds"],
+            "images_per_second": sums["seen"] / max(sums["seconds"], 1e-12),
+        }
+        if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
+            t0 = time.perf_counter()
+            record.update(evaluate(model, test_set, threat=eval_threat, device=dev, amp=config.amp))
+            record["eval_seconds"] = time.perf_counter() - t0
+            if log is not None:
+                log(format_record(record, config.epochs))
+        state["history"].append(record)
+        state["epoch"] = epoch + 1
+        state["step"] = 0
+        state["sums"] = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+        state["finished"] = state["epoch"] >= config.epochs
+        save()
+        last_save = time.monotonic()
+        if max_steps is not None and state["global_step"] >= max_steps and not state["finished"]:
+            return result()
+    model.eval()
+    return result()
+
+
+def format_record(record: dict[str, float], epochs: int) -> str:
+    """One line for an epoch record, accuracies in percent."""
+    parts = [
+        f"epoch {int(record['epoch'])}/{epochs}",
+        f"train loss {record['train_loss']:.4f}",
+        f"train acc {100 * record['train_acc']:.2f}%",
+    ]
+    if "nat_acc" in record:
+        parts.append(f"test nat {100 * record['nat_acc']:.2f}%")
+    if "adv_acc" in record:
+        parts.append(f"test adv {100 * record['adv_acc']:.2f}%")
+    parts.append(f"{record['images_per_second']:.0f} img/s")
+    return " | ".join(parts)
+
+
+def train_cached(
+    config: TrainConfig,
+    *,
+    device: str | torch.device = "auto",
+    cache_root: str | os.PathLike | None = None,
+    **kwargs: Any,
+) -> TrainResult:
+    """:func:`train_model` with its checkpoint and ``metrics.json`` in the results cache of ``config``.
+
+    A finished entry is loaded without training; an unfinished one (a killed run) resumes from its checkpoint.
+    Extra keyword arguments go to :func:`train_model`.
+    """
+    folder = entry_dir(config, cache_root)
+    res = train_model(config, device=device, checkpoint_path=folder / CHECKPOINT_FILE, **kwargs)
+    if res.finished:
+        atomic_write_text(folder / METRICS_FILE, json.dumps(res.metrics(), indent=2) + "\n")
+    return res
+
+
+def load_trained(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> TrainResult:
+    """Rebuild the model of a checkpoint written by :func:`train_model` (in eval mode) with its history."""
+    saved = load_checkpoint(path, map_location=select_device(device))
+    config = TrainConfig(**saved["config"])
+    model = build_model(config.model, config.dataset, head=config.head, width=config.width)
+    model.load_state_dict(saved["model"])
+    model.to(select_device(device)).eval()
+    state = saved["state"]
+    return TrainResult(
+        config, model, list(state["history"]), bool(state["finished"]), int(state["global_step"]), Path(path)
+    )
