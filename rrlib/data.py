@@ -46,7 +46,7 @@ PAPER_BATCH_SIZE = 128
 
 
 @dataclass(frozen=True)
-class ThreatModel:
+class PGDSettings:
     """An ℓp-ball threat model with the PGD settings used to search it (pixel units in [0, 1])."""
 
     norm: str
@@ -64,17 +64,17 @@ class ThreatModel:
         if not (self.step_size >= 0 and math.isfinite(self.step_size)):
             raise ValueError(f"step_size must be a finite non-negative number, got {self.step_size!r}")
 
-    def with_eps(self, eps: float) -> ThreatModel:
+    def with_eps(self, eps: float) -> PGDSettings:
         """The same attack with another radius ε (steps and step size unchanged)."""
-        return ThreatModel(self.norm, float(eps), self.steps, self.step_size)
+        return PGDSettings(self.norm, float(eps), self.steps, self.step_size)
 
 
 #: The paper's threat models (supplement D.1).
-THREAT_MODELS: dict[str, ThreatModel] = {
-    "mnist": ThreatModel("linf", 0.3, 10, 0.1),
-    "fashion-mnist": ThreatModel("linf", 0.1, 10, 0.02),
-    "svhn": ThreatModel("linf", 4 / 255, 10, 0.005),
-    "cifar10": ThreatModel("linf", 8 / 255, 7, 0.01),
+THREAT_MODELS: dict[str, PGDSettings] = {
+    "mnist": PGDSettings("linf", 0.3, 10, 0.1),
+    "fashion-mnist": PGDSettings("linf", 0.1, 10, 0.02),
+    "svhn": PGDSettings("linf", 4 / 255, 10, 0.005),
+    "cifar10": PGDSettings("linf", 8 / 255, 7, 0.01),
 }
 
 
@@ -93,7 +93,7 @@ class DatasetSpec:
     n_classes: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
-    threat: ThreatModel | None
+    threat: PGDSettings | None
     sizes: dict[str, int]
     torchvision_class: Callable | None = None
     folder: str = ""
@@ -237,7 +237,7 @@ def get_spec(name: str) -> DatasetSpec:
     return DATASETS[canonical_name(name)]
 
 
-def threat_model(name: str, eps: float | None = None) -> ThreatModel:
+def threat_model(name: str, eps: float | None = None) -> PGDSettings:
     """The paper's threat model for dataset ``name``, optionally with another ε."""
     spec = get_spec(name)
     if spec.threat is None:

@@ -61,14 +61,6 @@ FIGURE_3: dict[str, dict[str, dict[str, float]]] = {
     },
 }
 
-#: Supplement D.1 — ℓ∞ threat model per dataset: (ε, PGD steps, PGD step size).
-THREAT_MODELS: dict[str, tuple[float, int, float]] = {
-    "cifar10": (8 / 255, 7, 0.01),
-    "mnist": (0.3, 10, 0.1),
-    "fashion-mnist": (0.1, 10, 0.02),
-    "svhn": (4 / 255, 10, 0.005),
-}
-
 TABLE_COLUMNS = ("mlp_natural", "mlp_adversarial", "linear_natural", "linear_adversarial")
 TABLE_ROWS = (
     ("Hjelm et al. (2018)", "Standard"),

@@ -22,7 +22,7 @@ from rrlib import data as D
 from rrlib.data import (
     DATASETS,
     THREAT_MODELS,
-    ThreatModel,
+    PGDSettings,
     cifar_augment,
     get_spec,
     load_dataset,
@@ -84,7 +84,7 @@ def test_threat_models_are_the_supplements_d1_table():
     }
     assert {k: (t.eps, t.steps, t.step_size) for k, t in THREAT_MODELS.items()} == expected
     assert all(t.norm == "linf" for t in THREAT_MODELS.values())
-    assert threat_model("fmnist", eps=0.2) == ThreatModel("linf", 0.2, 10, 0.02)
+    assert threat_model("fmnist", eps=0.2) == PGDSettings("linf", 0.2, 10, 0.02)
     for name, tm in THREAT_MODELS.items():
         assert get_spec(name).threat is tm
 
@@ -99,7 +99,7 @@ def test_specs_shapes_and_normalisation():
     assert get_spec("mnist").shape == (1, 28, 28) and get_spec("svhn").shape == (3, 32, 32)
     assert all(s.n_classes == 10 for s in DATASETS.values())
     with pytest.raises(ValueError, match="valid choices"):
-        ThreatModel("l1", 0.1, 10, 0.01)
+        PGDSettings("l1", 0.1, 10, 0.01)
 
 
 def test_unknown_names_list_valid_choices():

@@ -34,4 +34,3 @@ def test_constant_predictor_cells_flagged_in_reference():
 
 def test_rows_helpers():
     assert len(paper.figure_1_rows()) == 12 and len(paper.figure_2_rows()) == 10
-    assert set(paper.THREAT_MODELS) == {"cifar10", "mnist", "fashion-mnist", "svhn"}

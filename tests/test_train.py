@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import rrlib.attacks
-from rrlib.data import ThreatModel, load_dataset, subset
+from rrlib.data import PGDSettings, load_dataset, subset
 from rrlib.train import (
     TrainConfig,
     evaluate,
@@ -149,7 +149,7 @@ def test_adversarial_training_calls_pgd_with_the_threat_model(monkeypatch):
     # With an attack that returns x unchanged, adversarial training is exactly standard training.
     assert _same_weights(_state(adv.model), _state(std.model)) and len(calls) == 3
     # The paper's recipe uses the dataset's threat model (Fashion-MNIST: ε 0.1, 10 steps of 0.02).
-    assert paper_config("fashion-mnist", adversarial=True).train_threat() == ThreatModel(
+    assert paper_config("fashion-mnist", adversarial=True).train_threat() == PGDSettings(
         "linf", 0.1, 10, 0.02
     )
 

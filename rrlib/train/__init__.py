@@ -2,7 +2,7 @@
 
 >>> from rrlib.train import TrainConfig
 >>> TrainConfig(dataset="fmnist", adv_eps=0.1).train_threat()
-ThreatModel(norm='linf', eps=0.1, steps=10, step_size=0.02)
+PGDSettings(norm='linf', eps=0.1, steps=10, step_size=0.02)
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from rrlib.data import (
     AUGMENTATIONS,
     PAPER_BATCH_SIZE,
     ImageDataset,
-    ThreatModel,
+    PGDSettings,
     canonical_name,
     get_spec,
     load_dataset,
@@ -159,7 +159,7 @@ class TrainConfig:
         """True for PGD adversarial training."""
         return self.adv_eps is not None
 
-    def _threat(self, eps: float | None, what: str) -> ThreatModel:
+    def _threat(self, eps: float | None, what: str) -> PGDSettings:
         paper = get_spec(self.dataset).threat
         values = {
             "eps": eps if eps is not None else (paper.eps if paper else None),
@@ -174,13 +174,13 @@ class TrainConfig:
                 f"dataset {self.dataset!r} has no threat model in the paper; give {what} "
                 f"{', '.join(missing)} explicitly (adv_eps / eval_eps, adv_steps, adv_step_size)"
             )
-        return ThreatModel("linf", float(values["eps"]), int(values["steps"]), float(values["step_size"]))
+        return PGDSettings("linf", float(values["eps"]), int(values["steps"]), float(values["step_size"]))
 
-    def train_threat(self) -> ThreatModel | None:
+    def train_threat(self) -> PGDSettings | None:
         """The PGD used to make training examples (``None`` for standard training)."""
         return None if self.adv_eps is None else self._threat(self.adv_eps, "the training attack's")
 
-    def eval_threat(self) -> ThreatModel | None:
+    def eval_threat(self) -> PGDSettings | None:
         """The PGD used for adversarial evaluation (``None`` when ``eval_adversarial`` is off)."""
         if not self.eval_adversarial:
             return None
@@ -283,7 +283,7 @@ def _make_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer):
 
 
 def _attack(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, device: torch.device, amp: bool
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: PGDSettings, device: torch.device, amp: bool
 ) -> torch.Tensor:
     from rrlib.attacks import adversarial_examples  # lazy: attacks sit beside, not below, this module
 
@@ -310,7 +310,7 @@ def evaluate(
     model: nn.Module,
     data: ImageDataset,
     *,
-    threat: ThreatModel | None = None,
+    threat: PGDSettings | None = None,
     device: str | torch.device | None = None,
     batch_size: int = 500,
     amp: bool = False,
