@@ -241,6 +241,7 @@ def run_chapters(
                 f"{error.ename}: {error.evalue}\n  executed copy with the traceback: {executed}"
             ) from None
         wall = time.perf_counter() - start
+        _hide_default_parameters(executed)
         if not metrics_path.exists():
             raise ChapterFailed(f"chapter {name!r} finished without calling rrlib.book.record_metrics({name!r}, ...)")
         recorded = json.loads(metrics_path.read_text())
@@ -264,6 +265,19 @@ def run_chapters(
     _write_json_atomic(timings_path, timings)
     log(format_timings(runs), flush=True)
     return runs
+
+
+def _hide_default_parameters(executed: Path) -> None:
+    """In the executed copy, hide the notebook's default ``parameters`` cell: papermill's injected cell right after
+    it shows the values that were actually used (profile, seed, device)."""
+    import nbformat
+
+    notebook = nbformat.read(executed, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(notebook, executed)
 
 
 def format_timings(runs: Sequence[ChapterRun]) -> str:
