@@ -35,10 +35,10 @@ chapters: venv
 	$(PY) -m rrlib.book run --profile $(PROFILE)
 
 lint: venv
-	$(PY) -m ruff check rrlib tests benchmarks
+	$(PY) -m ruff check .
 
 test: venv
-	$(PY) -m ruff check rrlib tests benchmarks
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 clean:

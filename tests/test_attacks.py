@@ -65,6 +65,16 @@ def test_l2_projection_without_box_is_the_euclidean_projection():
 
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
+@pytest.mark.parametrize("box", [None, (0.0, 1.0)])
+def test_precomputed_projector_equals_project(norm, box):
+    g = _gen(15)
+    x = torch.rand(32, 6, generator=g)
+    far = x + torch.randn(32, 6, generator=g)
+    tm = threat_model(norm, 0.2, box)
+    assert torch.allclose(tm.projector(x)(far), tm.project(far, x), atol=1e-7)
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
 def test_projection_with_box_is_feasible(norm):
     g = _gen(3)
     x = torch.rand(128, 2, 4, generator=g)
