@@ -209,6 +209,7 @@ def run_chapters(
         # the inline backend makes figures notebook outputs (a headless Agg backend would render them as text)
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "RRBOOK_NO_PROGRESS": "1",
     }
     if force:
         env["RRBOOK_FORCE_FULL"] = "1"

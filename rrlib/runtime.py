@@ -80,8 +80,12 @@ def configure_threads(num_threads: int | None = None) -> int:
 
 
 def progress(iterable: Iterable[T], *, desc: str | None = None, total: int | None = None, **kwargs) -> Iterator[T]:
-    """A tqdm progress bar suitable for terminals and headless notebooks (text bar, updates at most every 2 s)."""
-    from tqdm.auto import tqdm
+    """A text tqdm progress bar (on stderr, updates at most every 2 s); ``RRBOOK_NO_PROGRESS=1`` silences it.
+
+    The chapter runner sets ``RRBOOK_NO_PROGRESS=1`` so that rendered chapters carry no progress-bar residue; it prints
+    its own progress line per chapter. Long runs from ``python -m rrlib.cli`` show the bars.
+    """
+    from tqdm import tqdm
 
     kwargs.setdefault("mininterval", 2.0)
     kwargs.setdefault("dynamic_ncols", True)

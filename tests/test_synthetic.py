@@ -151,3 +151,11 @@ def test_bad_arguments(call, match):
 def test_generator_type_is_checked():
     with pytest.raises(TypeError, match="Generator"):
         CorrelatedGaussian(2, 0.5).sample(3, 0)
+
+
+def test_second_moment_of_the_ratio_under_the_product_is_exp_two_i():
+    # E_q[r^2] = (1 - rho^2)^{-d} = e^{2I}; Monte Carlo over 200k product pairs at a low MI (light tails), 5 s.e.
+    dist = CorrelatedGaussian.from_mi(0.3, 4)
+    x, z = dist.sample(200000, _gen(8))
+    r2 = np.exp(2 * dist.log_ratio(x.double(), z.double().roll(1, dims=0)).numpy())
+    assert abs(r2.mean() - math.exp(0.6)) < 5 * r2.std(ddof=1) / math.sqrt(r2.size)

@@ -301,7 +301,11 @@ class StaircaseResult:
         return f"{self.bound}/{self.critic}"
 
     def to_dict(self) -> dict:
-        """JSON-able summary (no per-step arrays)."""
+        """JSON-able summary (no per-step arrays; NaN, e.g. after a divergence, becomes ``None``)."""
+
+        def clean(x: float) -> float | None:
+            return float(x) if math.isfinite(x) else None
+
         return {
             "bound": self.bound,
             "critic": self.critic,
@@ -309,7 +313,7 @@ class StaircaseResult:
             "batch": self.config.batch,
             "wall_s": self.wall_s,
             "diverged_at": self.diverged_at,
-            "levels": [vars(s) for s in self.stats],
+            "levels": [{k: clean(v) for k, v in vars(s).items()} for s in self.stats],
         }
 
 
