@@ -12,9 +12,23 @@ Commands
     ``--out DIR`` (``checkpoint.pt`` + ``metrics.json``), by default to the results cache entry of the
     configuration (so a rerun of the same command resumes or reuses it).
 ``estimate-mi``
-    Estimate the normal and worst-case mutual information of a trained model (the paper's
-    ``--task estimate-mi``). Provided by :mod:`rrlib.mi.cli` (functions ``add_arguments(parser)`` and
-    ``main(args) -> int``) when that module exists; see :data:`LAZY_COMMANDS`.
+    Estimate the normal MI ``I(X; z)``, the worst-case MI ``inf_{μ' ∈ B_W∞(μ, ε)} I(X'; z')`` and the representation
+    vulnerability ``RV_ε = normal − worst`` (Definition 3.1, Eq. 4.1; nats) of a model trained by ``train-model``
+    (the paper's ``--task estimate-mi``). The representation ``z`` is the logit layer (10-d, the paper's Figures 1–2;
+    ``--representation logits``, default) or ``model.representation(x)`` (``z``: the 64-d Baseline-H code). The
+    critic is the encode-and-dot-product network on raw pixels (:class:`rrlib.mi.critics.EncodeAndDotCritic`,
+    ``--critic-hidden 2048`` as the paper), trained by Algorithm 2 (:mod:`rrlib.mi.worst_case`) with the DV bound;
+    the worst case perturbs each batch by Algorithm 1 (ℓ∞ PGD with the dataset's ε, steps and step size from
+    :func:`rrlib.data.threat_model`, overridable with ``--eps/--attack-steps/--attack-lr``). ``--estimator-loss
+    both`` (default) runs a normal and a worst-case critic from the same initialisation for every seed
+    (:func:`rrlib.mi.worst_case.representation_vulnerability`), as the official code's two separate runs.
+    Example (the paper's Fashion-MNIST protocol; 300 epochs of critic training by default)::
+
+        python -m rrlib.cli estimate-mi --checkpoint runs/fmnist-robust/checkpoint.pt --seeds 0 1 2 \\
+            --out runs/fmnist-robust/mi.json
+
+    It prints one line per critic run and a result line, and writes a JSON file (``--out``; default next to the
+    checkpoint) with the configuration, the per-seed estimates, their test-batch values and standard errors.
 ``download``
     Fetch a dataset with torchvision (needs internet) into the data directory.
 """
@@ -22,14 +36,32 @@ Commands
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import math
+import pickle
 import sys
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from rrlib.data import DATASETS, SPLITS, canonical_name, data_dir, get_spec, load_dataset
+import numpy as np
+import torch
+from torch import nn
+
+from rrlib.attacks import managed_modes
+from rrlib.data import DATASETS, SPLITS, DatasetSpec, canonical_name, data_dir, get_spec, load_dataset, subset
+from rrlib.mi.bounds import dv
+from rrlib.mi.critics import EncodeAndDotCritic
+from rrlib.mi.worst_case import (
+    AttackConfig,
+    EstimatorConfig,
+    MIEstimate,
+    estimate_mutual_information,
+    representation_vulnerability,
+)
+from rrlib.runtime import seeded
 
 
 @dataclass(frozen=True)
@@ -39,13 +71,6 @@ class Command:
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
-
-
-#: Sub-commands implemented in other modules: name → (module, help). The module defines
-#: ``add_arguments(parser)`` and ``main(args) -> int``; it is imported only when present.
-LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "estimate-mi": ("rrlib.mi.cli", "estimate normal and worst-case MI of a trained model's representation"),
-}
 
 
 def _adv_eps(text: str) -> str | float:
@@ -196,43 +221,362 @@ def _download_run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, Command] = {
-    "train-model": Command("train a classifier (standard or PGD-adversarial)", _train_arguments, _train_run),
-    "download": Command("download a dataset with torchvision", _download_arguments, _download_run),
-}
+# ------------------------------------------------------------------------------------------------- estimate-mi
+REPRESENTATIONS = ("logits", "z")
+ESTIMATOR_LOSSES = ("normal", "worst", "both")
+#: Critic training length when neither ``--iterations`` nor ``--epochs`` is given (supplement D.1: 300 epochs).
+PAPER_CRITIC_EPOCHS = 300
+#: Learning rate of the critic's Adam (supplement D.1: a fixed 1e-4, as Hjelm et al.).
+PAPER_CRITIC_LR = 1e-4
+#: Points of the (block-averaged) training curve ``V1(t)`` kept per run in the JSON.
+CURVE_POINTS = 100
 
 
-def _lazy_command(name: str) -> Command:
-    module_name, help_text = LAZY_COMMANDS[name]
+@dataclass(frozen=True)
+class EstimateMIConfig:
+    """Every setting of an ``estimate-mi`` run besides the checkpoint (stored in the JSON, hashed for its name).
 
-    def unavailable(_: argparse.ArgumentParser) -> None:
-        return None
+    Attributes:
+        representation: ``"logits"`` (the model's output, 10-d) or ``"z"`` (``model.representation``).
+        critic_hidden: width of :class:`rrlib.mi.critics.EncodeAndDotCritic` (the paper: 2048).
+        estimator_loss: ``"normal"`` (``I(X; z)``), ``"worst"`` (worst-case MI) or ``"both"``.
+        attack: Algorithm 1's adversary (``None`` for ``"normal"``).
+        estimator: Algorithm 2's settings (iterations ``T``, batch ``B``, lr, test batches ``K``, selection).
+        seeds: one critic initialisation and one batch order per seed.
+        train_subset, test_subset: class-stratified subsets (seed 0) of the training and test sets; ``None``: all.
+    """
 
-    def fail(_: argparse.Namespace) -> int:
-        print(
-            f"error: command {name!r} needs module {module_name}, which is not available in this "
-            "installation",
-            file=sys.stderr,
+    representation: str
+    critic_hidden: int
+    estimator_loss: str
+    attack: AttackConfig | None
+    estimator: EstimatorConfig
+    seeds: tuple[int, ...]
+    train_subset: int | None
+    test_subset: int | None
+
+
+class LatentRepresentation(nn.Module):
+    """``x ↦ model.representation(x)`` as a module (Baseline-H: the 64-d code ``z = g(x)``), for the estimators."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        if not callable(getattr(model, "representation", None)):
+            raise TypeError(f"{type(model).__name__} has no representation(x) method")
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.representation(x)
+
+
+def _seeds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed must be a non-negative integer, got {text!r}")
+    return value
+
+
+def _mi_arguments(p: argparse.ArgumentParser) -> None:
+    from rrlib.attacks import NORM_CHOICES
+    from rrlib.mi.worst_case import GRADIENT_PATHS, SELECTIONS
+
+    p.add_argument(
+        "--checkpoint", type=Path, required=True,
+        help="checkpoint.pt written by train-model, or the folder holding it",
+    )
+    p.add_argument(
+        "--representation", choices=REPRESENTATIONS, default="logits",
+        help="logits: the model's output layer (the paper's Figures 1-2); z: model.representation(x), the 64-d "
+        "Baseline-H code (default logits)",
+    )
+    p.add_argument("--critic-hidden", type=int, default=2048, help="critic width (default 2048, the paper's)")
+    p.add_argument(
+        "--estimator-loss", choices=ESTIMATOR_LOSSES, default="both",
+        help="normal MI, worst-case MI, or both and RV = normal - worst (default both)",
+    )
+    p.add_argument("--eps", type=eval_fraction, default=None, help="attack radius, e.g. 0.1 or 8/255 "
+                   "(default: the dataset's, supplement D.1)")
+    p.add_argument("--attack-steps", type=int, default=None, help="PGD steps S (default: the dataset's)")
+    p.add_argument("--attack-lr", type=eval_fraction, default=None, help="PGD step size (default: the dataset's)")
+    p.add_argument("--norm", choices=NORM_CHOICES, default=None, help="attack norm (default: the dataset's, linf)")
+    p.add_argument(
+        "--gradient", choices=GRADIENT_PATHS, default="representation",
+        help="the adversary's gradient: through z only (the official code, default) or through both critic "
+        "inputs (Algorithm 1 as printed)",
+    )
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--iterations", type=int, default=None, help="critic training iterations T")
+    length.add_argument(
+        "--epochs", type=float, default=None,
+        help=f"critic training length in passes over the training set (default {PAPER_CRITIC_EPOCHS}, the paper's)",
+    )
+    p.add_argument("--batch-size", type=int, default=128, help="batch size B (default 128)")
+    p.add_argument("--lr", type=float, default=PAPER_CRITIC_LR, help=f"critic Adam lr (default {PAPER_CRITIC_LR:g})")
+    p.add_argument(
+        "--test-batches", type=int, default=None, help="test batches K (default: every full batch of the test set)"
+    )
+    p.add_argument(
+        "--select", choices=SELECTIONS, default="best",
+        help="best: the critic with the largest training estimate (Algorithm 2); last: the final one",
+    )
+    p.add_argument("--train-subset", type=int, default=None, help="critic training images (default: all)")
+    p.add_argument("--test-subset", type=int, default=None, help="test images (default: all)")
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=_seeds, default=None, help="one seed (default 0)")
+    seeds.add_argument("--seeds", type=_seeds, nargs="+", default=None, help="several seeds, e.g. 0 1 2")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads during the run (default: torch's)")
+    p.add_argument("--data-root", type=Path, default=None, help=f"data directory (default {data_dir()})")
+    p.add_argument(
+        "--out", type=Path, default=None,
+        help="JSON file for the results (default: estimate-mi-<representation>-<loss>-<hash>.json next to the "
+        "checkpoint)",
+    )
+
+
+def _checkpoint_file(path: Path) -> Path:
+    from rrlib.train.supervised import CHECKPOINT_FILE
+
+    file = path / CHECKPOINT_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise FileNotFoundError(
+            f"checkpoint not found: {str(path)!r} (give the {CHECKPOINT_FILE} written by `python -m rrlib.cli "
+            "train-model`, or the folder holding it)"
         )
-        return 2
+    return file
+
+
+def _mi_settings(args: argparse.Namespace, dataset: str, n_train: int) -> EstimateMIConfig:
+    """The run's settings from the arguments and the dataset's threat model; ``ValueError`` on a bad value."""
+    spec = get_spec(dataset)
+    attack = None
+    if args.estimator_loss != "normal":
+        given = {"eps": args.eps, "steps": args.attack_steps, "step_size": args.attack_lr,
+                 "norm": args.norm}
+        paper = spec.threat
+        values = {k: v if v is not None else (getattr(paper, k) if paper is not None else None)
+                  for k, v in given.items()}
+        values["norm"] = values["norm"] or "linf"
+        missing = [k for k, v in values.items() if v is None]
+        if missing:
+            flags = {"eps": "--eps", "steps": "--attack-steps", "step_size": "--attack-lr"}
+            raise ValueError(
+                f"dataset {dataset!r} has no threat model in the paper; give {', '.join(flags[k] for k in missing)}"
+            )
+        if values["steps"] < 1:
+            raise ValueError(f"--attack-steps must be an integer >= 1, got {values['steps']}")
+        if values["eps"] > 0 and not 0 < values["step_size"] <= 2 * values["eps"]:
+            raise ValueError(
+                f"--attack-lr {values['step_size']:g} must lie in (0, 2·eps] = (0, {2 * values['eps']:g}] "
+                "(a longer step jumps across the ball)"
+            )
+        attack = AttackConfig(eps=float(values["eps"]), steps=int(values["steps"]),
+                              step_size=float(values["step_size"]), norm=values["norm"], gradient=args.gradient)
+    if isinstance(args.critic_hidden, bool) or args.critic_hidden < 1:
+        raise ValueError(f"--critic-hidden must be an integer >= 1, got {args.critic_hidden}")
+    if args.iterations is not None:
+        iterations = args.iterations
+    else:
+        epochs = PAPER_CRITIC_EPOCHS if args.epochs is None else args.epochs
+        if not epochs > 0:
+            raise ValueError(f"--epochs must be > 0, got {epochs:g}")
+        iterations = max(1, round(epochs * (n_train // max(args.batch_size, 1))))
+    estimator = EstimatorConfig(iterations=iterations, batch_size=args.batch_size, lr=args.lr,
+                                test_batches=args.test_batches, select=args.select)
+    seeds = tuple(args.seeds) if args.seeds is not None else (0 if args.seed is None else args.seed,)
+    return EstimateMIConfig(representation=args.representation, critic_hidden=args.critic_hidden,
+                            estimator_loss=args.estimator_loss, attack=attack, estimator=estimator, seeds=seeds,
+                            train_subset=args.train_subset, test_subset=args.test_subset)
+
+
+def _representation_module(
+    model: nn.Module, name: str, spec: DatasetSpec, device: torch.device
+) -> tuple[nn.Module, int]:
+    """The frozen representation ``x ↦ z`` of ``model`` and its dimension."""
+    module = model if name == "logits" else LatentRepresentation(model)
+    with torch.no_grad():
+        was = model.training
+        model.eval()
+        z = module(torch.zeros((2, *spec.shape), device=device))
+        model.train(was)
+    if z.ndim != 2:
+        raise ValueError(f"representation {name!r} of this model has shape {tuple(z.shape[1:])}; a vector is needed")
+    return module, int(z.shape[1])
+
+
+def _seeded_critic(spec: DatasetSpec, z_dim: int, settings: EstimateMIConfig, seed: int) -> nn.Module:
+    """The critic's initialisation for ``seed``: built under ``torch.manual_seed(seed)`` with the global RNG state
+    restored afterwards (as :func:`rrlib.mi.worst_case.representation_vulnerability` does, so that a single
+    ``normal`` or ``worst`` run reproduces the corresponding half of a ``both`` run exactly)."""
+    gradient = settings.attack.gradient if settings.attack is not None else "representation"
+    return seeded(lambda: EncodeAndDotCritic(spec.channels, z_dim, settings.critic_hidden,
+                                             detach_x=gradient == "representation"), seed)
+
+
+def _clean_values(estimate: MIEstimate, representation: nn.Module, batch_size: int) -> list[float]:
+    """The selected critic's DV estimate ``J(x)`` on each *clean* test batch of ``estimate`` (nats).
+
+    For a worst-case run, Algorithm 1 with ``keep_best`` scores the clean batch as its first iterate, so each test
+    value ``V1(k)`` is at most this (the attack's reduction against one fixed critic)."""
+    critic = estimate.critic
+    out = []
+    with managed_modes((representation, critic)), torch.no_grad():
+        for xb in estimate.x_test.split(batch_size):
+            out.append(float(dv(critic(xb, representation(xb)))))
+    return out
+
+
+def _curve(values: np.ndarray, points: int = CURVE_POINTS) -> dict[str, Any]:
+    """Block means of a training curve, at most ``points`` of them."""
+    per = max(1, -(-values.size // points))
+    n = values.size // per * per
+    blocks = values[:n].reshape(-1, per).mean(axis=1).tolist()
+    if n < values.size:
+        blocks.append(float(values[n:].mean()))
+    return {"iterations_per_point": per, "values": blocks}
+
+
+def _record(kind: str, seed: int, est: MIEstimate, seconds: float | None) -> dict[str, Any]:
+    k = est.test_values.size
+    se = float(est.test_values.std(ddof=1) / math.sqrt(k)) if k > 1 else float("nan")
+    return {"kind": kind, "seed": seed, "estimate": est.estimate, "standard_error": se if k > 1 else None,
+            "test_values": est.test_values.tolist(), "best_iteration": est.best_iteration,
+            "train_curve": _curve(est.train_values), "seconds": seconds}
+
+
+def _summary(values: list[float]) -> dict[str, Any]:
+    arr = np.asarray(values, dtype=float)
+    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+            "per_seed": arr.tolist()}
+
+
+def _describe_attack(attack: AttackConfig) -> str:
+    return (f"{attack.norm} PGD-{attack.steps}, eps {attack.eps:.4g}, step {attack.step_size:.4g}, "
+            f"gradient through {'z only' if attack.gradient == 'representation' else 'both critic inputs'}")
+
+
+def _mi_run(args: argparse.Namespace) -> int:
+    from rrlib.mi.estimator import limit_threads
+    from rrlib.runtime import select_device
+    from rrlib.train.cache import config_hash
+    from rrlib.train.checkpoint import atomic_write_text
+    from rrlib.train.supervised import load_trained
 
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        if err.name is not None and module_name.startswith(err.name):
-            return Command(help_text + " (not available)", unavailable, fail)
-        raise
-    return Command(help_text, module.add_arguments, module.main)
+        file = _checkpoint_file(args.checkpoint)
+        device = select_device(args.device)
+        try:
+            trained = load_trained(file, device=device)
+        except (KeyError, TypeError, pickle.UnpicklingError) as err:
+            raise ValueError(f"{str(file)!r} is not a checkpoint written by train-model ({err!r})") from None
+        dataset = trained.config.dataset
+        train = subset(load_dataset(dataset, "train", root=args.data_root), args.train_subset, 0)
+        test = subset(load_dataset(dataset, "test", root=args.data_root), args.test_subset, 0)
+        settings = _mi_settings(args, dataset, len(train))
+        b = settings.estimator.batch_size
+        for name, ds in (("training", train), ("test", test)):
+            if len(ds) < b:
+                raise ValueError(f"the {name} set holds {len(ds)} images, fewer than one batch of --batch-size {b}")
+        k = settings.estimator.test_batches
+        if k is not None and k > len(test) // b:
+            raise ValueError(f"--test-batches {k} but the test set holds only {len(test) // b} full batches of {b}")
+        if args.threads is not None and args.threads < 1:
+            raise ValueError(f"--threads must be an integer >= 1, got {args.threads}")
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    spec = get_spec(dataset)
+    model = trained.model
+    representation, z_dim = _representation_module(model, settings.representation, spec, device)
+    x_train = train.tensors()[0].to(device)
+    x_test = test.tensors()[0].to(device)
+    digest = config_hash(settings)
+    out = args.out if args.out is not None else file.parent / (
+        f"estimate-mi-{settings.representation}-{settings.estimator_loss}-{digest[:12]}.json")
+    est = settings.estimator
+    print(f"estimate-mi: {trained.config.model} on {spec.title} from {file}"
+          f"{'' if trained.finished else f' (UNFINISHED training, step {trained.global_step})'}, device {device}")
+    print(f"representation {settings.representation} ({z_dim}-d); critic encode-and-dot, hidden "
+          f"{settings.critic_hidden}; {est.iterations} iterations of batch {b}, lr {est.lr:g}, select {est.select}; "
+          f"{len(train)} training / {len(test)} test images")
+    if settings.attack is not None:
+        print(f"attack: {_describe_attack(settings.attack)}")
+    runs: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    with limit_threads(args.threads if device.type == "cpu" else None):
+        for seed in settings.seeds:
+            t0 = time.perf_counter()
+            if settings.estimator_loss == "both":
+                print(f"[seed {seed}] training a normal and a worst-case critic ...", flush=True)
+                vul = representation_vulnerability(
+                    representation, lambda s=seed: _seeded_critic(spec, z_dim, settings, s), x_train, x_test,
+                    attack=settings.attack, config=est, seeds=[seed])
+                pair = vul.runs[0]
+                results = [("normal", pair[0], None), ("worst", pair[1], None)]
+            else:
+                kind = settings.estimator_loss
+                print(f"[seed {seed}] training a {kind}-case critic ...", flush=True)
+                estimate = estimate_mutual_information(
+                    representation, _seeded_critic(spec, z_dim, settings, seed), x_train, x_test,
+                    attack=settings.attack if kind == "worst" else None, config=est,
+                    generator=torch.Generator().manual_seed(seed))
+                results = [(kind, estimate, time.perf_counter() - t0)]
+            for kind, estimate, seconds in results:
+                rec = _record(kind, seed, estimate, seconds)
+                if kind == "worst":
+                    rec["clean_test_values"] = _clean_values(estimate, representation, b)
+                    rec["clean_estimate"] = float(np.mean(rec["clean_test_values"]))
+                runs.append(rec)
+                se = rec["standard_error"]
+                line = f"[seed {seed}] {kind} MI {rec['estimate']:.4f}" + (f" ± {se:.4f}" if se is not None else "")
+                line += f" nats (s.e. over test batches; critic of iteration {rec['best_iteration']}"
+                if kind == "worst":
+                    line += f"; the same critic on clean test data: {rec['clean_estimate']:.4f}"
+                print(line + ")", flush=True)
+            print(f"[seed {seed}] {time.perf_counter() - t0:.1f} s", flush=True)
+    seconds = time.perf_counter() - start
+    result: dict[str, Any] = {
+        "command": "estimate-mi", "units": "nats", "checkpoint": str(file), "device": str(device),
+        "model": {"config": asdict(trained.config), "finished": trained.finished,
+                  "global_step": trained.global_step, "final": trained.final},
+        "config": asdict(settings), "config_hash": digest, "dataset": dataset, "z_dim": z_dim,
+        "n_train": len(train), "n_test": len(test), "seconds": seconds,
+        "normal": None, "worst": None, "rv": None, "runs": runs,
+    }
+    by_kind = {kind: [r["estimate"] for r in runs if r["kind"] == kind] for kind in ("normal", "worst")}
+    for kind, values in by_kind.items():
+        if values:
+            result[kind] = _summary(values)
+    if by_kind["normal"] and by_kind["worst"]:
+        result["rv"] = _summary([n - w for n, w in zip(by_kind["normal"], by_kind["worst"], strict=True)])
+    parts = [f"{name} {result[key]['mean']:.4f}" + (f" ± {result[key]['std']:.4f}" if len(settings.seeds) > 1 else "")
+             for key, name in (("normal", "normal MI"), ("worst", "worst-case MI"), ("rv", "RV"))
+             if result[key] is not None]
+    over = f" (mean ± std over {len(settings.seeds)} seeds)" if len(settings.seeds) > 1 else ""
+    print(f"result: {' | '.join(parts)} nats{over}; {seconds:.1f} s")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "train-model": Command("train a classifier (standard or PGD-adversarial)", _train_arguments, _train_run),
+    "estimate-mi": Command(
+        "estimate normal and worst-case MI of a trained model's representation", _mi_arguments, _mi_run
+    ),
+    "download": Command("download a dataset with torchvision", _download_arguments, _download_run),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command."""
     parser = argparse.ArgumentParser(prog="python -m rrlib.cli", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="command", required=True)
-    commands = dict(COMMANDS)
-    for name in LAZY_COMMANDS:
-        commands[name] = _lazy_command(name)
-    for name, cmd in commands.items():
+    for name, cmd in COMMANDS.items():
         p = sub.add_parser(name, help=cmd.help, description=cmd.help)
         cmd.add_arguments(p)
         p.set_defaults(_run=cmd.run)

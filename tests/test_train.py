@@ -7,7 +7,6 @@ CPU.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -315,11 +314,3 @@ def test_cli_train_model_writes_checkpoint_and_metrics(tmp_path, capsys):
         main(["train-model", "--adv-eps", "lots"])
     assert main(["train-model", "--dataset", "digits"]) == 2  # no paper ε: a clear error, no traceback
     assert "no threat model" in capsys.readouterr().err
-
-
-@pytest.mark.skipif(importlib.util.find_spec("rrlib.mi.cli") is not None, reason="estimate-mi is implemented")
-def test_cli_estimate_mi_hook_reports_missing_module(capsys):
-    from rrlib.cli import main
-
-    assert main(["estimate-mi"]) == 2
-    assert "rrlib.mi.cli" in capsys.readouterr().err
