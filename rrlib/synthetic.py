@@ -35,6 +35,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from rrlib.validation import check_paired_samples
+
 __all__ = [
     "CorrelatedGaussian",
     "DeterministicCode",
@@ -98,16 +100,6 @@ def _check_generator(generator: torch.Generator) -> None:
         raise TypeError(f"generator must be a torch.Generator (see rrlib.runtime.torch_generator), got {generator!r}")
 
 
-def _check_pair(x: torch.Tensor, z: torch.Tensor, x_dim: int, z_dim: int) -> None:
-    for name, t, d in (("x", x, x_dim), ("z", z, z_dim)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if t.ndim != 2 or t.shape[1] != d:
-            raise ValueError(f"{name} must have shape (n, {d}), got {tuple(t.shape)}")
-    if x.shape[0] != z.shape[0]:
-        raise ValueError(f"x and z must have the same number of rows, got {x.shape[0]} and {z.shape[0]}")
-
-
 @dataclass(frozen=True)
 class CorrelatedGaussian:
     """``x ~ N(0, I_d)``, ``z = ρ x + sqrt(1 − ρ²) ε`` (optionally observed as ``z³``); ``I = −d/2 log(1 − ρ²)``.
@@ -154,7 +146,7 @@ class CorrelatedGaussian:
 
     def log_ratio(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """True ``log p(x_i, z_i) / (p(x_i) p(z_i))`` for each row: shape ``(n,)``, nats."""
-        _check_pair(x, z, self.dim, self.dim)
+        check_paired_samples(x, z, self.dim, self.dim)
         x64, z64 = x.double(), self._latent(z.double())
         one_m = 1.0 - self.rho**2
         per_dim = -0.5 * math.log(one_m) - (z64 - self.rho * x64) ** 2 / (2 * one_m) + z64**2 / 2
@@ -162,7 +154,7 @@ class CorrelatedGaussian:
 
     def oracle_scores(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """``S[i, j] = log r(x_i, z_j)``: shape ``(n, n)``, diagonal = joint pairs (computed in float64)."""
-        _check_pair(x, z, self.dim, self.dim)
+        check_paired_samples(x, z, self.dim, self.dim)
         x64, z64 = x.double(), self._latent(z.double())
         one_m = 1.0 - self.rho**2
         sq = torch.cdist(self.rho * x64, z64, compute_mode="donot_use_mm_for_euclid_dist") ** 2
@@ -222,7 +214,7 @@ class DiscreteJoint:
 
     def _indices(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         kx, kz = self.shape
-        _check_pair(x, z, kx, kz)
+        check_paired_samples(x, z, kx, kz)
         for name, t in (("x", x), ("z", z)):
             if not bool(((t == 0) | (t == 1)).all()) or not bool((t.sum(dim=1) == 1).all()):
                 raise ValueError(f"{name} must be one-hot rows (as returned by sample)")

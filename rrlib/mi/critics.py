@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rrlib.validation import check_paired_samples
+
 __all__ = ["ConcatCritic", "EncodeAndDotCritic", "ResidualBlock1x1", "SeparableCritic", "mlp"]
 
 
@@ -38,16 +40,6 @@ def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 1) -> nn.Sequentia
     return nn.Sequential(*modules)
 
 
-def _check_vectors(x: torch.Tensor, z: torch.Tensor, x_dim: int, z_dim: int) -> None:
-    for name, t, d in (("x", x, x_dim), ("z", z, z_dim)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if t.ndim != 2 or t.shape[1] != d:
-            raise ValueError(f"{name} must have shape (n, {d}), got {tuple(t.shape)}")
-    if x.shape[0] != z.shape[0]:
-        raise ValueError(f"x and z must hold the same number of samples, got {x.shape[0]} and {z.shape[0]}")
-
-
 class SeparableCritic(nn.Module):
     """``T(x, z) = g(x)ᵀ h(z)``: ``scores = g(X) h(Z)ᵀ`` of shape ``(n, n)``.
 
@@ -65,7 +57,7 @@ class SeparableCritic(nn.Module):
         self.h = mlp(z_dim, hidden, embed, layers)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        _check_vectors(x, z, self.x_dim, self.z_dim)
+        check_paired_samples(x, z, self.x_dim, self.z_dim)
         return self.g(x) @ self.h(z).T
 
 
@@ -81,7 +73,7 @@ class ConcatCritic(nn.Module):
         self.f = mlp(x_dim + z_dim, hidden, 1, layers)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        _check_vectors(x, z, self.x_dim, self.z_dim)
+        check_paired_samples(x, z, self.x_dim, self.z_dim)
         n = x.shape[0]
         pairs = torch.cat([x[:, None, :].expand(n, n, self.x_dim), z[None, :, :].expand(n, n, self.z_dim)], dim=-1)
         return self.f(pairs).squeeze(-1)
