@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 import numpy as np
@@ -59,6 +59,17 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def seeded(factory: Callable[[], T], seed: int) -> T:
+    """``factory()`` run under ``torch.manual_seed(seed)`` with torch's global CPU RNG state restored afterwards.
+
+    Used to build networks (critics, models) whose initialisation depends only on ``seed``, without disturbing the
+    random stream of the caller.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return factory()
 
 
 def numpy_rng(seed: int | None) -> np.random.Generator:

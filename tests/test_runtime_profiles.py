@@ -56,3 +56,16 @@ def test_profiles_registry_and_errors():
         for_profile("medium", quick=1, full=2)
     with pytest.raises(ValueError, match=r"no configuration given for profiles \['full'\]"):
         for_profile("quick", quick=1)
+
+
+def test_seeded_builds_identically_and_leaves_the_global_stream_alone():
+    from rrlib.runtime import seeded
+
+    torch.manual_seed(11)
+    expected_next = torch.rand(3)
+    torch.manual_seed(11)
+    a = seeded(lambda: torch.nn.Linear(4, 2), seed=5)
+    b = seeded(lambda: torch.nn.Linear(4, 2), seed=5)
+    assert torch.equal(a.weight, b.weight)
+    assert not torch.equal(a.weight, seeded(lambda: torch.nn.Linear(4, 2), seed=6).weight)
+    assert torch.equal(torch.rand(3), expected_next)

@@ -48,7 +48,7 @@ from rrlib.mi.worst_case import (
     mi_objective,
     worst_case_batch,
 )
-from rrlib.runtime import numpy_rng, select_device
+from rrlib.runtime import numpy_rng, seeded, select_device
 from rrlib.theory import GaussianMixture, binary_entropy
 
 __all__ = [
@@ -505,12 +505,6 @@ def _separable_factory(x_dim: int, z_dim: int, hidden: int, embed: int, flat: bo
     return make
 
 
-def _seeded(make: Callable[[], nn.Module], seed: int) -> nn.Module:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return make()
-
-
 def pgd_risk_check(cfg: GaussianConfig, seed: int, device: torch.device) -> list[RiskRow]:
     """PGD adversarial risk of ``f*`` on ``risk_samples`` fresh samples vs ``Φ(b − a)`` for ℓ∞ and ℓ2 (no box)."""
     gm, w = _mixture(cfg)
@@ -552,7 +546,7 @@ def masking_demo(cfg: GaussianConfig, seed: int, device: torch.device) -> Maskin
     make = _separable_factory(cfg.dim, 1, cfg.critic_hidden, cfg.critic_embed)
     true_sign = SignRepresentation(w, None).to(device)
     est = estimate_mutual_information(
-        true_sign, _seeded(make, seed), x_train, x_test, attack=None,
+        true_sign, seeded(make, seed), x_train, x_test, attack=None,
         config=EstimatorConfig(iterations=cfg.iterations, batch_size=cfg.batch_size, lr=cfg.lr, test_batches=1),
         generator=torch.Generator().manual_seed(seed))
     critic = est.critic
@@ -631,13 +625,13 @@ def gaussian_experiment(cfg: GaussianConfig, seed: int, device: torch.device,
             est_cfg = EstimatorConfig(iterations=iters, batch_size=cfg.batch_size, lr=cfg.lr)
             if (s, iters) not in normal_cache:
                 normal_cache[(s, iters)] = estimate_mutual_information(
-                    SignRepresentation(w, k).to(device), _seeded(make, s), x_train, x_test, attack=None,
+                    SignRepresentation(w, k).to(device), seeded(make, s), x_train, x_test, attack=None,
                     config=est_cfg, generator=generator()).estimate
             key = (s, eps, k, steps, iters, grad)
             if key not in worst_cache:
                 attack = AttackConfig(eps=eps, steps=steps, step_size=_attack_step(eps, steps, cfg.step_factor),
                                       box=None, gradient=grad)
-                est = estimate_mutual_information(SignRepresentation(w, k).to(device), _seeded(make, s), x_train,
+                est = estimate_mutual_information(SignRepresentation(w, k).to(device), seeded(make, s), x_train,
                                                   x_test, attack=attack, config=est_cfg, generator=generator())
                 worst_cache[key] = (est.estimate, _positive_fraction(est.x_perturbed, w))
                 if log is not None:
@@ -650,7 +644,7 @@ def gaussian_experiment(cfg: GaussianConfig, seed: int, device: torch.device,
                     gm.worst_case_transport(x.double().cpu().numpy(), w, eps, math.inf), dtype=torch.float32,
                     device=device)
                 oracle_cache[(s, eps, iters)] = estimate_mutual_information(
-                    SignRepresentation(w, k).to(device), _seeded(make, s), transport(x_train), transport(x_test),
+                    SignRepresentation(w, k).to(device), seeded(make, s), transport(x_train), transport(x_test),
                     attack=None, config=est_cfg, generator=generator()).estimate
     out = []
     for sweep, eps, k, steps, iters, grad in settings:
@@ -695,7 +689,7 @@ def digits_experiment(cfg: DigitsConfig, seed: int, device: torch.device,
     for name, adversarial in (("standard", False), ("robust", True)):
         model = _train_digits(cfg, adversarial, seed, device)
         normal = np.array([
-            estimate_mutual_information(model, _seeded(make, s), x_train, x_test, attack=None, config=est_cfg,
+            estimate_mutual_information(model, seeded(make, s), x_train, x_test, attack=None, config=est_cfg,
                                         generator=torch.Generator().manual_seed(s)).estimate for s in seeds])
         with torch.no_grad():
             nat_acc = float((model(x_test).argmax(1) == y_test).double().mean())
@@ -704,7 +698,7 @@ def digits_experiment(cfg: DigitsConfig, seed: int, device: torch.device,
             step = _attack_step(eps, cfg.attack_steps, cfg.step_factor)
             attack = AttackConfig(eps=float(eps), steps=cfg.attack_steps, step_size=step, box=(0.0, 1.0))
             worst = np.array([
-                estimate_mutual_information(model, _seeded(make, s), x_train, x_test, attack=attack, config=est_cfg,
+                estimate_mutual_information(model, seeded(make, s), x_train, x_test, attack=attack, config=est_cfg,
                                             generator=torch.Generator().manual_seed(s)).estimate for s in seeds])
             adv_acc = adversarial_accuracy(model, x_test, y_test, eps=float(eps), steps=cfg.attack_steps,
                                            step_size=step)
@@ -739,7 +733,7 @@ def cost_experiment(cfg: CostConfig, digits: DigitsConfig, seed: int, device: to
     torch.manual_seed(seed)
     model = _CountingRepresentation(build_model("baseline_h", "digits", head="linear", width=digits.width)).to(device)
     model.eval()
-    critic = _seeded(_separable_factory(64, 10, digits.critic_hidden, digits.critic_embed, flat=True), seed)
+    critic = seeded(_separable_factory(64, 10, digits.critic_hidden, digits.critic_embed, flat=True), seed)
     critic = critic.to(device)
     optimizer = torch.optim.Adam(critic.parameters(), lr=digits.lr)
     x_all, _ = load_dataset("digits", "train").tensors()

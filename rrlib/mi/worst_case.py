@@ -52,6 +52,7 @@ from torch import nn
 
 from rrlib.attacks import canonical_norm, managed_modes, pgd
 from rrlib.mi.bounds import dv
+from rrlib.runtime import progress, seeded
 
 Bound = Callable[[torch.Tensor], torch.Tensor]
 GRADIENT_PATHS = ("representation", "full")
@@ -353,7 +354,8 @@ def estimate_mutual_information(
     order = torch.empty(0, config.batch_size, dtype=torch.int64)
     with managed_modes(representation):
         # ---- training phase
-        for t in range(config.iterations):
+        label = "worst-case MI critic" if attack is not None else "MI critic"
+        for t in progress(range(config.iterations), desc=label, total=config.iterations, leave=False):
             if t % max(order.shape[0], 1) == 0:
                 order = _batches(x_train.shape[0], b, generator)
             xb = x_train[order[t % order.shape[0]].to(device)]
@@ -397,9 +399,7 @@ def estimate_mutual_information(
 
 
 def _make_critic(make_critic: Callable[[], nn.Module], seed: int) -> nn.Module:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        critic = make_critic()
+    critic = seeded(make_critic, seed)
     if not isinstance(critic, nn.Module):
         raise TypeError(f"make_critic must return a torch.nn.Module, got {type(critic).__name__}")
     return critic
