@@ -156,3 +156,12 @@ def test_cache_dir_resolution(tmp_path, monkeypatch):
     assert cache_dir(tmp_path / "d") == tmp_path / "d"
     monkeypatch.delenv("RRBOOK_CACHE")
     assert cache_dir().parts[-2:] == ("_build", "cache")
+
+
+def test_entries_are_keyed_by_the_code_that_computed_them(tmp_path):
+    from rrlib.train.cache import code_fingerprint
+
+    fingerprint = code_fingerprint()
+    assert len(fingerprint) == 12 and int(fingerprint, 16) >= 0
+    folder = entry_dir(TrainConfig(dataset="fashion-mnist"), tmp_path)
+    assert folder.relative_to(tmp_path).parts[0] == f"code-{fingerprint}"

@@ -4,9 +4,12 @@ key = sha256 of the *canonical JSON* of a frozen dataclass: ``{"type": "<module>
 with sorted keys, no whitespace, tuples as lists and nested dataclasses expanded. Two configurations share an
 entry exactly when they are of the same class and have equal fields.
 
-Layout: ``<cache root>/<ClassName>/<first 20 hex digits>/`` holding ``config.json`` (the canonical JSON, for
-humans) and whatever the caller stores there (``result.pkl`` for :func:`cached`; a checkpoint and metrics for
-training). The cache root is ``$RRBOOK_CACHE``, else ``<repo>/_build/cache`` for a source checkout, else
+Results also depend on the code that computed them, so entries live under a *code fingerprint* (sha256 of every
+``rrlib/**/*.py`` source): editing the library never serves a stale result computed by older code.
+
+Layout: ``<cache root>/code-<fingerprint>/<ClassName>/<first 20 hex digits>/`` holding ``config.json`` (the
+canonical JSON, for humans) and whatever the caller stores there (``result.pkl`` for :func:`cached`; a checkpoint
+and metrics for training). The cache root is ``$RRBOOK_CACHE``, else ``<repo>/_build/cache`` for a source checkout, else
 ``~/.cache/rrbook/cache``.
 
 >>> from dataclasses import dataclass
@@ -21,6 +24,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -74,6 +78,18 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """First 12 hex digits of the sha256 of every ``rrlib/**/*.py`` file (relative path and bytes, sorted)."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def cache_dir(root: str | os.PathLike | None = None) -> Path:
     """The cache root: ``root``, else ``$RRBOOK_CACHE``, else ``<repo>/_build/cache`` (or ``~/.cache``)."""
     if root is not None:
@@ -89,7 +105,7 @@ def cache_dir(root: str | os.PathLike | None = None) -> Path:
 
 def entry_dir(config: Any, root: str | os.PathLike | None = None, *, create: bool = True) -> Path:
     """The folder of ``config``'s cache entry (created, with ``config.json``, when ``create``)."""
-    folder = cache_dir(root) / type(config).__name__ / config_hash(config)[:KEY_DIGITS]
+    folder = cache_dir(root) / f"code-{code_fingerprint()}" / type(config).__name__ / config_hash(config)[:KEY_DIGITS]
     if create and not (folder / "config.json").is_file():
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(folder / "config.json", canonical_json(config) + "\n")
