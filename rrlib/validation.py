@@ -14,3 +14,10 @@ def check_paired_samples(x: torch.Tensor, z: torch.Tensor, x_dim: int, z_dim: in
             raise ValueError(f"{name} must have shape (n, {d}), got {tuple(t.shape)}")
     if x.shape[0] != z.shape[0]:
         raise ValueError(f"x and z must hold the same number of samples, got {x.shape[0]} and {z.shape[0]}")
+
+
+def check_int(name: str, value: object, minimum: int = 1) -> int:
+    """Return ``value`` if it is an ``int`` (not a bool) of at least ``minimum``; otherwise raise ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value

@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rrlib.attacks.threat_models import ThreatModel, threat_model
+from rrlib.validation import check_int
 
 Objective = Callable[[torch.Tensor], torch.Tensor]
 
@@ -82,12 +83,6 @@ def managed_modes(modules: nn.Module | Iterable[nn.Module] | None, eval_mode: bo
     finally:
         for sub, training in saved:
             sub.training = training
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 def _check_step_size(step_size: float, eps: float) -> float:
@@ -245,8 +240,8 @@ def pgd(
     """
     tm = threat_model(norm, eps, box)
     tm.check_inputs(x)
-    steps = _check_int("steps", steps, 1)
-    restarts = _check_int("restarts", restarts, 0)
+    steps = check_int("steps", steps, 1)
+    restarts = check_int("restarts", restarts, 0)
     step_size = _check_step_size(step_size, tm.eps)
     if not callable(objective):
         raise TypeError(f"objective must be callable, got {type(objective).__name__}")
@@ -359,7 +354,7 @@ def adversarial_accuracy(
     """
     _check_labels(x, y)
     if batch_size is not None:
-        _check_int("batch_size", batch_size, 1)
+        check_int("batch_size", batch_size, 1)
     chunk = x.shape[0] if batch_size is None else batch_size
     correct = 0
     for start in range(0, x.shape[0], chunk):

@@ -14,14 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rrlib.validation import check_paired_samples
+from rrlib.validation import check_int, check_paired_samples
 
 __all__ = ["ConcatCritic", "EncodeAndDotCritic", "ResidualBlock1x1", "SeparableCritic", "mlp"]
-
-
-def _check_int(name: str, value: int, minimum: int = 1) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 1) -> nn.Sequential:
@@ -29,10 +24,10 @@ def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 1) -> nn.Sequentia
 
     ``layers = 1`` gives the two-hidden-layer MLP of Poole et al. (2019) and Song & Ermon (2020).
     """
-    _check_int("in_dim", in_dim)
-    _check_int("hidden", hidden)
-    _check_int("out_dim", out_dim)
-    _check_int("layers", layers, minimum=0)
+    check_int("in_dim", in_dim)
+    check_int("hidden", hidden)
+    check_int("out_dim", out_dim)
+    check_int("layers", layers, minimum=0)
     modules: list[nn.Module] = [nn.Linear(in_dim, hidden), nn.ReLU()]
     for _ in range(layers):
         modules += [nn.Linear(hidden, hidden), nn.ReLU()]
@@ -90,8 +85,8 @@ class ResidualBlock1x1(nn.Module):
 
     def __init__(self, in_channels: int, hidden: int) -> None:
         super().__init__()
-        _check_int("in_channels", in_channels)
-        _check_int("hidden", hidden)
+        check_int("in_channels", in_channels)
+        check_int("hidden", hidden)
         self.nonlinear = nn.Sequential(
             nn.Conv2d(in_channels, hidden, kernel_size=1, bias=False),
             nn.BatchNorm2d(hidden),
@@ -135,8 +130,8 @@ class EncodeAndDotCritic(nn.Module):
         super().__init__()
         if in_channels not in (1, 3):
             raise ValueError(f"in_channels must be 1 (grey images) or 3 (colour images), got {in_channels!r}")
-        _check_int("z_dim", z_dim)
-        _check_int("hidden", hidden)
+        check_int("z_dim", z_dim)
+        check_int("hidden", hidden)
         if not isinstance(detach_x, bool):
             raise TypeError(f"detach_x must be a bool, got {detach_x!r}")
         self.in_channels, self.z_dim, self.hidden, self.detach_x = in_channels, z_dim, hidden, detach_x

@@ -27,6 +27,7 @@ from rrlib.mi.bounds import BOUND_NAMES, MINE, Bound, make_bound
 from rrlib.mi.critics import ConcatCritic, SeparableCritic
 from rrlib.runtime import progress, select_device, torch_generator
 from rrlib.synthetic import CorrelatedGaussian
+from rrlib.validation import check_int
 
 __all__ = [
     "CRITIC_NAMES",
@@ -178,11 +179,6 @@ class FitResult:
         return float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.nan
 
 
-def _check_positive_int(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def fit_critic(
     critic: nn.Module,
     bound: str | Bound | MINE,
@@ -207,9 +203,9 @@ def fit_critic(
         steps, batch, lr: optimisation; one fresh batch per step.
         seed: seeds the data generator (training batches, then ``eval_batches`` held-out batches).
     """
-    _check_positive_int("steps", steps)
-    _check_positive_int("batch", batch)
-    _check_positive_int("eval_batches", eval_batches)
+    check_int("steps", steps)
+    check_int("batch", batch)
+    check_int("eval_batches", eval_batches)
     if batch < 2:
         raise ValueError(f"batch must be >= 2 (the off-diagonal pairs are the negatives), got {batch}")
     bound_obj = _as_bound(bound, bound_kwargs)
@@ -249,7 +245,7 @@ class StaircaseConfig:
     def __post_init__(self) -> None:
         if not self.levels or any(not (isinstance(v, (int, float)) and v >= 0) for v in self.levels):
             raise ValueError(f"levels must be a non-empty tuple of non-negative MI values (nats), got {self.levels!r}")
-        _check_positive_int("steps_per_level", self.steps_per_level)
+        check_int("steps_per_level", self.steps_per_level)
         if self.batch < 2:
             raise ValueError(f"batch must be >= 2, got {self.batch!r}")
         if not 0.0 < self.tail_fraction <= 1.0:
