@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rrlib.validation import check_int, check_paired_samples
+from rrlib.validation import check_bool, check_int, check_paired_samples
 
 __all__ = ["ConcatCritic", "EncodeAndDotCritic", "ResidualBlock1x1", "SeparableCritic", "mlp"]
 
@@ -132,8 +132,7 @@ class EncodeAndDotCritic(nn.Module):
             raise ValueError(f"in_channels must be 1 (grey images) or 3 (colour images), got {in_channels!r}")
         check_int("z_dim", z_dim)
         check_int("hidden", hidden)
-        if not isinstance(detach_x, bool):
-            raise TypeError(f"detach_x must be a bool, got {detach_x!r}")
+        check_bool("detach_x", detach_x)
         self.in_channels, self.z_dim, self.hidden, self.detach_x = in_channels, z_dim, hidden, detach_x
         self.image_branch = nn.Sequential(
             nn.Conv2d(in_channels, 64, kernel_size=4, stride=2, padding=1),
