@@ -33,7 +33,9 @@ def check_int(name: str, value: object, minimum: int = 1, *, what: str | None = 
 
 def check_optional_int(name: str, value: object, minimum: int = 1) -> int | None:
     """Like :func:`check_int`, but ``None`` is allowed too (and returned)."""
-    return check_int(name, value, minimum, allow_none=True)
+    if value is None:
+        return None
+    return check_int(name, value, minimum, what=f"None or an integer >= {minimum}")
 
 
 def check_bool(name: str, value: object) -> bool:
