@@ -45,21 +45,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-from torch import nn
-
 from rrlib.attacks import ThreatModel
-from rrlib.data import DATASETS, SPLITS, DatasetSpec, canonical_name, data_dir, get_spec, load_dataset, subset
-from rrlib.mi.bounds import dv
-from rrlib.mi.critics import EncodeAndDotCritic
-from rrlib.mi.worst_case import (
-    EstimatorConfig,
-    MIEstimate,
-    estimate_mutual_information,
-    representation_vulnerability,
-)
-from rrlib.runtime import managed_modes, seeded
+from rrlib.data import DATASETS, SPLITS, canonical_name, data_dir, get_spec, load_dataset, subset
+from rrlib.mi.critics import encode_and_dot_critics
+from rrlib.mi.runs import ESTIMATOR_LOSSES, MIRun, estimate_runs
+from rrlib.mi.worst_case import EstimatorConfig
+from rrlib.models.representations import REPRESENTATIONS, representation_module
 
 
 @dataclass(frozen=True)
@@ -219,14 +210,10 @@ def _download_run(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------- estimate-mi
-REPRESENTATIONS = ("logits", "z")
-ESTIMATOR_LOSSES = ("normal", "worst", "both")
 #: Critic training length when neither ``--iterations`` nor ``--epochs`` is given (supplement D.1: 300 epochs).
 PAPER_CRITIC_EPOCHS = 300
 #: Learning rate of the critic's Adam (supplement D.1: a fixed 1e-4, as Hjelm et al.).
 PAPER_CRITIC_LR = 1e-4
-#: Points of the (block-averaged) training curve ``V1(t)`` kept per run in the JSON.
-CURVE_POINTS = 100
 
 
 @dataclass(frozen=True)
@@ -252,19 +239,6 @@ class EstimateMIConfig:
     seeds: tuple[int, ...]
     train_subset: int | None
     test_subset: int | None
-
-
-class LatentRepresentation(nn.Module):
-    """``x ↦ model.representation(x)`` as a module (Baseline-H: the 64-d code ``z = g(x)``), for the estimators."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        if not callable(getattr(model, "representation", None)):
-            raise TypeError(f"{type(model).__name__} has no representation(x) method")
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.representation(x)
 
 
 class _DeprecatedAlias(argparse.Action):
@@ -399,62 +373,6 @@ def _mi_settings(args: argparse.Namespace, dataset: str, n_train: int) -> Estima
                             train_subset=args.train_subset, test_subset=args.test_subset)
 
 
-def _representation_module(
-    model: nn.Module, name: str, spec: DatasetSpec, device: torch.device
-) -> tuple[nn.Module, int]:
-    """The frozen representation ``x ↦ z`` of ``model`` and its dimension."""
-    module = model if name == "logits" else LatentRepresentation(model)
-    with torch.no_grad(), managed_modes(model):
-        z = module(torch.zeros((2, *spec.shape), device=device))
-    if z.ndim != 2:
-        raise ValueError(f"representation {name!r} of this model has shape {tuple(z.shape[1:])}; a vector is needed")
-    return module, int(z.shape[1])
-
-
-def _seeded_critic(spec: DatasetSpec, z_dim: int, settings: EstimateMIConfig, seed: int) -> nn.Module:
-    """The critic's initialisation for ``seed``: built under ``torch.manual_seed(seed)`` with the global RNG state
-    restored afterwards (as :func:`rrlib.mi.worst_case.representation_vulnerability` does, so that a single
-    ``normal`` or ``worst`` run reproduces the corresponding half of a ``both`` run exactly)."""
-    gradient = settings.estimator.gradient
-    return seeded(lambda: EncodeAndDotCritic(spec.channels, z_dim, settings.critic_hidden,
-                                             detach_x=gradient == "representation"), seed)
-
-
-def _clean_values(estimate: MIEstimate, representation: nn.Module, batch_size: int) -> list[float]:
-    """The selected critic's DV estimate ``J(x)`` on each *clean* test batch of ``estimate`` (nats).
-
-    For a worst-case run, Algorithm 1 with ``keep_best`` scores the clean batch as its first iterate, so each test
-    value ``V1(k)`` is at most this (the attack's reduction against one fixed critic)."""
-    critic = estimate.critic
-    out = []
-    with managed_modes((representation, critic)), torch.no_grad():
-        for xb in estimate.x_test.split(batch_size):
-            out.append(float(dv(critic(xb, representation(xb)))))
-    return out
-
-
-def _curve(values: np.ndarray, points: int = CURVE_POINTS) -> dict[str, Any]:
-    """Block means of a training curve, at most ``points`` of them."""
-    per = max(1, -(-values.size // points))
-    n = values.size // per * per
-    blocks = values[:n].reshape(-1, per).mean(axis=1).tolist()
-    if n < values.size:
-        blocks.append(float(values[n:].mean()))
-    return {"iterations_per_point": per, "values": blocks}
-
-
-def _record(kind: str, seed: int, est: MIEstimate, seconds: float | None) -> dict[str, Any]:
-    return {"kind": kind, "seed": seed, "estimate": est.estimate, "standard_error": est.standard_error,
-            "test_values": est.test_values.tolist(), "best_iteration": est.best_iteration,
-            "train_curve": _curve(est.train_values), "seconds": seconds}
-
-
-def _summary(values: list[float]) -> dict[str, Any]:
-    arr = np.asarray(values, dtype=float)
-    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
-            "per_seed": arr.tolist()}
-
-
 def _describe_attack(threat: ThreatModel, gradient: str) -> str:
     return (f"{threat.norm} PGD-{threat.steps}, eps {threat.eps:.4g}, step {threat.step_size:.4g}, "
             f"gradient through {'z only' if gradient == 'representation' else 'both critic inputs'}")
@@ -491,7 +409,7 @@ def _mi_run(args: argparse.Namespace) -> int:
         return 2
     spec = get_spec(dataset)
     model = trained.model
-    representation, z_dim = _representation_module(model, settings.representation, spec, device)
+    representation, z_dim = representation_module(model, settings.representation, spec.shape, device)
     x_train = train.tensors()[0].to(device)
     x_test = test.tensors()[0].to(device)
     digest = config_hash(settings)
@@ -505,39 +423,28 @@ def _mi_run(args: argparse.Namespace) -> int:
           f"{len(train)} training / {len(test)} test images")
     if settings.threat is not None:
         print(f"attack: {_describe_attack(settings.threat, est.gradient)}")
-    runs: list[dict[str, Any]] = []
     start = time.perf_counter()
+
+    def started(seed: int, loss: str) -> None:
+        what = "a normal and a worst-case critic" if loss == "both" else f"a {loss}-case critic"
+        print(f"[seed {seed}] training {what} ...", flush=True)
+
+    def reported(run: MIRun) -> None:
+        se = run.estimate.standard_error
+        line = f"[seed {run.seed}] {run.kind} MI {run.estimate.estimate:.4f}"
+        line += f" ± {se:.4f}" if se is not None else ""
+        line += f" nats (s.e. over test batches; critic of iteration {run.estimate.best_iteration}"
+        if run.kind == "worst":
+            line += f"; the same critic on clean test data: {run.clean_estimate:.4f}"
+        print(line + ")", flush=True)
+
     with limit_threads(args.threads if device.type == "cpu" else None):
-        for seed in settings.seeds:
-            t0 = time.perf_counter()
-            if settings.estimator_loss == "both":
-                print(f"[seed {seed}] training a normal and a worst-case critic ...", flush=True)
-                vul = representation_vulnerability(
-                    representation, lambda s=seed: _seeded_critic(spec, z_dim, settings, s), x_train, x_test,
-                    threat=settings.threat, config=est, seeds=[seed])
-                pair = vul.runs[0]
-                results = [("normal", pair[0], None), ("worst", pair[1], None)]
-            else:
-                kind = settings.estimator_loss
-                print(f"[seed {seed}] training a {kind}-case critic ...", flush=True)
-                estimate = estimate_mutual_information(
-                    representation, _seeded_critic(spec, z_dim, settings, seed), x_train, x_test,
-                    threat=settings.threat if kind == "worst" else None, config=est,
-                    generator=torch.Generator().manual_seed(seed))
-                results = [(kind, estimate, time.perf_counter() - t0)]
-            for kind, estimate, seconds in results:
-                rec = _record(kind, seed, estimate, seconds)
-                if kind == "worst":
-                    rec["clean_test_values"] = _clean_values(estimate, representation, b)
-                    rec["clean_estimate"] = float(np.mean(rec["clean_test_values"]))
-                runs.append(rec)
-                se = rec["standard_error"]
-                line = f"[seed {seed}] {kind} MI {rec['estimate']:.4f}" + (f" ± {se:.4f}" if se is not None else "")
-                line += f" nats (s.e. over test batches; critic of iteration {rec['best_iteration']}"
-                if kind == "worst":
-                    line += f"; the same critic on clean test data: {rec['clean_estimate']:.4f}"
-                print(line + ")", flush=True)
-            print(f"[seed {seed}] {time.perf_counter() - t0:.1f} s", flush=True)
+        runs = estimate_runs(
+            representation, encode_and_dot_critics(spec.channels, z_dim, settings.critic_hidden,
+                                                   gradient=est.gradient),
+            x_train, x_test, loss=settings.estimator_loss, threat=settings.threat, config=est, seeds=settings.seeds,
+            on_start=started, on_run=reported,
+            on_seed_done=lambda seed, seconds: print(f"[seed {seed}] {seconds:.1f} s", flush=True))
     seconds = time.perf_counter() - start
     result: dict[str, Any] = {
         "command": "estimate-mi", "units": "nats", "checkpoint": str(file), "device": str(device),
@@ -545,14 +452,8 @@ def _mi_run(args: argparse.Namespace) -> int:
                   "global_step": trained.global_step, "final": trained.final},
         "config": asdict(settings), "config_hash": digest, "dataset": dataset, "z_dim": z_dim,
         "n_train": len(train), "n_test": len(test), "seconds": seconds,
-        "normal": None, "worst": None, "rv": None, "runs": runs,
+        **runs.summary(), "runs": [run.record() for run in runs.runs],
     }
-    by_kind = {kind: [r["estimate"] for r in runs if r["kind"] == kind] for kind in ("normal", "worst")}
-    for kind, values in by_kind.items():
-        if values:
-            result[kind] = _summary(values)
-    if by_kind["normal"] and by_kind["worst"]:
-        result["rv"] = _summary([n - w for n, w in zip(by_kind["normal"], by_kind["worst"], strict=True)])
     parts = [f"{name} {result[key]['mean']:.4f}" + (f" ± {result[key]['std']:.4f}" if len(settings.seeds) > 1 else "")
              for key, name in (("normal", "normal MI"), ("worst", "worst-case MI"), ("rv", "RV"))
              if result[key] is not None]
