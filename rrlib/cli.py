@@ -51,6 +51,7 @@ from rrlib.mi.critics import encode_and_dot_critics
 from rrlib.mi.runs import ESTIMATOR_LOSSES, MIRun, estimate_runs
 from rrlib.mi.worst_case import EstimatorConfig
 from rrlib.models.representations import REPRESENTATIONS, representation_module
+from rrlib.validation import check_int
 
 
 @dataclass(frozen=True)
@@ -355,8 +356,7 @@ def _mi_settings(args: argparse.Namespace, dataset: str, n_train: int) -> Estima
             flag = {"steps": "--attack-steps", "step_size": "--step-size", "eps": "--eps"}
             name = next((k for k in ("steps", "step_size", "eps") if str(err).startswith(k)), "step_size")
             raise ValueError(f"{flag[name]} {values[name]:g}: {err}") from None
-    if isinstance(args.critic_hidden, bool) or args.critic_hidden < 1:
-        raise ValueError(f"--critic-hidden must be an integer >= 1, got {args.critic_hidden}")
+    check_int("--critic-hidden", args.critic_hidden, 1)
     if args.iterations is not None:
         iterations = args.iterations
     else:

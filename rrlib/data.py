@@ -426,8 +426,7 @@ def subset(dataset: ImageDataset, n: int | None, seed: int = 0, *, stratified: b
     """
     if n is None:
         return dataset
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        raise ValueError(f"subset size must be a positive integer or None, got {n!r}")
+    check_int("subset size", n, 1, what="a positive integer", allow_none=True)
     if n > len(dataset):
         raise ValueError(f"subset size {n} exceeds the dataset size {len(dataset)}")
     gen = torch.Generator().manual_seed(seed)
