@@ -85,3 +85,35 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     return torch.load(path, map_location=map_location, weights_only=True)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint folder or file that cannot be used: missing, unfinished, corrupt or of another kind.
+
+    The message names the path and what to do. Nothing on disk is changed when it is raised.
+    """
+
+
+def read_checkpoint(
+    path: str | os.PathLike, *, kind: str, remedy: str, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """Load the checkpoint at ``path`` and check that its ``"kind"`` entry equals ``kind``.
+
+    Raises :class:`CheckpointError` (never a bare ``EOFError``/``UnpicklingError``/``RuntimeError`` from
+    ``torch.load``) when the file is missing, truncated, not a torch file, or a checkpoint of another kind;
+    ``remedy`` is the sentence that says what to do instead (e.g. how to train it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no {kind} checkpoint at {path}: {remedy}")
+    try:
+        saved = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch.load raises many types for a damaged file
+        raise CheckpointError(
+            f"the {kind} checkpoint {path} is corrupt or truncated ({type(err).__name__}: {str(err)[:120]}); it "
+            f"cannot be repaired. Move it away and train again: {remedy}"
+        ) from err
+    if not isinstance(saved, dict) or saved.get("kind") != kind:
+        found = saved.get("kind") if isinstance(saved, dict) else type(saved).__name__
+        raise CheckpointError(f"{path} is not a checkpoint of kind {kind!r} (found kind {found!r}): {remedy}")
+    return saved
