@@ -36,12 +36,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from rrlib.attacks import ZeroGradientWarning, adversarial_accuracy
+from rrlib.attacks import ThreatModel, ZeroGradientWarning, adversarial_accuracy
 from rrlib.data import load_dataset
 from rrlib.mi.bounds import dv
 from rrlib.mi.critics import SeparableCritic
 from rrlib.mi.worst_case import (
-    AttackConfig,
     EstimatorConfig,
     critic_step,
     estimate_mutual_information,
@@ -515,9 +514,8 @@ def pgd_risk_check(cfg: GaussianConfig, seed: int, device: torch.device) -> list
     rows = []
     for norm, p in (("linf", math.inf), ("l2", 2)):
         for eps in cfg.risk_eps_values:
-            acc = adversarial_accuracy(model, x, y, eps=eps, steps=cfg.risk_steps,
-                                       step_size=_attack_step(eps, cfg.risk_steps, cfg.step_factor), norm=norm,
-                                       box=None)
+            acc = adversarial_accuracy(model, x, y, ThreatModel(
+                norm, eps, cfg.risk_steps, _attack_step(eps, cfg.risk_steps, cfg.step_factor), box=None))
             exact = float(gm.adversarial_risk(w, eps, p))
             se = math.sqrt(exact * (1 - exact) / cfg.risk_samples)
             rows.append(RiskRow(norm, float(eps), 1.0 - acc, exact, se))
@@ -546,7 +544,7 @@ def masking_demo(cfg: GaussianConfig, seed: int, device: torch.device) -> Maskin
     make = _separable_factory(cfg.dim, 1, cfg.critic_hidden, cfg.critic_embed)
     true_sign = SignRepresentation(w, None).to(device)
     est = estimate_mutual_information(
-        true_sign, seeded(make, seed), x_train, x_test, attack=None,
+        true_sign, seeded(make, seed), x_train, x_test, threat=None,
         config=EstimatorConfig(iterations=cfg.iterations, batch_size=cfg.batch_size, lr=cfg.lr, test_batches=1),
         generator=torch.Generator().manual_seed(seed))
     critic = est.critic
@@ -567,9 +565,8 @@ def masking_demo(cfg: GaussianConfig, seed: int, device: torch.device) -> Maskin
             warnings.simplefilter("always", ZeroGradientWarning)
             outs = []
             for keep_best in (False, True):
-                attack = AttackConfig(eps=eps, steps=cfg.steps, box=None, gradient=gradient, keep_best=keep_best,
-                                      step_size=_attack_step(eps, cfg.steps, cfg.step_factor))
-                outs.append(worst_case_batch(critic, rep, xb, attack))
+                threat = ThreatModel("linf", eps, cfg.steps, _attack_step(eps, cfg.steps, cfg.step_factor), box=None)
+                outs.append(worst_case_batch(critic, rep, xb, threat, gradient=gradient, keep_best=keep_best))
         warned = warned or any(issubclass(c.category, ZeroGradientWarning) for c in caught)
         (x_last, _), (x_best, v_best) = outs
         positive = _positive_fraction(x_best, w)
@@ -622,17 +619,16 @@ def gaussian_experiment(cfg: GaussianConfig, seed: int, device: torch.device,
         x_train, x_test = _gaussian_data(gm, cfg, s, device)
         generator = lambda s=s: torch.Generator().manual_seed(s)  # noqa: E731
         for sweep, eps, k, steps, iters, grad in settings:
-            est_cfg = EstimatorConfig(iterations=iters, batch_size=cfg.batch_size, lr=cfg.lr)
+            est_cfg = EstimatorConfig(iterations=iters, batch_size=cfg.batch_size, lr=cfg.lr, gradient=grad)
             if (s, iters) not in normal_cache:
                 normal_cache[(s, iters)] = estimate_mutual_information(
-                    SignRepresentation(w, k).to(device), seeded(make, s), x_train, x_test, attack=None,
+                    SignRepresentation(w, k).to(device), seeded(make, s), x_train, x_test, threat=None,
                     config=est_cfg, generator=generator()).estimate
             key = (s, eps, k, steps, iters, grad)
             if key not in worst_cache:
-                attack = AttackConfig(eps=eps, steps=steps, step_size=_attack_step(eps, steps, cfg.step_factor),
-                                      box=None, gradient=grad)
+                threat = ThreatModel("linf", eps, steps, _attack_step(eps, steps, cfg.step_factor), box=None)
                 est = estimate_mutual_information(SignRepresentation(w, k).to(device), seeded(make, s), x_train,
-                                                  x_test, attack=attack, config=est_cfg, generator=generator())
+                                                  x_test, threat=threat, config=est_cfg, generator=generator())
                 worst_cache[key] = (est.estimate, _positive_fraction(est.x_perturbed, w))
                 if log is not None:
                     log(f"gaussian seed {s} {sweep} eps={eps} k={k} S={steps} T={iters} {grad}: "
@@ -645,7 +641,7 @@ def gaussian_experiment(cfg: GaussianConfig, seed: int, device: torch.device,
                     device=device)
                 oracle_cache[(s, eps, iters)] = estimate_mutual_information(
                     SignRepresentation(w, k).to(device), seeded(make, s), transport(x_train), transport(x_test),
-                    attack=None, config=est_cfg, generator=generator()).estimate
+                    threat=None, config=est_cfg, generator=generator()).estimate
     out = []
     for sweep, eps, k, steps, iters, grad in settings:
         pairs = [worst_cache[(s, eps, k, steps, iters, grad)] for s in seeds]
@@ -689,19 +685,18 @@ def digits_experiment(cfg: DigitsConfig, seed: int, device: torch.device,
     for name, adversarial in (("standard", False), ("robust", True)):
         model = _train_digits(cfg, adversarial, seed, device)
         normal = np.array([
-            estimate_mutual_information(model, seeded(make, s), x_train, x_test, attack=None, config=est_cfg,
+            estimate_mutual_information(model, seeded(make, s), x_train, x_test, threat=None, config=est_cfg,
                                         generator=torch.Generator().manual_seed(s)).estimate for s in seeds])
         with torch.no_grad():
             nat_acc = float((model(x_test).argmax(1) == y_test).double().mean())
         rows.append(DigitsRow(name, 0.0, normal, normal.copy(), nat_acc, nat_acc))
         for eps in cfg.eps_values:
             step = _attack_step(eps, cfg.attack_steps, cfg.step_factor)
-            attack = AttackConfig(eps=float(eps), steps=cfg.attack_steps, step_size=step, box=(0.0, 1.0))
+            threat = ThreatModel("linf", float(eps), cfg.attack_steps, step, box=(0.0, 1.0))
             worst = np.array([
-                estimate_mutual_information(model, seeded(make, s), x_train, x_test, attack=attack, config=est_cfg,
+                estimate_mutual_information(model, seeded(make, s), x_train, x_test, threat=threat, config=est_cfg,
                                             generator=torch.Generator().manual_seed(s)).estimate for s in seeds])
-            adv_acc = adversarial_accuracy(model, x_test, y_test, eps=float(eps), steps=cfg.attack_steps,
-                                           step_size=step)
+            adv_acc = adversarial_accuracy(model, x_test, y_test, threat)
             rows.append(DigitsRow(name, float(eps), normal, worst, nat_acc, adv_acc))
             if log is not None:
                 log(f"digits {name} eps={eps}: normal {normal.mean():.3f} worst {worst.mean():.3f} "
@@ -757,12 +752,12 @@ def cost_experiment(cfg: CostConfig, digits: DigitsConfig, seed: int, device: to
     rows = []
     for steps in cfg.steps_values:
         eps = 0.1
-        attack = AttackConfig(eps=eps, steps=steps, step_size=_attack_step(eps, steps, digits.step_factor))
+        attack = ThreatModel("linf", eps, steps, _attack_step(eps, steps, digits.step_factor))
 
         def plain() -> None:
             critic_step(critic, optimizer, model, xb)
 
-        def worst(attack: AttackConfig = attack) -> None:
+        def worst(attack: ThreatModel = attack) -> None:
             x_adv, _ = worst_case_batch(critic, model, xb, attack)
             critic_step(critic, optimizer, model, x_adv)
 

@@ -11,12 +11,14 @@ Every critic is a ``torch.nn.Module`` whose ``forward(x, z)`` takes a batch of `
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
-from rrlib.validation import check_int, check_paired_samples
+from rrlib.validation import check_bool, check_int, check_paired_samples
 
-__all__ = ["ConcatCritic", "EncodeAndDotCritic", "ResidualBlock1x1", "SeparableCritic", "mlp"]
+__all__ = ["ConcatCritic", "EncodeAndDotCritic", "ResidualBlock1x1", "SeparableCritic", "encode_and_dot_critics", "mlp"]
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 1) -> nn.Sequential:
@@ -132,8 +134,7 @@ class EncodeAndDotCritic(nn.Module):
             raise ValueError(f"in_channels must be 1 (grey images) or 3 (colour images), got {in_channels!r}")
         check_int("z_dim", z_dim)
         check_int("hidden", hidden)
-        if not isinstance(detach_x, bool):
-            raise TypeError(f"detach_x must be a bool, got {detach_x!r}")
+        check_bool("detach_x", detach_x)
         self.in_channels, self.z_dim, self.hidden, self.detach_x = in_channels, z_dim, hidden, detach_x
         self.image_branch = nn.Sequential(
             nn.Conv2d(in_channels, 64, kernel_size=4, stride=2, padding=1),
@@ -166,3 +167,16 @@ class EncodeAndDotCritic(nn.Module):
         phi = self.local_features(x).flatten(2)  # (n, hidden, L)
         psi = self.code_branch(z[:, :, None, None]).flatten(1)  # (n, hidden)
         return torch.einsum("icl,jc->lij", phi, psi)
+
+
+def encode_and_dot_critics(in_channels: int, z_dim: int, hidden: int = 2048, *,
+                           gradient: str = "representation") -> Callable[[int], nn.Module]:
+    """``seed ↦`` an :class:`EncodeAndDotCritic` initialised under ``torch.manual_seed(seed)`` (the global RNG is
+    restored afterwards, :func:`rrlib.runtime.seeded`), the critic of the paper's ``estimate-mi``.
+
+    ``gradient="representation"`` (the official code) makes the critic detach its pixel input (``detach_x``).
+    """
+    from rrlib.runtime import seeded
+
+    detach = gradient == "representation"
+    return lambda seed: seeded(lambda: EncodeAndDotCritic(in_channels, z_dim, hidden, detach_x=detach), seed)
