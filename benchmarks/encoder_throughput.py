@@ -11,7 +11,7 @@ Three measurements, printed and written to ``benchmarks/results/encoder_throughp
    test images, against the paper's PGD on the same points, for a frozen encoder with a briefly trained head.
 
 Step timings are medians over ``--repeats`` after a warm-up, interleaving the variants so that machine load
-affects them alike. Usage::
+affects them alike. Usage (from the repository root)::
 
     python benchmarks/encoder_throughput.py [--device cpu] [--width 0.25] [--critic-hidden 64] [--batch-size 64]
         [--repeats 5] [--aa-images 200] [--threads 1] [--no-save]
@@ -22,18 +22,22 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import torch
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rrlib.data import load_dataset, subset, threat_model
-from rrlib.models.heads import build_head
-from rrlib.runtime import select_device
-from rrlib.train.downstream import FrozenEncoderClassifier, head_step
-from rrlib.train.encoder import PixelCritic, PixelEncoder, encoder_step
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from rrlib.data import dataset_threat_model, load_dataset, subset  # noqa: E402
+from rrlib.models.heads import build_head  # noqa: E402
+from rrlib.runtime import atomic_write_text, select_device  # noqa: E402
+from rrlib.train.downstream import FrozenEncoderClassifier, head_step  # noqa: E402
+from rrlib.train.encoder import PixelCritic, PixelEncoder, encoder_step  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -59,38 +63,38 @@ def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int, devi
 
 
 def encoder_rows(args, device, x) -> list[dict]:
-    eps, steps, step_size = (lambda t: (t.eps, t.steps, t.step_size))(threat_model("fashion-mnist"))
+    threat = dataset_threat_model("fashion-mnist")
     torch.manual_seed(0)
     g = PixelEncoder("fashion-mnist", width=args.width).to(device)
     t = PixelCritic("fashion-mnist", hidden=args.critic_hidden).to(device)
     opt = torch.optim.Adam([*g.parameters(), *t.parameters()], lr=1e-4)
     med = interleaved_medians({
         "normal": lambda: encoder_step(g, t, opt, x, None),
-        "worst": lambda: encoder_step(g, t, opt, x, (eps, steps, step_size)),
+        "worst": lambda: encoder_step(g, t, opt, x, threat),
     }, args.repeats, device)
-    b = x.shape[0]
+    b, steps = x.shape[0], threat.steps
     return [{"objective": name, "pgd_steps": steps if name == "worst" else 0, "seconds_per_step": s,
              "images_per_second": b / s, "cost_vs_normal": s / med["normal"],
              "paper_estimate_S_plus_1": steps + 1 if name == "worst" else 1} for name, s in med.items()]
 
 
 def head_rows(args, device, x, y) -> list[dict]:
-    eps, steps, step_size = (lambda t: (t.eps, t.steps, t.step_size))(threat_model("fashion-mnist"))
+    threat = dataset_threat_model("fashion-mnist")
     torch.manual_seed(0)
     model = FrozenEncoderClassifier(PixelEncoder("fashion-mnist", width=args.width), build_head("mlp")).to(device)
     opt = torch.optim.Adam(model.head.parameters(), lr=1e-4)
     med = interleaved_medians({
         "standard": lambda: head_step(model, opt, x, y, None),
-        "robust": lambda: head_step(model, opt, x, y, (eps, steps, step_size)),
+        "robust": lambda: head_step(model, opt, x, y, threat),
     }, args.repeats, device)
-    return [{"classifier_loss": name, "pgd_steps": steps if name == "robust" else 0, "seconds_per_step": s,
+    return [{"classifier_loss": name, "pgd_steps": threat.steps if name == "robust" else 0, "seconds_per_step": s,
              "images_per_second": x.shape[0] / s, "cost_vs_standard": s / med["standard"]} for name, s in med.items()]
 
 
 def autoattack_row(args, device) -> dict:
     from rrlib.robustness_eval import robustness_report
 
-    threat = threat_model("fashion-mnist")
+    threat = dataset_threat_model("fashion-mnist")
     train = subset(load_dataset("fashion-mnist", "train"), 2000, 0)
     test = subset(load_dataset("fashion-mnist", "test"), args.aa_images, 0)
     torch.manual_seed(0)
@@ -102,8 +106,7 @@ def autoattack_row(args, device) -> dict:
             head_step(model, opt, xt[i:i + 100], yt[i:i + 100], None)
     x, y = (v.to(device) for v in test.tensors())
     t0 = time.perf_counter()
-    report = robustness_report(model, x, y, eps=threat.eps, pgd_steps=threat.steps, pgd_step_size=threat.step_size,
-                               seed=0)
+    report = robustness_report(model, x, y, threat, seed=0)
     total = time.perf_counter() - t0
     return {**report.as_dict(), "seconds_total_natural_pgd_autoattack": total,
             "seconds_per_image": total / x.shape[0]}
@@ -175,8 +178,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(text)
     if not args.no_save:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "encoder_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
-        (RESULTS / "encoder_throughput.md").write_text(text)
+        atomic_write_text(RESULTS / "encoder_throughput.json", json.dumps(result, indent=2) + "\n")
+        atomic_write_text(RESULTS / "encoder_throughput.md", text)
     return result
 
 

@@ -17,20 +17,23 @@ Accuracies are fractions in [0, 1] over the given points; a point counts as robu
 the attacked point correctly (points misclassified clean count as broken). The model is put in eval mode during
 the attack and its train/eval flags are restored.
 
-Example (Fashion-MNIST's ε)::
+Example (Fashion-MNIST's threat model: ε = 0.1, PGD-10 with steps of 0.02)::
 
-    report = robustness_report(model, x, y, eps=0.1, pgd_steps=10, pgd_step_size=0.02, seed=0)
+    report = robustness_report(model, x, y, dataset_threat_model("fashion-mnist"), seed=0)
     report.natural, report.pgd, report.autoattack
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
+
+from rrlib.attacks import ThreatModel, adversarial_examples
+from rrlib.runtime import managed_modes
+from rrlib.validation import check_int, check_nonnegative_float
 
 __all__ = [
     "INSTALL_HINT",
@@ -68,8 +71,7 @@ def _check(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm:
                          f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")
     if not isinstance(y, torch.Tensor) or y.shape != (x.shape[0],) or y.is_floating_point():
         raise ValueError(f"y must be an integer tensor of shape ({x.shape[0]},), got {getattr(y, 'shape', y)}")
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps < 0:
-        raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
+    check_nonnegative_float("eps", eps)
     key = str(norm).lower()
     if key not in NORMS:
         raise ValueError(f"unknown norm {norm!r}; valid choices: {tuple(NORMS)}")
@@ -88,13 +90,10 @@ def autoattack_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, e
     ta_norm = _check(model, x, y, eps, norm)
     if version not in VERSIONS:
         raise ValueError(f"unknown AutoAttack version {version!r}; valid choices: {VERSIONS}")
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 4:
-        raise ValueError(f"n_classes must be an integer >= 4 (AutoAttack's targeted DLR loss uses the 4 largest "
-                         f"logits), got {n_classes!r}")
+    check_int("n_classes", n_classes, 4,
+              what="an integer >= 4 (AutoAttack's targeted DLR loss uses the 4 largest logits)")
     ta = _torchattacks()
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
+    with managed_modes(model):
         with torch.no_grad():
             width = model(x[:1]).shape[-1]
         if width != n_classes:
@@ -102,9 +101,6 @@ def autoattack_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, e
         attack = ta.AutoAttack(model, norm=ta_norm, eps=float(eps), version=version, n_classes=n_classes, seed=seed)
         chunk = x.shape[0] if batch_size is None else batch_size
         out = torch.cat([attack(x[i:i + chunk], y[i:i + chunk]) for i in range(0, x.shape[0], chunk)])
-    finally:
-        for m, flag in flags:
-            m.training = flag
     out = out.detach()
     delta = (out - x).flatten(1)
     size = delta.abs().amax(1) if ta_norm == "Linf" else delta.norm(dim=1)
@@ -115,15 +111,9 @@ def autoattack_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, e
 
 
 def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        with torch.no_grad():
-            correct = sum(int((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
-                          for i in range(0, x.shape[0], batch_size))
-    finally:
-        for m, flag in flags:
-            m.training = flag
+    with managed_modes(model), torch.no_grad():
+        correct = sum(int((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
+                      for i in range(0, x.shape[0], batch_size))
     return correct / max(x.shape[0], 1)
 
 
@@ -136,28 +126,16 @@ def autoattack_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, e
     return _accuracy(model, x_adv, y)
 
 
-# PGD: the only call into rrlib's attack API here (being replaced by one ThreatModel): keep it small.
-def _pgd_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int, step_size: float
-                  ) -> torch.Tensor:
-    from rrlib.attacks import adversarial_examples
-
-    if eps == 0:
-        return x.detach().clone()
-    return adversarial_examples(model, x, y, eps=eps, steps=steps, step_size=step_size, norm="linf",
-                                box=(0.0, 1.0), random_start=False)
-
-
 @dataclass(frozen=True)
 class RobustnessReport:
-    """Natural, PGD and AutoAttack accuracy (fractions) on the same ``n`` points, with the attacks used."""
+    """Natural, PGD and AutoAttack accuracy (fractions) on the same ``n`` points, with the attacks used
+    (``threat``: the PGD's :class:`~rrlib.attacks.ThreatModel`; AutoAttack runs at its ``eps`` and ``norm``)."""
 
     n: int
     natural: float
     pgd: float
     autoattack: float
-    eps: float
-    pgd_steps: int
-    pgd_step_size: float
+    threat: ThreatModel
     autoattack_version: str
     seed: int
 
@@ -165,17 +143,21 @@ class RobustnessReport:
         return asdict(self)
 
 
-def robustness_report(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, pgd_steps: int,
-                      pgd_step_size: float, n_classes: int = 10, seed: int = 0, version: str = "standard",
+def robustness_report(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *,
+                      n_classes: int = 10, seed: int = 0, version: str = "standard",
                       batch_size: int | None = 256) -> RobustnessReport:
-    """Natural, paper-PGD (ℓ∞, no random start) and AutoAttack accuracy of ``model`` on the same points.
+    """Natural, PGD (``threat``: e.g. the paper's, :func:`rrlib.data.dataset_threat_model`) and AutoAttack
+    (radius ``threat.eps`` in ``threat.norm``) accuracy of ``model`` on the same points.
 
     Expect ``autoattack ≤ pgd ≤ natural``: the gap ``pgd − autoattack`` is how much the paper's PGD overstates
     robustness.
     """
-    _check(model, x, y, eps, "linf")
+    if not isinstance(threat, ThreatModel):
+        raise TypeError(f"threat must be a rrlib.attacks.ThreatModel, got {type(threat).__name__}")
+    _check(model, x, y, threat.eps, threat.norm)
     natural = _accuracy(model, x, y)
-    pgd_acc = _accuracy(model, _pgd_examples(model, x, y, eps, pgd_steps, pgd_step_size), y)
-    aa = autoattack_accuracy(model, x, y, eps=eps, n_classes=n_classes, seed=seed, version=version,
-                             batch_size=batch_size)
-    return RobustnessReport(x.shape[0], natural, pgd_acc, aa, float(eps), pgd_steps, pgd_step_size, version, seed)
+    x_pgd = x.detach().clone() if threat.eps == 0 else adversarial_examples(model, x, y, threat)
+    pgd_acc = _accuracy(model, x_pgd, y)
+    aa = autoattack_accuracy(model, x, y, eps=threat.eps, norm=threat.norm, n_classes=n_classes, seed=seed,
+                             version=version, batch_size=batch_size)
+    return RobustnessReport(x.shape[0], natural, pgd_acc, aa, threat, version, seed)

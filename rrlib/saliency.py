@@ -23,9 +23,8 @@ multiple of the image; 0: orthogonal to it); robust models are expected to have 
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -33,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rrlib.mi.bounds import dv
+from rrlib.runtime import managed_modes
 
 __all__ = [
     "alignment",
@@ -45,24 +45,12 @@ __all__ = [
 ]
 
 
-@contextlib.contextmanager
-def _eval(modules: Sequence[nn.Module]) -> Iterator[None]:
-    saved = [(sub, sub.training) for m in modules for sub in m.modules()]
-    try:
-        for m in modules:
-            m.eval()
-        yield
-    finally:
-        for sub, flag in saved:
-            sub.training = flag
-
-
 def input_gradient(objective: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
                    modules: Sequence[nn.Module] = ()) -> torch.Tensor:
     """``∇_x Σ objective(x)`` (same shape as ``x``), with ``modules`` in eval mode; parameters' grads untouched."""
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got {getattr(x, 'dtype', type(x).__name__)}")
-    with _eval(list(modules)), torch.enable_grad():
+    with managed_modes(list(modules)), torch.enable_grad():
         xr = x.detach().clone().requires_grad_(True)
         value = objective(xr)
         if not isinstance(value, torch.Tensor) or not value.requires_grad:

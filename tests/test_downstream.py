@@ -16,6 +16,8 @@ import torch
 from _tiny_fmnist import write_fmnist
 
 import rrlib.attacks
+from rrlib.attacks import ThreatModel
+from rrlib.data import dataset_threat_model
 from rrlib.train.checkpoint import CheckpointError
 from rrlib.train.downstream import (
     CHECKPOINT_FILE,
@@ -81,9 +83,11 @@ def test_config_validates_names():
         ClassifierConfig(classifier_loss="adversarial")
     with pytest.raises(ValueError, match="unknown dataset 'imagenet'"):
         ClassifierConfig(dataset="imagenet")
+    assert ClassifierConfig(dataset="fmnist").threat() == dataset_threat_model("fmnist")
     assert ClassifierConfig(dataset="fmnist").attack() == {
         "name": "pgd", "norm": "linf", "eps": 0.1, "steps": 10, "step_size": 0.02, "random_start": False,
         "restarts": 0, "box": [0.0, 1.0]}
+    assert replace(HEAD, eps=0.0).threat() == ThreatModel("linf", 0.0, 2, 0.05)
 
 
 def test_result_reports_final_and_best_test_accuracies_and_the_attack(reference):
@@ -125,15 +129,15 @@ def test_encoder_stays_frozen_and_pgd_attacks_h_of_g(reference, encoder_dir, roo
     calls = []
     original = rrlib.attacks.adversarial_examples
 
-    def spy(model, x, y, **kwargs):
-        calls.append((type(model).__name__, model.encoder.training, kwargs["eps"], kwargs["steps"]))
-        out = original(model, x, y, **kwargs)
+    def spy(model, x, y, threat, **kwargs):
+        calls.append((type(model).__name__, model.encoder.training, threat))
+        out = original(model, x, y, threat, **kwargs)
         assert not torch.equal(out, x)  # the gradient reaches the input through the frozen g
         return out
 
     monkeypatch.setattr(rrlib.attacks, "adversarial_examples", spy)
     res = _train(replace(HEAD, epochs=1, val_size=0), encoder_dir, tmp_path / "h", root)
-    assert calls and all(c == ("FrozenEncoderClassifier", False, 0.1, 2) for c in calls)
+    assert calls and all(c == ("FrozenEncoderClassifier", False, ThreatModel("linf", 0.1, 2, 0.05)) for c in calls)
     assert len(calls) == 64 // 16 + 1  # one per training batch, one for the test set (no validation split)
     assert _same(before, res.model.encoder.state_dict())
     assert all(not p.requires_grad for p in res.model.encoder.parameters())

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rrlib.attacks import ThreatModel
 from rrlib.robustness_eval import INSTALL_HINT, autoattack_examples, robustness_report
 
 
@@ -42,8 +43,10 @@ def problem():
 def test_autoattack_is_at_least_as_strong_as_pgd(problem):
     pytest.importorskip("torchattacks")
     model, x, y = problem
-    report = robustness_report(model, x, y, eps=0.15, pgd_steps=10, pgd_step_size=0.03, seed=0)
-    assert report.n == 64 and report.autoattack_version == "standard"
+    threat = ThreatModel("linf", 0.15, 10, 0.03)
+    report = robustness_report(model, x, y, threat, seed=0)
+    assert report.n == 64 and report.autoattack_version == "standard" and report.threat == threat
+    assert report.as_dict()["threat"]["eps"] == 0.15
     assert 0.0 <= report.autoattack <= report.pgd <= report.natural <= 1.0
     assert report.natural > 0.5 and report.pgd < report.natural  # a real gap, so the ordering is not vacuous
     assert model.training and all(m.training for m in model.modules())  # modes restored
@@ -59,7 +62,7 @@ def test_eps_zero_changes_nothing(problem):
     model, x, y = problem
     x, y = x[:8], y[:8]  # at ε = 0 nothing breaks, so all four attacks run on every point: keep it small
     assert torch.equal(autoattack_examples(model, x, y, eps=0.0, seed=0), x)
-    report = robustness_report(model, x, y, eps=0.0, pgd_steps=10, pgd_step_size=0.01)
+    report = robustness_report(model, x, y, ThreatModel("linf", 0.0, 10, 0.01))
     assert report.autoattack == report.pgd == report.natural
 
 
@@ -75,6 +78,8 @@ def test_bad_inputs_raise_clear_errors(problem):
         autoattack_examples(model, x, y, eps=0.1, version="fast")
     with pytest.raises(ValueError, match="eps must be a finite number >= 0"):
         autoattack_examples(model, x, y, eps=-0.1)
+    with pytest.raises(TypeError, match="threat must be a rrlib.attacks.ThreatModel"):
+        robustness_report(model, x, y, 0.1)
 
 
 def test_missing_torchattacks_says_how_to_install(problem, monkeypatch):

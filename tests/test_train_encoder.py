@@ -17,6 +17,8 @@ import torch
 from _tiny_fmnist import write_fmnist
 
 import rrlib.mi.worst_case
+from rrlib.attacks import ThreatModel
+from rrlib.data import dataset_threat_model
 from rrlib.train.checkpoint import CheckpointError
 from rrlib.train.encoder import (
     CHECKPOINT_FILE,
@@ -84,9 +86,14 @@ def test_config_validates_names_and_resolves_the_paper_attack():
         EncoderConfig(dataset="digits")
     with pytest.raises(ValueError, match="batch_size must be an integer >= 2"):
         EncoderConfig(batch_size=1)
-    assert EncoderConfig(dataset="FashionMNIST").threat() == (0.1, 10, 0.02)  # supplement D.1
-    assert EncoderConfig(dataset="cifar10").threat() == (8 / 255, 7, 0.01)
-    assert replace(TINY, eps=0.05).threat() == (0.05, 2, 0.05)
+    with pytest.raises(ValueError, match=r"step_size=0\.5 exceeds the diameter"):
+        EncoderConfig(attack_step_size=0.5)  # the ThreatModel's own check, at construction
+    assert EncoderConfig(dataset="FashionMNIST").threat() == dataset_threat_model("fashion-mnist")  # supplement D.1
+    assert EncoderConfig(dataset="FashionMNIST").threat() == ThreatModel("linf", 0.1, 10, 0.02)
+    assert EncoderConfig(dataset="cifar10").threat() == ThreatModel("linf", 8 / 255, 7, 0.01)
+    assert replace(TINY, eps=0.05).threat() == ThreatModel("linf", 0.05, 2, 0.05)
+    assert EncoderConfig(dataset="digits", eps=0.2, attack_steps=3, attack_step_size=0.1).threat() == \
+        ThreatModel("linf", 0.2, 3, 0.1)
 
 
 def test_training_writes_history_checkpoint_and_metrics(reference):
@@ -146,7 +153,8 @@ def test_worst_with_eps_zero_is_exactly_normal(root, tmp_path):
 def test_one_step_eps_zero_equals_normal_step():
     x = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     values = {}
-    for name, threat in (("normal", None), ("eps0", (0.0, 3, 0.05)), ("eps", (0.1, 3, 0.05))):
+    for name, threat in (("normal", None), ("eps0", ThreatModel("linf", 0.0, 3, 0.05)),
+                         ("eps", ThreatModel("linf", 0.1, 3, 0.05))):
         torch.manual_seed(0)
         g, t = PixelEncoder("fmnist", width=0.125), PixelCritic("fmnist", hidden=16)
         opt = torch.optim.Adam([*g.parameters(), *t.parameters()], lr=1e-3)
@@ -176,14 +184,15 @@ def test_worst_training_uses_the_estimators_algorithm_1(root, tmp_path, monkeypa
     calls = []
     original = rrlib.mi.worst_case.worst_case_batch
 
-    def spy(critic, representation, x, attack, **kwargs):
-        calls.append((attack.eps, attack.steps, attack.step_size, attack.random_start, attack.keep_best))
-        return original(critic, representation, x, attack, **kwargs)
+    def spy(critic, representation, x, threat, **kwargs):
+        calls.append((threat, kwargs.get("keep_best", True), kwargs.get("gradient", "representation")))
+        return original(critic, representation, x, threat, **kwargs)
 
     monkeypatch.setattr(rrlib.mi.worst_case, "worst_case_batch", spy)
     _train(replace(TINY, epochs=1), tmp_path / "w", root)
     steps, heldout = N_TRAIN // TINY.batch_size, TINY.heldout_batches
-    assert calls == [(0.1, 2, 0.05, False, True)] * (steps + heldout)
+    # no random start, best batch iterate kept, the adversary's gradient through z only (the official code)
+    assert calls == [(ThreatModel("linf", 0.1, 2, 0.05), True, "representation")] * (steps + heldout)
     calls.clear()
     _train(replace(TINY, epochs=1, estimator_loss="normal"), tmp_path / "n", root)
     assert len(calls) == heldout  # normal training attacks only the held-out batches it reports

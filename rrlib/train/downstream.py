@@ -46,12 +46,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rrlib import attacks
+from rrlib.attacks import ThreatModel
 from rrlib.data import ImageDataset, canonical_name, get_spec, load_dataset, make_loader, subset
 from rrlib.models.heads import HEADS, build_head
-from rrlib.runtime import progress, seed_everything, seeded, select_device
+from rrlib.runtime import atomic_write_text, managed_modes, progress, seed_everything, seeded, select_device
 from rrlib.train.cache import config_hash
-from rrlib.train.checkpoint import atomic_write_text, read_checkpoint, rng_state, save_checkpoint, set_rng_state
-from rrlib.train.encoder import load_encoder
+from rrlib.train.checkpoint import read_checkpoint, rng_state, save_checkpoint, set_rng_state
+from rrlib.train.encoder import load_encoder, resolve_threat
+from rrlib.validation import check_int, check_nonnegative_float, check_optional_int, check_positive_float
 
 __all__ = [
     "CLASSIFIER_LOSSES",
@@ -72,23 +75,11 @@ METRICS_FILE = "metrics.json"
 KIND = "downstream classifier"
 TIMING_KEYS = ("seconds", "eval_seconds")
 
-Threat = tuple[float, int, float]  # (ε, PGD steps, step size), ℓ∞ in [0, 1] pixel space
 
 
-# ------------------------------------------------------------------------------------------------ attack API
-# The only two places that touch the attack API (being replaced by one ThreatModel): keep them small.
-def _default_threat(dataset: str) -> Threat | None:
-    t = get_spec(dataset).threat
-    return None if t is None else (float(t.eps), int(t.steps), float(t.step_size))
-
-
-def _pgd_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat) -> torch.Tensor:
-    """ℓ∞ PGD on the cross-entropy of ``model`` (eval mode, no random start, best iterate per example)."""
-    from rrlib.attacks import adversarial_examples
-
-    eps, steps, step_size = threat
-    return adversarial_examples(model, x, y, eps=eps, steps=steps, step_size=step_size, norm="linf",
-                                box=(0.0, 1.0), random_start=False)
+def _pgd_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel) -> torch.Tensor:
+    """PGD on the cross-entropy of ``model`` (eval mode; the threat's start and restarts; best iterate kept)."""
+    return attacks.adversarial_examples(model, x, y, threat)
 
 
 # ----------------------------------------------------------------------------------------------------- model
@@ -156,42 +147,32 @@ class ClassifierConfig:
         if self.classifier_loss not in CLASSIFIER_LOSSES:
             raise ValueError(f"unknown classifier_loss {self.classifier_loss!r}; valid choices: {CLASSIFIER_LOSSES}")
         for name in ("epochs", "batch_size", "eval_every"):
-            _int(name, getattr(self, name), 1)
+            check_int(name, getattr(self, name), 1)
         for name in ("train_subset", "test_subset", "attack_steps"):
-            if getattr(self, name) is not None:
-                _int(name, getattr(self, name), 1)
-        _int("val_size", self.val_size, 0)
-        _int("seed", self.seed, 0)
-        for name, zero_ok in (("lr", False), ("eps", True), ("attack_step_size", False)):
-            value = getattr(self, name)
-            if name != "lr" and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value < 0 or (value == 0 and not zero_ok):
-                raise ValueError(f"{name} must be a finite number {'>=' if zero_ok else '>'} 0, got {value!r}")
+            check_optional_int(name, getattr(self, name), 1)
+        check_int("val_size", self.val_size, 0)
+        check_int("seed", self.seed, 0)
+        check_positive_float("lr", self.lr)
+        check_nonnegative_float("eps", self.eps, allow_none=True)
+        if self.attack_step_size is not None:
+            check_positive_float("attack_step_size", self.attack_step_size)
         self.threat()
 
-    def threat(self) -> Threat:
-        """(ε, steps, step size): the explicit values, else the dataset's (supplement D.1)."""
-        paper = _default_threat(self.dataset)
-        values = [self.eps, self.attack_steps, self.attack_step_size]
-        missing = [n for n, v in zip(("eps", "attack_steps", "attack_step_size"), values, strict=True) if v is None]
-        if missing and paper is None:
-            raise ValueError(f"dataset {self.dataset!r} has no threat model in the paper; give "
-                             f"{', '.join(missing)} explicitly")
-        eps, steps, size = (v if v is not None else p for v, p in zip(values, paper or (None,) * 3, strict=True))
-        return float(eps), int(steps), float(size)
+    def threat(self) -> ThreatModel:
+        """The :class:`~rrlib.attacks.ThreatModel` of robust training and evaluation: the dataset's
+        (supplement D.1) with the explicit values replacing its own."""
+        return resolve_threat(self.dataset, self.eps, self.attack_steps, self.attack_step_size)
 
     def attack(self) -> dict[str, Any]:
-        """The evaluation attack, as plain data (recorded with every result)."""
-        eps, steps, size = self.threat()
-        return {"name": "pgd", "norm": "linf", "eps": eps, "steps": steps, "step_size": size,
-                "random_start": False, "restarts": 0, "box": [0.0, 1.0]}
+        """The evaluation attack as plain (JSON) data: ``{"name": "pgd"}`` and the ThreatModel's fields."""
+        return threat_dict(self.threat())
 
 
-def _int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+def threat_dict(threat: ThreatModel) -> dict[str, Any]:
+    """``{"name": "pgd", **asdict(threat)}`` with the box as a list (what JSON gives back)."""
+    out: dict[str, Any] = {"name": "pgd", **asdict(threat)}
+    out["box"] = None if threat.box is None else list(threat.box)
+    return out
 
 
 @dataclass
@@ -246,13 +227,11 @@ def _best_index(history: list[dict[str, float]]) -> int | None:
 
 
 # ----------------------------------------------------------------------------------------------------- evaluation
-def evaluate_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat, *,
+def evaluate_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *,
                         batch_size: int = 500) -> dict[str, float]:
     """Natural and PGD accuracy (fractions) of ``model`` on ``(x, y)``, in eval mode (modes restored)."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
     nat = adv = 0
-    try:
+    with managed_modes(model):
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             with torch.no_grad():
@@ -260,15 +239,12 @@ def evaluate_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, thre
             x_adv = _pgd_examples(model, xb, yb, threat)
             with torch.no_grad():
                 adv += int((model(x_adv).argmax(1) == yb).sum())
-    finally:
-        for m, flag in flags:
-            m.training = flag
     n = max(x.shape[0], 1)
     return {"nat_acc": nat / n, "adv_acc": adv / n}
 
 
 def head_step(model: FrozenEncoderClassifier, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-              threat: Threat | None) -> tuple[float, int]:
+              threat: ThreatModel | None) -> tuple[float, int]:
     """One step on h: CE on ``x`` (standard) or on PGD examples of ``h∘g`` (``threat`` given).
 
     Returns (mean CE in nats, number correct) on the batch trained on.
@@ -339,8 +315,7 @@ def train_classifier(
     """
     if not isinstance(config, ClassifierConfig):
         raise TypeError(f"config must be a ClassifierConfig, got {type(config).__name__}")
-    if stop_after_epochs is not None:
-        _int("stop_after_epochs", stop_after_epochs, 1)
+    check_optional_int("stop_after_epochs", stop_after_epochs, 1)
     encoder_dir, out_dir = Path(encoder_dir), Path(out_dir)
     path = out_dir / CHECKPOINT_FILE
     dev = select_device(device)

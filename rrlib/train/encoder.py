@@ -29,41 +29,36 @@ Files (``out_dir``): ``checkpoint.pt`` (written atomically after every epoch; re
 numbers bit for bit on the CPU) and ``metrics.json`` once finished. Nothing is overwritten: a folder holding a
 checkpoint of another configuration is an error.
 
->>> cfg = EncoderConfig(dataset="fmnist", estimator_loss="worst")
->>> cfg.dataset, cfg.threat()
-('fashion-mnist', (0.1, 10, 0.02))
+>>> cfg = EncoderConfig(dataset="fmnist", estimator_loss="worst", attack_steps=5)
+>>> cfg.dataset, cfg.threat().eps, cfg.threat().steps, cfg.threat().step_size
+('fashion-mnist', 0.1, 5, 0.02)
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from rrlib.data import ImageDataset, canonical_name, get_spec, load_dataset, make_loader, subset
+from rrlib.attacks import ThreatModel
+from rrlib.data import ImageDataset, canonical_name, dataset_threat_model, get_spec, load_dataset, make_loader, subset
+from rrlib.mi import worst_case
 from rrlib.mi.bounds import dv
 from rrlib.mi.critics import EncodeAndDotCritic
 from rrlib.models.baseline_h import BaselineHEncoder, EncoderOutputs
 from rrlib.models.normalize import InputNormalize
-from rrlib.runtime import progress, seed_everything, seeded, select_device
+from rrlib.runtime import atomic_write_text, managed_modes, progress, seed_everything, seeded, select_device
 from rrlib.train.cache import config_hash
-from rrlib.train.checkpoint import (
-    CheckpointError,
-    atomic_write_text,
-    read_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
+from rrlib.train.checkpoint import CheckpointError, read_checkpoint, rng_state, save_checkpoint, set_rng_state
+from rrlib.validation import check_int, check_nonnegative_float, check_optional_int, check_positive_float
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -85,26 +80,30 @@ KIND = "encoder"
 #: Keys of an epoch record that depend on the clock, not on the computation.
 TIMING_KEYS = ("seconds", "images_per_second")
 
-Threat = tuple[float, int, float]  # (ε, PGD steps, step size), ℓ∞ in [0, 1] pixel space
 
 
-# ------------------------------------------------------------------------------------------------ attack API
-# The only two places that touch the attack / worst-case API (being replaced by one ThreatModel): keep them small.
-def _default_threat(dataset: str) -> Threat | None:
-    """The paper's (ε, steps, step size) for ``dataset`` (supplement D.1), or None where it gives none."""
-    t = get_spec(dataset).threat
-    return None if t is None else (float(t.eps), int(t.steps), float(t.step_size))
+def resolve_threat(dataset: str, eps: float | None, steps: int | None, step_size: float | None) -> ThreatModel:
+    """The dataset's :func:`rrlib.data.dataset_threat_model` with the given values replacing its own (None: keep).
+
+    A dataset without a threat model in the paper needs all three values (ℓ∞ in the [0, 1] pixel box then).
+    Shared by :class:`EncoderConfig` and :class:`rrlib.train.downstream.ClassifierConfig`.
+    """
+    given = {"eps": eps, "steps": steps, "step_size": step_size}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    if get_spec(dataset).threat is None:
+        missing = [name for name, key in (("eps", "eps"), ("attack_steps", "steps"),
+                                          ("attack_step_size", "step_size")) if given[key] is None]
+        if missing:
+            raise ValueError(f"dataset {dataset!r} has no threat model in the paper; give {', '.join(missing)} "
+                             "explicitly")
+        return ThreatModel("linf", **overrides)
+    return replace(dataset_threat_model(dataset), **overrides)
 
 
-def _adversarial_batch(critic: nn.Module, encoder: nn.Module, x: torch.Tensor, threat: Threat
+def _adversarial_batch(critic: nn.Module, encoder: nn.Module, x: torch.Tensor, threat: ThreatModel
                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Algorithm 1 on one batch: ``(x', Î(x'))`` with PGD lowering the critic's DV estimate (eval mode)."""
-    from rrlib.mi.worst_case import AttackConfig, worst_case_batch
-
-    eps, steps, step_size = threat
-    attack = AttackConfig(eps=eps, steps=steps, step_size=step_size, norm="linf", box=(0.0, 1.0),
-                          gradient="representation", keep_best=True, random_start=False)
-    return worst_case_batch(critic, encoder, x, attack, bound=dv)
+    return worst_case.worst_case_batch(critic, encoder, x, threat, bound=dv)
 
 
 # ----------------------------------------------------------------------------------------------------- models
@@ -154,22 +153,6 @@ class PixelCritic(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------------- config
-def _check_positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}, got {value!r}")
-
-
-def _check_positive_float(name: str, value: Any, *, allow_none: bool = False, allow_zero: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0"
-                         f"{' or None' if allow_none else ''}, got {value!r}")
-
-
 @dataclass(frozen=True)
 class EncoderConfig:
     """Everything that determines an encoder run's numbers (its hash guards resumption).
@@ -208,30 +191,22 @@ class EncoderConfig:
         if self.estimator_loss not in ESTIMATOR_LOSSES:
             raise ValueError(f"unknown estimator_loss {self.estimator_loss!r}; valid choices: {ESTIMATOR_LOSSES}")
         for name in ("rep_dim", "critic_hidden", "epochs", "heldout_batches"):
-            _check_positive_int(name, getattr(self, name))
-        _check_positive_int("train_subset", self.train_subset, allow_none=True)
-        _check_positive_int("attack_steps", self.attack_steps, allow_none=True)
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 2:
-            raise ValueError(f"batch_size must be an integer >= 2 (the DV bound needs negatives), got "
-                             f"{self.batch_size!r}")
-        _check_positive_float("width", self.width)
-        _check_positive_float("lr", self.lr)
-        _check_positive_float("eps", self.eps, allow_none=True, allow_zero=True)
-        _check_positive_float("attack_step_size", self.attack_step_size, allow_none=True)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        self.threat()  # a dataset without a paper threat model must say its attack
+            check_int(name, getattr(self, name), 1)
+        check_optional_int("train_subset", self.train_subset, 1)
+        check_optional_int("attack_steps", self.attack_steps, 1)
+        check_int("batch_size", self.batch_size, 2, what="an integer >= 2 (the DV bound needs negatives)")
+        check_positive_float("width", self.width)
+        check_positive_float("lr", self.lr)
+        check_nonnegative_float("eps", self.eps, allow_none=True)
+        if self.attack_step_size is not None:
+            check_positive_float("attack_step_size", self.attack_step_size)
+        check_int("seed", self.seed, 0, what="a non-negative integer")
+        self.threat()  # a dataset without a paper threat model must say its attack; the values must fit together
 
-    def threat(self) -> Threat:
-        """(ε, steps, step size) of Algorithm 1: the explicit values, else the dataset's."""
-        paper = _default_threat(self.dataset)
-        values = [self.eps, self.attack_steps, self.attack_step_size]
-        missing = [n for n, v in zip(("eps", "attack_steps", "attack_step_size"), values, strict=True) if v is None]
-        if missing and paper is None:
-            raise ValueError(f"dataset {self.dataset!r} has no threat model in the paper; give "
-                             f"{', '.join(missing)} explicitly")
-        eps, steps, size = (v if v is not None else p for v, p in zip(values, paper or (None,) * 3, strict=True))
-        return float(eps), int(steps), float(size)
+    def threat(self) -> ThreatModel:
+        """Algorithm 1's :class:`~rrlib.attacks.ThreatModel`: the dataset's, with the explicit values replacing
+        its own."""
+        return resolve_threat(self.dataset, self.eps, self.attack_steps, self.attack_step_size)
 
 
 @dataclass
@@ -257,22 +232,11 @@ class EncoderResult:
 
 
 # ----------------------------------------------------------------------------------------------------- steps
-@contextlib.contextmanager
-def _modes_restored(*modules: nn.Module) -> Iterator[None]:
-    """Restore every sub-module's train/eval flag on exit."""
-    saved = [(sub, sub.training) for m in modules for sub in m.modules()]
-    try:
-        yield
-    finally:
-        for sub, flag in saved:
-            sub.training = flag
-
-
 def encoder_step(encoder: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
-                 threat: Threat | None) -> float:
+                 threat: ThreatModel | None) -> float:
     """One training step; returns the DV estimate (nats) the step ascended, before the update.
 
-    ``threat=None`` is the ``normal`` (DIM) step on the clean batch; a threat ``(ε, steps, step size)`` first
+    ``threat=None`` is the ``normal`` (DIM) step on the clean batch; a :class:`~rrlib.attacks.ThreatModel` first
     replaces ``x`` by Algorithm 1's worst-case batch (eval mode), then steps on it. Encoder and critic are left
     in train mode. With ε = 0 both are the same computation (tested).
     """
@@ -287,13 +251,11 @@ def encoder_step(encoder: nn.Module, critic: nn.Module, optimizer: torch.optim.O
     return float(value.detach())
 
 
-def heldout_mi(encoder: nn.Module, critic: nn.Module, batches: list[torch.Tensor], threat: Threat
+def heldout_mi(encoder: nn.Module, critic: nn.Module, batches: list[torch.Tensor], threat: ThreatModel
                ) -> tuple[float, float]:
     """Mean normal and worst-case DV estimate (nats) of ``encoder`` with ``critic`` over ``batches`` (eval mode)."""
     normal, worst = [], []
-    with _modes_restored(encoder, critic):
-        encoder.eval()
-        critic.eval()
+    with managed_modes((encoder, critic)):
         for xb in batches:
             with torch.no_grad():
                 normal.append(float(dv(critic(xb, encoder(xb)))))
@@ -397,7 +359,7 @@ def train_encoder(
     """
     if not isinstance(config, EncoderConfig):
         raise TypeError(f"config must be an EncoderConfig, got {type(config).__name__}")
-    _check_positive_int("stop_after_epochs", stop_after_epochs, allow_none=True)
+    check_optional_int("stop_after_epochs", stop_after_epochs, 1)
     out_dir = Path(out_dir)
     path = out_dir / CHECKPOINT_FILE
     dev = select_device(device)
