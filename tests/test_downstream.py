@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import pytest
 import torch
@@ -102,7 +102,10 @@ def test_result_reports_final_and_best_test_accuracies_and_the_attack(reference)
     assert reference.best == {"epoch": best["epoch"], "nat_acc": best["test_nat_acc"], "adv_acc": best["test_adv_acc"]}
     assert reference.attack["eps"] == 0.1 and reference.attack["steps"] == 2
     metrics = json.loads((reference.out_dir / "metrics.json").read_text())
-    assert metrics["best"] == reference.best and metrics["attack"] == reference.attack
+    assert metrics["attack"] == reference.attack == {"name": "pgd", **asdict(HEAD.threat()), "box": [0.0, 1.0]}
+    assert metrics["best"] == {"epoch": best["epoch"], "natural_accuracy": best["test_nat_acc"],
+                               "adversarial_accuracy": best["test_adv_acc"]}
+    assert metrics["final"]["natural_accuracy"] == reference.final["nat_acc"]
 
 
 def test_best_head_is_the_head_of_the_best_epoch(reference, encoder_dir, root):

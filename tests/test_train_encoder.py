@@ -129,6 +129,22 @@ def test_one_epoch_then_resume_equals_two_epochs_straight(reference, root, tmp_p
     _assert_same(_states(loaded), _states(reference))
 
 
+def test_a_finished_shorter_run_is_extended_to_more_epochs(reference, root, tmp_path):
+    """Constant lr: ``epochs`` is only a stopping point, so a finished 1-epoch run continues to 2 epochs exactly."""
+    folder = tmp_path / "enc"
+    short = _train(replace(TINY, epochs=1), folder, root)
+    assert short.finished and load_encoder(folder).config.epochs == 1
+    longer = _train(TINY, folder, root)
+    assert longer.finished and [r["epoch"] for r in longer.history] == [1, 2]
+    _assert_same(_states(longer), _states(reference))
+    assert _numbers(longer.history) == _numbers(reference.history)
+    assert load_encoder(folder).config.epochs == 2
+    before = (folder / CHECKPOINT_FILE).read_bytes()
+    with pytest.raises(ValueError, match=r"trained for 2 epochs, more than the 1 asked for.*nothing was overwritten"):
+        _train(replace(TINY, epochs=1), folder, root)
+    assert (folder / CHECKPOINT_FILE).read_bytes() == before
+
+
 def test_crash_mid_epoch_then_rerun_equals_uninterrupted(reference, root, tmp_path):
     folder = tmp_path / "enc"
 
@@ -230,7 +246,7 @@ def test_nothing_on_disk_is_overwritten(reference, root, tmp_path):
     assert (folder / CHECKPOINT_FILE).read_bytes() == b"\x00garbage"
     path = reference.out_dir / CHECKPOINT_FILE
     before = path.read_bytes()
-    with pytest.raises(ValueError, match="another configuration.*another out_dir"):
+    with pytest.raises(ValueError, match=r"another configuration \(differs in lr.*another out_dir"):
         _train(replace(TINY, lr=5e-4), reference.out_dir, root)
     with pytest.raises(FileExistsError, match="resume=False"):
         _train(TINY, reference.out_dir, root, resume=False)

@@ -12,6 +12,7 @@ and every CUDA device), the epoch, the step within the epoch, the running sums o
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,17 @@ import torch
 
 from rrlib.runtime import atomic_write, atomic_write_text
 
-__all__ = ["atomic_write", "atomic_write_text", "load_checkpoint", "rng_state", "save_checkpoint", "set_rng_state"]
+__all__ = [
+    "CheckpointError",
+    "atomic_write",
+    "atomic_write_text",
+    "check_resumable",
+    "load_checkpoint",
+    "read_checkpoint",
+    "rng_state",
+    "save_checkpoint",
+    "set_rng_state",
+]
 
 
 def rng_state() -> dict[str, Any]:
@@ -82,3 +93,26 @@ def read_checkpoint(
         found = saved.get("kind") if isinstance(saved, dict) else type(saved).__name__
         raise CheckpointError(f"{path} is not a checkpoint of kind {kind!r} (found kind {found!r}): {remedy}")
     return saved
+
+
+def check_resumable(saved: dict[str, Any], config: Any, path: str | os.PathLike, *, what: str) -> bool:
+    """Check that the checkpoint ``saved`` (at ``path``) can be continued as ``config`` (a dataclass with
+    ``epochs``); return whether ``config``'s run is already finished.
+
+    Every setting but ``epochs`` must be the same (a constant learning rate makes ``epochs`` only a stopping
+    point, so a finished run may be extended: its first epochs are those of the longer run). A checkpoint with more
+    epochs than ``config.epochs`` cannot be cut back. Raises ``ValueError`` (naming the path and what to do;
+    nothing is changed on disk).
+    """
+    ours = {k: v for k, v in asdict(config).items() if k != "epochs"}
+    stored = saved.get("config")
+    theirs = {k: v for k, v in stored.items() if k != "epochs"} if isinstance(stored, dict) else stored
+    if theirs != ours:
+        diff = sorted(k for k in ours if not isinstance(theirs, dict) or theirs.get(k) != ours[k])
+        raise ValueError(f"{path} holds {what} of another configuration (differs in {', '.join(diff) or 'kind'}: "
+                         f"{stored}); use another out_dir for this one (nothing was overwritten)")
+    done = int(saved["epoch"])
+    if done > config.epochs:
+        raise ValueError(f"{path} holds {what} trained for {done} epochs, more than the {config.epochs} asked for; "
+                         f"ask for epochs >= {done} or use another out_dir (nothing was overwritten)")
+    return done >= config.epochs

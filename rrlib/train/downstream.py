@@ -52,8 +52,8 @@ from rrlib.data import ImageDataset, canonical_name, get_spec, load_dataset, mak
 from rrlib.models.heads import HEADS, build_head
 from rrlib.runtime import atomic_write_text, managed_modes, progress, seed_everything, seeded, select_device
 from rrlib.train.cache import config_hash
-from rrlib.train.checkpoint import read_checkpoint, rng_state, save_checkpoint, set_rng_state
-from rrlib.train.encoder import load_encoder, resolve_threat
+from rrlib.train.checkpoint import check_resumable, read_checkpoint, rng_state, save_checkpoint, set_rng_state
+from rrlib.train.encoder import load_encoder, resolve_threat, threat_dict
 from rrlib.validation import check_int, check_nonnegative_float, check_optional_int, check_positive_float
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "ClassifierResult",
     "FrozenEncoderClassifier",
     "TrialSummary",
+    "autoattack_evaluation",
     "evaluate_classifier",
     "load_classifier",
     "mean_std",
@@ -168,13 +169,6 @@ class ClassifierConfig:
         return threat_dict(self.threat())
 
 
-def threat_dict(threat: ThreatModel) -> dict[str, Any]:
-    """``{"name": "pgd", **asdict(threat)}`` with the box as a list (what JSON gives back)."""
-    out: dict[str, Any] = {"name": "pgd", **asdict(threat)}
-    out["box"] = None if threat.box is None else list(threat.box)
-    return out
-
-
 @dataclass
 class ClassifierResult:
     """A trained head on a frozen encoder, with its history and the final / best (E.S.) test accuracies.
@@ -207,9 +201,18 @@ class ClassifierResult:
         return None if idx is None else _test_numbers(self.history[idx])
 
     def metrics(self) -> dict[str, Any]:
+        """What ``metrics.json`` holds: configuration, the attack (its ThreatModel as a dict), the final and the best
+        (E.S.) epoch's test ``natural_accuracy`` / ``adversarial_accuracy`` (fractions in [0, 1]), the history."""
+        best = self.best
         return {"config": asdict(self.config), "config_hash": config_hash(self.config), "finished": self.finished,
-                "encoder_dir": str(self.encoder_dir), "attack": self.attack, "final": self.final,
-                "best": self.best, "history": self.history}
+                "encoder_dir": str(self.encoder_dir), "attack": self.attack, "final": spelled_out(self.final),
+                "best": None if best is None else spelled_out(best), "history": self.history}
+
+
+def spelled_out(numbers: dict[str, float]) -> dict[str, float]:
+    """``{"epoch", "nat_acc", "adv_acc"}`` → ``{"epoch", "natural_accuracy", "adversarial_accuracy"}``."""
+    names = {"nat_acc": "natural_accuracy", "adv_acc": "adversarial_accuracy"}
+    return {names.get(k, k): v for k, v in numbers.items()}
 
 
 def _test_numbers(record: dict[str, float]) -> dict[str, float]:
@@ -304,14 +307,17 @@ def train_classifier(
     data_root: str | os.PathLike | None = None,
     stop_after_epochs: int | None = None,
     callback: Callable[[dict[str, Any]], None] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
     show_progress: bool = True,
 ) -> ClassifierResult:
     """Train a head on the frozen encoder of ``encoder_dir`` (see the module docstring); checkpoint to ``out_dir``.
 
-    ``resume``, ``device``, ``data_root``, ``stop_after_epochs``, ``callback`` and ``show_progress`` behave as in
-    :func:`rrlib.train.encoder.train_encoder`. Raises :class:`rrlib.train.checkpoint.CheckpointError` for an
-    encoder folder without a finished checkpoint (or a damaged one) and ``ValueError`` when the encoder was
-    trained on another dataset; nothing on disk is overwritten.
+    ``resume``, ``device``, ``data_root``, ``stop_after_epochs``, ``callback``, ``on_epoch`` and ``show_progress``
+    behave as in :func:`rrlib.train.encoder.train_encoder` (an extended run evaluates the epoch that ended the
+    shorter one, which the straight run may skip when ``eval_every > 1``; the weights are the same). Raises
+    :class:`rrlib.train.checkpoint.CheckpointError` for an encoder folder without a finished checkpoint (or a
+    damaged one) and ``ValueError`` when the encoder was trained on another dataset; nothing on disk is
+    overwritten.
     """
     if not isinstance(config, ClassifierConfig):
         raise TypeError(f"config must be a ClassifierConfig, got {type(config).__name__}")
@@ -335,16 +341,15 @@ def train_classifier(
             raise FileExistsError(f"{path} already exists and resume=False; choose another out_dir or remove it "
                                   "(nothing was overwritten)")
         saved = read_checkpoint(path, kind=KIND, remedy=f"remove {path} and rerun", map_location=dev)
-        if saved.get("config_hash") != key:
-            raise ValueError(f"{path} holds a classifier of another configuration ({saved.get('config')}); use "
-                             "another out_dir (nothing was overwritten)")
+        finished = check_resumable(saved, config, path, what="a classifier")
         if saved.get("encoder_fingerprint") != enc_print:
             raise ValueError(f"{path} was trained on another encoder than the one now in {encoder_dir}; use another "
                              "out_dir (nothing was overwritten)")
         head.load_state_dict(saved["head"])
         optimizer.load_state_dict(saved["optimizer"])
         set_rng_state(saved["rng"])
-        state = {k: saved[k] for k in ("epoch", "history", "finished", "best_head")}
+        state = {k: saved[k] for k in ("epoch", "history", "best_head")}
+        state["finished"] = finished
 
     def result() -> ClassifierResult:
         model.eval()
@@ -394,6 +399,8 @@ def train_classifier(
                                "encoder_dir": str(encoder_dir), "encoder_fingerprint": enc_print,
                                "head": head.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng_state(),
                                **state})
+        if on_epoch is not None:
+            on_epoch(dict(record))
     res = result()
     if res.finished:
         atomic_write_text(out_dir / METRICS_FILE, json.dumps(res.metrics(), indent=2) + "\n")
@@ -422,6 +429,40 @@ def load_classifier(out_dir: str | os.PathLike, encoder_dir: str | os.PathLike |
     model = FrozenEncoderClassifier(encoder, head.to(dev)).eval()
     return ClassifierResult(config, model, list(saved["history"]), bool(saved["finished"]), saved["best_head"],
                             enc_dir, out_dir)
+
+
+def autoattack_evaluation(result: ClassifierResult, n_images: int, *, data_root: str | os.PathLike | None = None,
+                          seed: int = 0, version: str = "standard", batch_size: int | None = 256) -> dict[str, Any]:
+    """AutoAttack accuracy (:mod:`rrlib.robustness_eval`, torchattacks) of the final and the best (E.S.) head.
+
+    On ``n_images`` test images (class-stratified, seed 0: the same images for every run), at the radius and norm
+    of ``result.config.threat()``. Returns ``{"settings": {...}, "final": acc, "best": acc or None}`` (fractions).
+    Raises ``ImportError`` with the install line when torchattacks is missing.
+    """
+    from rrlib.robustness_eval import autoattack_accuracy
+
+    check_int("n_images", n_images, 1)
+    config = result.config
+    test = load_dataset(config.dataset, "test", root=data_root)
+    if n_images > len(test):
+        raise ValueError(f"n_images={n_images} but the {config.dataset!r} test split holds {len(test)} images")
+    device = next(result.model.head.parameters()).device
+    x, y = (t.to(device) for t in subset(test, n_images, 0).tensors())
+    threat = config.threat()
+    spec = get_spec(config.dataset)
+
+    def accuracy(model: nn.Module) -> float:
+        return autoattack_accuracy(model, x, y, eps=threat.eps, norm=threat.norm, n_classes=spec.n_classes,
+                                   seed=seed, version=version, batch_size=batch_size)
+
+    best = None
+    if result.best_head_state is not None:
+        head = build_head(config.head, result.model.encoder.rep_dim, spec.n_classes).to(device)
+        head.load_state_dict(result.best_head_state)
+        best = accuracy(FrozenEncoderClassifier(result.model.encoder, head).eval())
+    settings = {"n_images": n_images, "version": version, "seed": seed, "eps": threat.eps, "norm": threat.norm,
+                "images": "test split, class-stratified subset with seed 0"}
+    return {"settings": settings, "final": accuracy(result.model), "best": best}
 
 
 # ----------------------------------------------------------------------------------------------------- trials

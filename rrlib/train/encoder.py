@@ -57,7 +57,14 @@ from rrlib.models.baseline_h import BaselineHEncoder, EncoderOutputs
 from rrlib.models.normalize import InputNormalize
 from rrlib.runtime import atomic_write_text, managed_modes, progress, seed_everything, seeded, select_device
 from rrlib.train.cache import config_hash
-from rrlib.train.checkpoint import CheckpointError, read_checkpoint, rng_state, save_checkpoint, set_rng_state
+from rrlib.train.checkpoint import (
+    CheckpointError,
+    check_resumable,
+    read_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from rrlib.validation import check_int, check_nonnegative_float, check_optional_int, check_positive_float
 
 __all__ = [
@@ -98,6 +105,13 @@ def resolve_threat(dataset: str, eps: float | None, steps: int | None, step_size
                              "explicitly")
         return ThreatModel("linf", **overrides)
     return replace(dataset_threat_model(dataset), **overrides)
+
+
+def threat_dict(threat: ThreatModel) -> dict[str, Any]:
+    """The attack as plain (JSON) data: ``{"name": "pgd", **asdict(threat)}``, the box as a list."""
+    out: dict[str, Any] = {"name": "pgd", **asdict(threat)}
+    out["box"] = None if threat.box is None else list(threat.box)
+    return out
 
 
 def _adversarial_batch(critic: nn.Module, encoder: nn.Module, x: torch.Tensor, threat: ThreatModel
@@ -226,9 +240,11 @@ class EncoderResult:
         return dict(self.history[-1]) if self.history else {}
 
     def metrics(self) -> dict[str, Any]:
-        """A JSON-able summary: configuration, hash, history."""
+        """A JSON-able summary: configuration, hash, the attack of Algorithm 1 (its ThreatModel as a dict; used
+        for ``worst`` training and the held-out worst-case estimates), history and the final epoch (nats)."""
         return {"config": asdict(self.config), "config_hash": config_hash(self.config), "finished": self.finished,
-                "history": self.history, "final": self.final}
+                "attack": threat_dict(self.config.threat()), "units": "nats", "history": self.history,
+                "final": self.final}
 
 
 # ----------------------------------------------------------------------------------------------------- steps
@@ -341,19 +357,23 @@ def train_encoder(
     data_root: str | os.PathLike | None = None,
     stop_after_epochs: int | None = None,
     callback: Callable[[dict[str, Any]], None] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
     show_progress: bool = True,
 ) -> EncoderResult:
     """Train g (and its critic) as ``config`` says, checkpointing to ``out_dir`` after every epoch.
 
     Args:
         resume: continue from ``out_dir``'s checkpoint when it holds this configuration (a finished run is
-            loaded without training). ``False`` refuses to touch a folder that already holds a checkpoint.
+            loaded without training; one of fewer ``epochs`` but otherwise the same configuration is continued up
+            to ``config.epochs``, which equals training that long straight away). ``False`` refuses to touch a
+            folder that already holds a checkpoint.
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ... — not part of the configuration, so a run may be
             resumed on another device (bit-identical resumption holds on one device).
         data_root: dataset root (default :func:`rrlib.data.data_dir`; Fashion-MNIST is found offline).
         stop_after_epochs: stop (unfinished, checkpointed) once this many epochs in total are done.
         callback: called after every step with ``{"epoch", "step", "dv"}``; an exception it raises aborts
             the run like a crash (the last epoch checkpoint stays).
+        on_epoch: called with each epoch's history record once that epoch is checkpointed.
 
     Returns an :class:`EncoderResult` (encoder and critic in eval mode).
     """
@@ -377,15 +397,12 @@ def train_encoder(
             raise FileExistsError(f"{path} already exists and resume=False; choose another out_dir or remove it "
                                   "(nothing was overwritten)")
         saved = read_checkpoint(path, kind=KIND, remedy=f"remove {path} and rerun", map_location=dev)
-        if saved.get("config_hash") != key:
-            raise ValueError(
-                f"{path} holds an encoder of another configuration ({saved.get('config')}); use another out_dir "
-                "for this one (nothing was overwritten)")
+        finished = check_resumable(saved, config, path, what="an encoder")
         encoder.load_state_dict(saved["encoder"])
         critic.load_state_dict(saved["critic"])
         optimizer.load_state_dict(saved["optimizer"])
         set_rng_state(saved["rng"])
-        state = {"epoch": saved["epoch"], "history": list(saved["history"]), "finished": saved["finished"]}
+        state = {"epoch": saved["epoch"], "history": list(saved["history"]), "finished": finished}
 
     def result() -> EncoderResult:
         encoder.eval()
@@ -446,6 +463,8 @@ def train_encoder(
             "rng": rng_state(),
             **state,
         })
+        if on_epoch is not None:
+            on_epoch(dict(state["history"][-1]))
     if state["finished"]:
         res = result()
         atomic_write_text(out_dir / METRICS_FILE, json.dumps(res.metrics(), indent=2) + "\n")
