@@ -108,9 +108,14 @@ def check_resumable(saved: dict[str, Any], config: Any, path: str | os.PathLike,
     stored = saved.get("config")
     theirs = {k: v for k, v in stored.items() if k != "epochs"} if isinstance(stored, dict) else stored
     if theirs != ours:
-        diff = sorted(k for k in ours if not isinstance(theirs, dict) or theirs.get(k) != ours[k])
-        raise ValueError(f"{path} holds {what} of another configuration (differs in {', '.join(diff) or 'kind'}: "
-                         f"{stored}); use another out_dir for this one (nothing was overwritten)")
+        if isinstance(theirs, dict):
+            keys = sorted(set(ours) | set(theirs))
+            diff = ", ".join(f"{k}: {theirs.get(k)!r} there, {ours.get(k)!r} asked" for k in keys
+                             if theirs.get(k) != ours.get(k))
+        else:
+            diff = f"unreadable configuration {stored!r}"
+        raise ValueError(f"{path} holds {what} of another configuration (differs in {diff}); use another out_dir "
+                         "for this one (nothing was overwritten)")
     done = int(saved["epoch"])
     if done > config.epochs:
         raise ValueError(f"{path} holds {what} trained for {done} epochs, more than the {config.epochs} asked for; "
