@@ -130,3 +130,17 @@ def test_bad_names_and_profiles():
     only = TablesConfig.quick(device="cpu")
     sub = cells(TablesConfig(**{**only.__dict__, "rows": ("ours/standard_es",), "heads": ("linear",)}))
     assert [c.kind for c in sub] == ["encoder", "head", "encoder", "head"]
+
+
+def test_save_and_copy_results(quick, tmp_path):
+    config, _, result, _ = quick
+    src = dt.save_json(result, tmp_path / "run.json")
+    saved = json.loads(src.read_text())
+    assert saved["provenance"]["config"]["seeds"] == [0, 1] and saved["metrics"]["table"]
+    dest = dt.copy_results(src, tmp_path / "results" / "table.json")
+    assert json.loads(dest.read_text()) == saved
+    partial = dict(saved["metrics"]["table"]["ours/robust"]["mlp"]["natural"], values=[1.0])
+    saved["metrics"]["table"]["ours/robust"]["mlp"]["natural"] = partial
+    (tmp_path / "partial.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match=r"ours/robust/mlp has 1 of 2 seeds; the run is not finished"):
+        dt.copy_results(tmp_path / "partial.json", tmp_path / "no.json")
