@@ -6,7 +6,7 @@
 VENV ?= $(HOME)/.cache/rrbook/venv
 PROFILE ?= quick
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.rrbook-lock-$(shell sha256sum requirements-lock.txt pyproject.toml | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.rrbook-lock-$(shell sha256sum requirements-lock.txt requirements-autoattack.txt pyproject.toml | sha256sum | cut -c1-16)
 
 .PHONY: venv data book chapters test lint clean
 
@@ -22,9 +22,13 @@ data:
 	  || echo "warning: could not install dataset-fashion-mnist; see README (Data)"; \
 	fi
 
-$(STAMP): requirements-lock.txt pyproject.toml
+# requirements-autoattack.txt (torchattacks, for the AutoAttack tests and train-classifier --autoattack) goes in
+# WITHOUT dependencies: its metadata pins an old requests that it never imports (see that file). Afterwards
+# `pip check` reports only that pin ("torchattacks ... has requirement requests~=2.25.1").
+$(STAMP): requirements-lock.txt requirements-autoattack.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-autoattack.txt
 	@rm -f $(VENV)/.rrbook-lock-*
 	@touch $(STAMP)
 

@@ -29,6 +29,25 @@ Commands
 
     It prints one line per critic run and a result line, and writes a JSON file (``--out``; default next to the
     checkpoint) with the configuration, the per-seed estimates, their test-batch values and standard errors.
+``train-encoder``
+    Train a representation g without labels by mutual-information maximisation (paper §5; the official code's
+    ``train_unsup.py``): ``--estimator-loss normal`` is DIM (Hjelm et al.), ``worst`` the paper's worst-case MI
+    (Eq. 5.4; ℓ∞ PGD of the dataset's ε, steps and step size, overridable with ``--eps/--attack-steps/
+    --step-size``). Writes ``checkpoint.pt`` (every epoch) and ``metrics.json`` (held-out normal/worst-case MI and
+    RV per epoch, in nats, and the attack) to ``--out DIR``; repeating the command continues or reuses the run,
+    and a larger ``--epochs`` extends a finished one. Example::
+
+        python -m rrlib.cli train-encoder --dataset fashion-mnist --estimator-loss worst --out runs/enc-worst
+
+``train-classifier``
+    Train a head h (``--head mlp|linear``) on the frozen encoder of ``--encoder DIR`` with ``--classifier-loss
+    standard`` (clean cross-entropy) or ``robust`` (PGD adversarial training of h), evaluating natural and PGD
+    accuracy every epoch on a held-out validation split (which picks the best / E.S. epoch) and on the test split.
+    ``metrics.json`` holds ``natural_accuracy`` and ``adversarial_accuracy`` of the final and the best epoch and the
+    attack; ``--autoattack N`` adds AutoAttack accuracy of both heads on N test images. Example::
+
+        python -m rrlib.cli train-classifier --encoder runs/enc-worst --head mlp --classifier-loss standard \
+            --out runs/enc-worst/h-mlp-standard --autoattack 1000
 ``download``
     Fetch a dataset with torchvision (needs internet) into the data directory.
 """
@@ -465,10 +484,232 @@ def _mi_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------ train-encoder
+def _dataset(text: str) -> str:
+    try:
+        return canonical_name(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _given(args: argparse.Namespace, names: dict[str, str]) -> dict[str, Any]:
+    """``{config field: value}`` of the arguments given on the command line (the library keeps its defaults)."""
+    return {field: getattr(args, dest) for dest, field in names.items() if getattr(args, dest) is not None}
+
+
+_ATTACK_FIELDS = {"eps": "eps", "attack_steps": "attack_steps", "step_size": "attack_step_size"}
+
+
+def _attack_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--eps", type=eval_fraction, default=None,
+                   help="attack radius, e.g. 0.1 or 8/255 (default: the dataset's, supplement D.1)")
+    p.add_argument("--attack-steps", type=int, default=None, help="PGD steps (default: the dataset's)")
+    p.add_argument("--step-size", type=eval_fraction, default=None, help="PGD step size (default: the dataset's)")
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=None, help="initialisation, batch order, subsets (default 0)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N, mps")
+    p.add_argument("--data-root", type=Path, default=None, help=f"data directory (default {data_dir()})")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (the per-epoch lines stay)")
+
+
+def _error(err: BaseException) -> int:
+    print(f"error: {err}", file=sys.stderr)
+    return 2
+
+
+def _encoder_arguments(p: argparse.ArgumentParser) -> None:
+    from rrlib.train.encoder import ESTIMATOR_LOSSES
+
+    p.add_argument("--dataset", type=_dataset, default="fashion-mnist",
+                   help=f"one of {sorted(DATASETS)} (default fashion-mnist)")
+    p.add_argument("--estimator-loss", choices=ESTIMATOR_LOSSES, required=True,
+                   help="normal: DIM (Hjelm et al.); worst: worst-case MI, Eq. (5.4)")
+    p.add_argument("--out", type=Path, required=True, help="output folder (checkpoint.pt, metrics.json)")
+    p.add_argument("--epochs", type=int, default=None, help="default 300 (the paper's)")
+    p.add_argument("--train-subset", type=int, default=None, help="training images (default: all)")
+    p.add_argument("--width", type=float, default=None, help="Baseline-H width multiplier (default 1)")
+    p.add_argument("--critic-hidden", type=int, default=None, help="critic width (default 2048, the paper's)")
+    p.add_argument("--batch-size", type=int, default=None, help="default 128")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-4)")
+    _attack_arguments(p)
+    _run_arguments(p)
+
+
+def _encoder_line(record: dict[str, Any], epochs: int) -> str:
+    return (f"epoch {record['epoch']:>3}/{epochs}  train DV {record['train_dv']:.4f}  held-out MI normal "
+            f"{record['heldout_mi_normal']:.4f} worst {record['heldout_mi_worst']:.4f} RV {record['heldout_rv']:.4f} "
+            f"nats  {record['seconds']:.1f} s")
+
+
+def _describe_threat(threat: ThreatModel) -> str:
+    return f"{threat.norm} PGD-{threat.steps}, eps {threat.eps:.4g}, step {threat.step_size:.4g}"
+
+
+def _encoder_run(args: argparse.Namespace) -> int:
+    from rrlib.runtime import select_device
+    from rrlib.train.checkpoint import CheckpointError
+    from rrlib.train.encoder import CHECKPOINT_FILE, METRICS_FILE, EncoderConfig, train_encoder
+
+    fields = {"epochs": "epochs", "train_subset": "train_subset", "width": "width", "critic_hidden": "critic_hidden",
+              "batch_size": "batch_size", "lr": "lr", "seed": "seed", **_ATTACK_FIELDS}
+    try:
+        config = EncoderConfig(dataset=args.dataset, estimator_loss=args.estimator_loss, **_given(args, fields))
+        device = select_device(args.device)
+    except (ValueError, RuntimeError) as err:
+        return _error(err)
+    what = "DIM (normal MI)" if config.estimator_loss == "normal" else "worst-case MI"
+    print(f"train-encoder: {what} on {get_spec(config.dataset).title}, {config.epochs} epochs, device {device}; "
+          f"attack {_describe_threat(config.threat())} -> {args.out}")
+    if (args.out / CHECKPOINT_FILE).is_file():
+        print(f"found {args.out / CHECKPOINT_FILE}: continuing (or reusing) it")
+    try:
+        result = train_encoder(config, args.out, device=device, data_root=args.data_root,
+                               on_epoch=lambda rec: print(_encoder_line(rec, config.epochs), flush=True),
+                               show_progress=not args.no_progress)
+    except (CheckpointError, ValueError, FileExistsError, FileNotFoundError) as err:
+        return _error(err)
+    except KeyboardInterrupt:
+        print(f"interrupted; rerun the same command to continue from the last finished epoch in {args.out}",
+              file=sys.stderr)
+        return 130
+    final = result.final
+    print(f"finished: {len(result.history)} epochs; held-out MI normal {final['heldout_mi_normal']:.4f}, worst "
+          f"{final['heldout_mi_worst']:.4f}, RV {final['heldout_rv']:.4f} nats; metrics {args.out / METRICS_FILE}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ train-classifier
+def _classifier_arguments(p: argparse.ArgumentParser) -> None:
+    from rrlib.models import HEADS
+    from rrlib.train.downstream import CLASSIFIER_LOSSES
+
+    p.add_argument("--encoder", type=Path, required=True, help="folder of a finished train-encoder run")
+    p.add_argument("--head", choices=HEADS, required=True, help="mlp: FC 200 -> FC 10; linear: FC 10")
+    p.add_argument("--classifier-loss", choices=CLASSIFIER_LOSSES, required=True,
+                   help="standard: clean cross-entropy; robust: PGD adversarial training of the head")
+    p.add_argument("--out", type=Path, required=True, help="output folder (checkpoint.pt, metrics.json)")
+    p.add_argument("--dataset", type=_dataset, default=None,
+                   help="must be the encoder's (default: the encoder's dataset)")
+    p.add_argument("--epochs", type=int, default=None, help="default 500")
+    p.add_argument("--train-subset", type=int, default=None, help="training images before the validation split "
+                   "(default: all)")
+    p.add_argument("--val-size", type=int, default=None, help="held-out images choosing the best / E.S. epoch "
+                   "(default 5000; 0: none)")
+    p.add_argument("--test-subset", type=int, default=None, help="test images (default: all)")
+    p.add_argument("--batch-size", type=int, default=None, help="default 128")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--eval-every", type=int, default=None, help="evaluate every N epochs and at the last (default 1)")
+    _attack_arguments(p)
+    p.add_argument("--autoattack", type=int, default=None, metavar="N",
+                   help="also evaluate the final and the best head with AutoAttack (standard) on N test images "
+                   "(needs torchattacks)")
+    _run_arguments(p)
+
+
+def _classifier_line(record: dict[str, Any], epochs: int) -> str:
+    line = (f"epoch {record['epoch']:>3}/{epochs}  train loss {record['train_loss']:.4f} acc {record['train_acc']:.3f}")
+    for split in ("val", "test"):
+        if f"{split}_nat_acc" in record:
+            line += f"  {split} nat {record[f'{split}_nat_acc']:.3f} adv {record[f'{split}_adv_acc']:.3f}"
+    line += f"  {record['seconds']:.1f} s"
+    return line + (f" (+{record['eval_seconds']:.1f} s eval)" if "eval_seconds" in record else "")
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _classifier_run(args: argparse.Namespace) -> int:
+    from rrlib.runtime import atomic_write_text, select_device
+    from rrlib.train.checkpoint import CheckpointError
+    from rrlib.train.downstream import (
+        CHECKPOINT_FILE,
+        METRICS_FILE,
+        ClassifierConfig,
+        autoattack_evaluation,
+        train_classifier,
+    )
+    from rrlib.train.encoder import load_encoder
+
+    fields = {"epochs": "epochs", "train_subset": "train_subset", "val_size": "val_size",
+              "test_subset": "test_subset", "batch_size": "batch_size", "lr": "lr", "eval_every": "eval_every",
+              "seed": "seed", **_ATTACK_FIELDS}
+    try:
+        if args.autoattack is not None:
+            check_int("--autoattack", args.autoattack, 1)
+        device = select_device(args.device)
+        encoder = load_encoder(args.encoder, device="cpu")
+        dataset = encoder.config.dataset
+        if args.dataset is not None and args.dataset != dataset:
+            raise ValueError(f"--dataset {args.dataset}: the encoder in {args.encoder} was trained on {dataset!r}; "
+                             f"omit --dataset (or give --dataset {dataset}), or train an encoder on "
+                             f"{args.dataset!r} with train-encoder")
+        config = ClassifierConfig(dataset=dataset, head=args.head, classifier_loss=args.classifier_loss,
+                                  **_given(args, fields))
+    except (CheckpointError, ValueError, RuntimeError) as err:
+        return _error(err)
+    print(f"train-classifier: {config.head} head, {config.classifier_loss} loss, on the frozen "
+          f"{encoder.config.estimator_loss} encoder {args.encoder} ({get_spec(config.dataset).title}), "
+          f"{config.epochs} epochs, device {device}; attack {_describe_threat(config.threat())} -> {args.out}")
+    if (args.out / CHECKPOINT_FILE).is_file():
+        print(f"found {args.out / CHECKPOINT_FILE}: continuing (or reusing) it")
+    try:
+        result = train_classifier(config, args.encoder, args.out, device=device, data_root=args.data_root,
+                                  on_epoch=lambda rec: print(_classifier_line(rec, config.epochs), flush=True),
+                                  show_progress=not args.no_progress)
+    except (CheckpointError, ValueError, FileExistsError, FileNotFoundError) as err:
+        return _error(err)
+    except KeyboardInterrupt:
+        print(f"interrupted; rerun the same command to continue from the last finished epoch in {args.out}",
+              file=sys.stderr)
+        return 130
+    metrics = result.metrics()
+    if args.autoattack is not None:
+        previous = _read_json(args.out / METRICS_FILE) or {}
+        old = previous.get("autoattack")
+        if (old is not None and old.get("n_images") == args.autoattack and previous.get("final", {}).get("epoch")
+                == metrics["final"]["epoch"] and previous.get("config_hash") == metrics["config_hash"]):
+            print("AutoAttack: reusing the numbers in metrics.json (same heads, same images)")
+            metrics = previous
+        else:
+            print(f"AutoAttack (standard version) on {args.autoattack} test images ...", flush=True)
+            try:
+                aa = autoattack_evaluation(result, args.autoattack, data_root=args.data_root)
+            except (ImportError, ValueError) as err:
+                return _error(err)
+            metrics["autoattack"] = aa["settings"]
+            metrics["final"]["autoattack_accuracy"] = aa["final"]
+            if metrics["best"] is not None:
+                metrics["best"]["autoattack_accuracy"] = aa["best"]
+            atomic_write_text(args.out / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+    for which in ("final", "best"):
+        numbers = metrics[which]
+        if numbers is not None:
+            aa_text = (f", AutoAttack {numbers['autoattack_accuracy']:.3f}" if "autoattack_accuracy" in numbers
+                       else "")
+            print(f"{which} (epoch {numbers['epoch']}): test natural {numbers['natural_accuracy']:.3f}, PGD "
+                  f"{numbers['adversarial_accuracy']:.3f}{aa_text}")
+    print(f"metrics {args.out / METRICS_FILE}")
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "train-model": Command("train a classifier (standard or PGD-adversarial)", _train_arguments, _train_run),
     "estimate-mi": Command(
         "estimate normal and worst-case MI of a trained model's representation", _mi_arguments, _mi_run
+    ),
+    "train-encoder": Command(
+        "train an encoder by (worst-case) mutual-information maximisation (no labels)", _encoder_arguments,
+        _encoder_run,
+    ),
+    "train-classifier": Command(
+        "train a standard or robust head on a frozen encoder (final and best / E.S. accuracies)",
+        _classifier_arguments, _classifier_run,
     ),
     "download": Command("download a dataset with torchvision", _download_arguments, _download_run),
 }

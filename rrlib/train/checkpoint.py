@@ -12,6 +12,7 @@ and every CUDA device), the epoch, the step within the epoch, the running sums o
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,17 @@ import torch
 
 from rrlib.runtime import atomic_write, atomic_write_text
 
-__all__ = ["atomic_write", "atomic_write_text", "load_checkpoint", "rng_state", "save_checkpoint", "set_rng_state"]
+__all__ = [
+    "CheckpointError",
+    "atomic_write",
+    "atomic_write_text",
+    "check_resumable",
+    "load_checkpoint",
+    "read_checkpoint",
+    "rng_state",
+    "save_checkpoint",
+    "set_rng_state",
+]
 
 
 def rng_state() -> dict[str, Any]:
@@ -50,3 +61,63 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     return torch.load(path, map_location=map_location, weights_only=True)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint folder or file that cannot be used: missing, unfinished, corrupt or of another kind.
+
+    The message names the path and what to do. Nothing on disk is changed when it is raised.
+    """
+
+
+def read_checkpoint(
+    path: str | os.PathLike, *, kind: str, remedy: str, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """Load the checkpoint at ``path`` and check that its ``"kind"`` entry equals ``kind``.
+
+    Raises :class:`CheckpointError` (never a bare ``EOFError``/``UnpicklingError``/``RuntimeError`` from
+    ``torch.load``) when the file is missing, truncated, not a torch file, or a checkpoint of another kind;
+    ``remedy`` is the sentence that says what to do instead (e.g. how to train it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no {kind} checkpoint at {path}: {remedy}")
+    try:
+        saved = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch.load raises many types for a damaged file
+        raise CheckpointError(
+            f"the {kind} checkpoint {path} is corrupt or truncated ({type(err).__name__}: {str(err)[:120]}); it "
+            f"cannot be repaired. Move it away and train again: {remedy}"
+        ) from err
+    if not isinstance(saved, dict) or saved.get("kind") != kind:
+        found = saved.get("kind") if isinstance(saved, dict) else type(saved).__name__
+        raise CheckpointError(f"{path} is not a checkpoint of kind {kind!r} (found kind {found!r}): {remedy}")
+    return saved
+
+
+def check_resumable(saved: dict[str, Any], config: Any, path: str | os.PathLike, *, what: str) -> bool:
+    """Check that the checkpoint ``saved`` (at ``path``) can be continued as ``config`` (a dataclass with
+    ``epochs``); return whether ``config``'s run is already finished.
+
+    Every setting but ``epochs`` must be the same (a constant learning rate makes ``epochs`` only a stopping
+    point, so a finished run may be extended: its first epochs are those of the longer run). A checkpoint with more
+    epochs than ``config.epochs`` cannot be cut back. Raises ``ValueError`` (naming the path and what to do;
+    nothing is changed on disk).
+    """
+    ours = {k: v for k, v in asdict(config).items() if k != "epochs"}
+    stored = saved.get("config")
+    theirs = {k: v for k, v in stored.items() if k != "epochs"} if isinstance(stored, dict) else stored
+    if theirs != ours:
+        if isinstance(theirs, dict):
+            keys = sorted(set(ours) | set(theirs))
+            diff = ", ".join(f"{k}: {theirs.get(k)!r} there, {ours.get(k)!r} asked" for k in keys
+                             if theirs.get(k) != ours.get(k))
+        else:
+            diff = f"unreadable configuration {stored!r}"
+        raise ValueError(f"{path} holds {what} of another configuration (differs in {diff}); use another out_dir "
+                         "for this one (nothing was overwritten)")
+    done = int(saved["epoch"])
+    if done > config.epochs:
+        raise ValueError(f"{path} holds {what} trained for {done} epochs, more than the {config.epochs} asked for; "
+                         f"ask for epochs >= {done} or use another out_dir (nothing was overwritten)")
+    return done >= config.epochs

@@ -1,0 +1,163 @@
+"""Accuracy under AutoAttack (Croce & Hein 2020), next to the paper's PGD, for any classifier on [0, 1] pixels.
+
+The paper evaluates with the same weak PGD it trains with (e.g. 10 steps, no random start, no restarts;
+REFERENCE.md §11.6). AutoAttack's *standard* version — APGD-CE, APGD-T (targeted DLR), FAB-T and Square, each
+run on the points the previous ones did not break — is the accepted stronger check. We use the maintained
+implementation in ``torchattacks`` (``torchattacks.AutoAttack``), imported lazily: the rest of ``rrlib`` works
+without it.
+
+Installing it. ``torchattacks==3.5.1`` declares ``requests~=2.25.1`` although its code never imports
+``requests``; that pin conflicts with the environment's ``requests`` (Jupyter Book's Sphinx needs >= 2.30), so
+``pip install -r`` of both cannot resolve. Install it *without dependencies* (its real ones — torch,
+torchvision, numpy, scipy, tqdm — are already in the environment)::
+
+    pip install --no-deps torchattacks==3.5.1
+
+Accuracies are fractions in [0, 1] over the given points; a point counts as robust only if the model classifies
+the attacked point correctly (points misclassified clean count as broken). The model is put in eval mode during
+the attack and its train/eval flags are restored.
+
+Example (Fashion-MNIST's threat model: ε = 0.1, PGD-10 with steps of 0.02)::
+
+    report = robustness_report(model, x, y, dataset_threat_model("fashion-mnist"), seed=0)
+    report.natural, report.pgd, report.autoattack
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from rrlib.attacks import ThreatModel, adversarial_examples
+from rrlib.runtime import managed_modes
+from rrlib.validation import check_int, check_nonnegative_float
+
+__all__ = [
+    "INSTALL_HINT",
+    "RobustnessReport",
+    "autoattack_accuracy",
+    "autoattack_examples",
+    "robustness_report",
+]
+
+TORCHATTACKS_VERSION = "3.5.1"
+INSTALL_HINT = f"pip install --no-deps torchattacks=={TORCHATTACKS_VERSION}"
+VERSIONS = ("standard", "plus", "rand")
+NORMS = {"linf": "Linf", "l2": "L2"}
+
+
+def _torchattacks():
+    try:
+        import torchattacks
+    except ImportError as err:
+        raise ImportError(
+            "AutoAttack evaluation needs the optional package torchattacks, which is not installed. Install it "
+            f"with `{INSTALL_HINT}` (--no-deps: its metadata pins an old `requests` that it never imports; see "
+            "rrlib/robustness_eval.py)"
+        ) from err
+    return torchattacks
+
+
+def _check(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str) -> str:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or not x.is_floating_point():
+        raise ValueError(f"x must be a float tensor of shape (N, C, H, W), got {getattr(x, 'shape', type(x))}")
+    if float(x.min()) < 0 or float(x.max()) > 1:
+        raise ValueError(f"x must hold pixels in [0, 1] (AutoAttack clips to that box), got range "
+                         f"[{float(x.min()):.3g}, {float(x.max()):.3g}]")
+    if not isinstance(y, torch.Tensor) or y.shape != (x.shape[0],) or y.is_floating_point():
+        raise ValueError(f"y must be an integer tensor of shape ({x.shape[0]},), got {getattr(y, 'shape', y)}")
+    check_nonnegative_float("eps", eps)
+    key = str(norm).lower()
+    if key not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; valid choices: {tuple(NORMS)}")
+    return NORMS[key]
+
+
+def autoattack_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, norm: str = "linf",
+                        n_classes: int = 10, seed: int = 0, version: str = "standard",
+                        batch_size: int | None = 256) -> torch.Tensor:
+    """AutoAttack's adversarial points for ``(x, y)`` in ``B_norm(x, eps) ∩ [0, 1]`` (same shape, detached).
+
+    The result is checked to lie inside the ball and the box (at ``eps = 0`` it equals ``x``; tested); ``seed``
+    fixes the attacks' random starts. The targeted attacks (APGD-T, FAB-T) need ``n_classes ≥ 4`` and a model
+    with ``n_classes`` logits.
+    """
+    ta_norm = _check(model, x, y, eps, norm)
+    if version not in VERSIONS:
+        raise ValueError(f"unknown AutoAttack version {version!r}; valid choices: {VERSIONS}")
+    check_int("n_classes", n_classes, 4,
+              what="an integer >= 4 (AutoAttack's targeted DLR loss uses the 4 largest logits)")
+    ta = _torchattacks()
+    with managed_modes(model):
+        with torch.no_grad():
+            width = model(x[:1]).shape[-1]
+        if width != n_classes:
+            raise ValueError(f"the model returns {width} logits but n_classes={n_classes}")
+        attack = ta.AutoAttack(model, norm=ta_norm, eps=float(eps), version=version, n_classes=n_classes, seed=seed)
+        chunk = x.shape[0] if batch_size is None else batch_size
+        out = torch.cat([attack(x[i:i + chunk], y[i:i + chunk]) for i in range(0, x.shape[0], chunk)])
+    out = out.detach()
+    delta = (out - x).flatten(1)
+    size = delta.abs().amax(1) if ta_norm == "Linf" else delta.norm(dim=1)
+    if bool((size > eps * (1 + 1e-5) + 1e-6).any()) or float(out.min()) < 0 or float(out.max()) > 1:
+        raise RuntimeError(f"AutoAttack returned points outside the ε-ball or the [0, 1] box (max size "
+                           f"{float(size.max()):.4g} > eps {eps}); refusing to report an accuracy")
+    return out
+
+
+def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
+    with managed_modes(model), torch.no_grad():
+        correct = sum(int((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
+                      for i in range(0, x.shape[0], batch_size))
+    return correct / max(x.shape[0], 1)
+
+
+def autoattack_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, norm: str = "linf",
+                        n_classes: int = 10, seed: int = 0, version: str = "standard",
+                        batch_size: int | None = 256) -> float:
+    """Fraction of ``(x, y)`` that ``model`` still classifies correctly under AutoAttack at radius ``eps``."""
+    x_adv = autoattack_examples(model, x, y, eps=eps, norm=norm, n_classes=n_classes, seed=seed, version=version,
+                                batch_size=batch_size)
+    return _accuracy(model, x_adv, y)
+
+
+@dataclass(frozen=True)
+class RobustnessReport:
+    """Natural, PGD and AutoAttack accuracy (fractions) on the same ``n`` points, with the attacks used
+    (``threat``: the PGD's :class:`~rrlib.attacks.ThreatModel`; AutoAttack runs at its ``eps`` and ``norm``)."""
+
+    n: int
+    natural: float
+    pgd: float
+    autoattack: float
+    threat: ThreatModel
+    autoattack_version: str
+    seed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def robustness_report(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *,
+                      n_classes: int = 10, seed: int = 0, version: str = "standard",
+                      batch_size: int | None = 256) -> RobustnessReport:
+    """Natural, PGD (``threat``: e.g. the paper's, :func:`rrlib.data.dataset_threat_model`) and AutoAttack
+    (radius ``threat.eps`` in ``threat.norm``) accuracy of ``model`` on the same points.
+
+    Expect ``autoattack ≤ pgd ≤ natural``: the gap ``pgd − autoattack`` is how much the paper's PGD overstates
+    robustness.
+    """
+    if not isinstance(threat, ThreatModel):
+        raise TypeError(f"threat must be a rrlib.attacks.ThreatModel, got {type(threat).__name__}")
+    _check(model, x, y, threat.eps, threat.norm)
+    natural = _accuracy(model, x, y)
+    x_pgd = x.detach().clone() if threat.eps == 0 else adversarial_examples(model, x, y, threat)
+    pgd_acc = _accuracy(model, x_pgd, y)
+    aa = autoattack_accuracy(model, x, y, eps=threat.eps, norm=threat.norm, n_classes=n_classes, seed=seed,
+                             version=version, batch_size=batch_size)
+    return RobustnessReport(x.shape[0], natural, pgd_acc, aa, threat, version, seed)

@@ -1,0 +1,505 @@
+"""Downstream classifiers h on a frozen representation g (paper §6; Tables 1, 3–5; REFERENCE.md §7).
+
+The encoder g of :mod:`rrlib.train.encoder` is loaded from its folder, frozen (``requires_grad=False``) and kept
+in **eval mode**; only the head h (``"mlp"``: FC 200 → FC 10, ``"linear"``: FC 10; REFERENCE.md §3.2) is trained,
+with Adam and a constant learning rate (the paper's 1e-4).
+
+* ``classifier_loss="standard"`` — cross-entropy on clean images;
+* ``classifier_loss="robust"`` — PGD adversarial training of h: each batch is replaced by ℓ∞ PGD examples
+  against the whole classifier ``h∘g`` (white box: the gradient reaches the input through the frozen g), made
+  in eval mode; the CE step then updates h only (h in train mode: dropout and batch-norm statistics from
+  adversarial batches). With ε = 0 this is standard training exactly (tested).
+
+Evaluation after every ``eval_every`` epochs: natural accuracy and PGD accuracy (the dataset's ε, steps and
+step size; no random start, no restarts — the paper's attack, which is weak; :mod:`rrlib.robustness_eval` adds
+AutoAttack) on a validation split and on the test split. Accuracies are fractions in [0, 1].
+
+**Best epoch and E.S.** The "best" epoch is the evaluated epoch with the highest *adversarial* accuracy on the
+**validation split**, ``val_size`` images held out of the training data (never trained on). For a standard h
+this is the paper's "Standard (E.S.)" row: a standard head early-stopped at its best adversarial accuracy. The
+paper does not state on which split it picked that epoch (its code logs test-set accuracy every 5 epochs, so
+it probably chose on the test set); we choose on a held-out validation split so the reported test numbers are
+not selected on themselves. The best head's weights are kept in the checkpoint.
+
+Resumption: the checkpoint (atomic, every epoch) holds the head, the optimiser, torch's RNG (dropout), the
+history and the best head, plus a fingerprint of the encoder's weights; a resumed run reproduces the
+uninterrupted one bit for bit on the CPU, and resuming against a different encoder is an error.
+
+:func:`run_trials` repeats a configuration over explicit seeds and :func:`mean_std` summarises (the tables
+report mean ± std over 4 trials; the paper states no seeds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rrlib import attacks
+from rrlib.attacks import ThreatModel
+from rrlib.data import ImageDataset, canonical_name, get_spec, load_dataset, make_loader, subset
+from rrlib.models.heads import HEADS, build_head
+from rrlib.runtime import atomic_write_text, managed_modes, progress, seed_everything, seeded, select_device
+from rrlib.train.cache import config_hash
+from rrlib.train.checkpoint import check_resumable, read_checkpoint, rng_state, save_checkpoint, set_rng_state
+from rrlib.train.encoder import load_encoder, resolve_threat, threat_dict
+from rrlib.validation import check_int, check_nonnegative_float, check_optional_int, check_positive_float
+
+__all__ = [
+    "CLASSIFIER_LOSSES",
+    "ClassifierConfig",
+    "ClassifierResult",
+    "FrozenEncoderClassifier",
+    "TrialSummary",
+    "autoattack_evaluation",
+    "evaluate_classifier",
+    "load_classifier",
+    "mean_std",
+    "run_trials",
+    "train_classifier",
+]
+
+CLASSIFIER_LOSSES = ("standard", "robust")
+CHECKPOINT_FILE = "checkpoint.pt"
+METRICS_FILE = "metrics.json"
+KIND = "downstream classifier"
+TIMING_KEYS = ("seconds", "eval_seconds")
+
+
+
+def _pgd_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel) -> torch.Tensor:
+    """PGD on the cross-entropy of ``model`` (eval mode; the threat's start and restarts; best iterate kept)."""
+    return attacks.adversarial_examples(model, x, y, threat)
+
+
+# ----------------------------------------------------------------------------------------------------- model
+class FrozenEncoderClassifier(nn.Module):
+    """``h∘g`` for pixels in [0, 1], with g frozen: its parameters never get gradients and it stays in eval mode.
+
+    ``train(True)`` switches only the head to train mode, so PGD (which puts the model in eval mode and
+    restores it) and training both leave g's batch-norm statistics untouched.
+    """
+
+    def __init__(self, encoder: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+        self.encoder.eval()
+
+    def train(self, mode: bool = True) -> FrozenEncoderClassifier:
+        super().train(mode)
+        self.encoder.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x))
+
+
+# ----------------------------------------------------------------------------------------------------- config
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """A downstream run: head, loss, optimisation, evaluation; the encoder comes from a folder.
+
+    Attributes:
+        dataset: must be the dataset the encoder was trained on (checked).
+        head: ``"mlp"`` or ``"linear"``.
+        classifier_loss: ``"standard"`` (clean CE) or ``"robust"`` (PGD adversarial training of h).
+        epochs, batch_size, lr: Adam, constant lr (paper 1e-4; README 500 epochs).
+        train_subset: training images (stratified, seed ``seed``) before the validation split; None = all.
+        val_size: images held out of those for choosing the best / E.S. epoch (0: no validation, no best).
+        test_subset: test images (stratified, seed 0, so every trial is scored on the same images); None = all.
+        eps, attack_steps, attack_step_size: ℓ∞ PGD for robust training and for evaluation; None = dataset's.
+        eval_every: evaluate every this many epochs (and at the last); the paper's code: 5.
+        seed: head initialisation, batch order, dropout, validation split.
+    """
+
+    dataset: str = "fashion-mnist"
+    head: str = "mlp"
+    classifier_loss: str = "standard"
+    epochs: int = 500
+    batch_size: int = 128
+    lr: float = 1e-4
+    train_subset: int | None = None
+    val_size: int = 5000
+    test_subset: int | None = None
+    eps: float | None = None
+    attack_steps: int | None = None
+    attack_step_size: float | None = None
+    eval_every: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dataset", canonical_name(self.dataset))
+        if self.head not in HEADS:
+            raise ValueError(f"unknown head {self.head!r}; valid choices: {HEADS}")
+        if self.classifier_loss not in CLASSIFIER_LOSSES:
+            raise ValueError(f"unknown classifier_loss {self.classifier_loss!r}; valid choices: {CLASSIFIER_LOSSES}")
+        for name in ("epochs", "batch_size", "eval_every"):
+            check_int(name, getattr(self, name), 1)
+        for name in ("train_subset", "test_subset", "attack_steps"):
+            check_optional_int(name, getattr(self, name), 1)
+        check_int("val_size", self.val_size, 0)
+        check_int("seed", self.seed, 0)
+        check_positive_float("lr", self.lr)
+        check_nonnegative_float("eps", self.eps, allow_none=True)
+        if self.attack_step_size is not None:
+            check_positive_float("attack_step_size", self.attack_step_size)
+        self.threat()
+
+    def threat(self) -> ThreatModel:
+        """The :class:`~rrlib.attacks.ThreatModel` of robust training and evaluation: the dataset's
+        (supplement D.1) with the explicit values replacing its own."""
+        return resolve_threat(self.dataset, self.eps, self.attack_steps, self.attack_step_size)
+
+    def attack(self) -> dict[str, Any]:
+        """The evaluation attack as plain (JSON) data: ``{"name": "pgd"}`` and the ThreatModel's fields."""
+        return threat_dict(self.threat())
+
+
+@dataclass
+class ClassifierResult:
+    """A trained head on a frozen encoder, with its history and the final / best (E.S.) test accuracies.
+
+    ``final`` and ``best`` are ``{"epoch", "nat_acc", "adv_acc"}`` on the **test** split (fractions);
+    ``best`` is the epoch of highest validation adversarial accuracy (``None`` when ``val_size = 0``).
+    ``attack`` describes the PGD used. ``model`` is ``h∘g`` with the final head; ``best_head_state`` the best one.
+    """
+
+    config: ClassifierConfig
+    model: FrozenEncoderClassifier
+    history: list[dict[str, float]] = field(default_factory=list)
+    finished: bool = False
+    best_head_state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+    encoder_dir: Path | None = None
+    out_dir: Path | None = None
+
+    @property
+    def attack(self) -> dict[str, Any]:
+        return self.config.attack()
+
+    @property
+    def final(self) -> dict[str, float]:
+        evaluated = [r for r in self.history if "test_nat_acc" in r]
+        return _test_numbers(evaluated[-1]) if evaluated else {}
+
+    @property
+    def best(self) -> dict[str, float] | None:
+        idx = _best_index(self.history)
+        return None if idx is None else _test_numbers(self.history[idx])
+
+    def metrics(self) -> dict[str, Any]:
+        """What ``metrics.json`` holds: configuration, the attack (its ThreatModel as a dict), the final and the best
+        (E.S.) epoch's test ``natural_accuracy`` / ``adversarial_accuracy`` (fractions in [0, 1]), the history."""
+        best = self.best
+        return {"config": asdict(self.config), "config_hash": config_hash(self.config), "finished": self.finished,
+                "encoder_dir": str(self.encoder_dir), "attack": self.attack, "final": spelled_out(self.final),
+                "best": None if best is None else spelled_out(best), "history": self.history}
+
+
+def spelled_out(numbers: dict[str, float]) -> dict[str, float]:
+    """``{"epoch", "nat_acc", "adv_acc"}`` → ``{"epoch", "natural_accuracy", "adversarial_accuracy"}``."""
+    names = {"nat_acc": "natural_accuracy", "adv_acc": "adversarial_accuracy"}
+    return {names.get(k, k): v for k, v in numbers.items()}
+
+
+def _test_numbers(record: dict[str, float]) -> dict[str, float]:
+    return {"epoch": record["epoch"], "nat_acc": record["test_nat_acc"], "adv_acc": record["test_adv_acc"]}
+
+
+def _best_index(history: list[dict[str, float]]) -> int | None:
+    """Index of the first evaluated epoch with the highest validation adversarial accuracy."""
+    best, best_value = None, -math.inf
+    for i, rec in enumerate(history):
+        value = rec.get("val_adv_acc")
+        if value is not None and value > best_value:
+            best, best_value = i, value
+    return best
+
+
+# ----------------------------------------------------------------------------------------------------- evaluation
+def evaluate_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *,
+                        batch_size: int = 500) -> dict[str, float]:
+    """Natural and PGD accuracy (fractions) of ``model`` on ``(x, y)``, in eval mode (modes restored)."""
+    nat = adv = 0
+    with managed_modes(model):
+        for start in range(0, x.shape[0], batch_size):
+            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+            with torch.no_grad():
+                nat += int((model(xb).argmax(1) == yb).sum())
+            x_adv = _pgd_examples(model, xb, yb, threat)
+            with torch.no_grad():
+                adv += int((model(x_adv).argmax(1) == yb).sum())
+    n = max(x.shape[0], 1)
+    return {"nat_acc": nat / n, "adv_acc": adv / n}
+
+
+def head_step(model: FrozenEncoderClassifier, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+              threat: ThreatModel | None) -> tuple[float, int]:
+    """One step on h: CE on ``x`` (standard) or on PGD examples of ``h∘g`` (``threat`` given).
+
+    Returns (mean CE in nats, number correct) on the batch trained on.
+    """
+    if threat is not None:
+        x = _pgd_examples(model, x, y, threat)
+    model.train()
+    with torch.no_grad():
+        z = model.encoder(x)
+    logits = model.head(z)
+    loss = F.cross_entropy(logits, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach()), int((logits.argmax(1) == y).sum())
+
+
+# ----------------------------------------------------------------------------------------------------- data
+def _splits(config: ClassifierConfig, root) -> tuple[ImageDataset, ImageDataset | None, ImageDataset]:
+    train = subset(load_dataset(config.dataset, "train", root=root), config.train_subset, config.seed)
+    if config.val_size >= len(train):
+        raise ValueError(f"val_size={config.val_size} leaves no training images out of {len(train)}")
+    perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed))
+    keep, held = perm[: len(train) - config.val_size], perm[len(train) - config.val_size:]
+    fit = ImageDataset(train.images[keep], train.labels[keep], scale=train.scale, name=f"{train.name}/fit")
+    val = None if config.val_size == 0 else ImageDataset(train.images[held], train.labels[held], scale=train.scale,
+                                                         name=f"{train.name}/val")
+    test = subset(load_dataset(config.dataset, "test", root=root), config.test_subset, 0)
+    return fit, val, test
+
+
+def _fingerprint(module: nn.Module) -> str:
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _load_frozen_encoder(encoder_dir: Path, dataset: str, device: torch.device) -> nn.Module:
+    enc = load_encoder(encoder_dir, device=device)
+    if enc.config.dataset != dataset:
+        raise ValueError(f"the encoder in {encoder_dir} was trained on {enc.config.dataset!r}, but the classifier "
+                         f"asks for {dataset!r}; train an encoder on {dataset!r} or set dataset="
+                         f"{enc.config.dataset!r}")
+    return enc.encoder
+
+
+# ----------------------------------------------------------------------------------------------------- loop
+def train_classifier(
+    config: ClassifierConfig,
+    encoder_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    resume: bool = True,
+    *,
+    device: str | torch.device = "auto",
+    data_root: str | os.PathLike | None = None,
+    stop_after_epochs: int | None = None,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    show_progress: bool = True,
+) -> ClassifierResult:
+    """Train a head on the frozen encoder of ``encoder_dir`` (see the module docstring); checkpoint to ``out_dir``.
+
+    ``resume``, ``device``, ``data_root``, ``stop_after_epochs``, ``callback``, ``on_epoch`` and ``show_progress``
+    behave as in :func:`rrlib.train.encoder.train_encoder` (an extended run evaluates the epoch that ended the
+    shorter one, which the straight run may skip when ``eval_every > 1``; the weights are the same). Raises
+    :class:`rrlib.train.checkpoint.CheckpointError` for an encoder folder without a finished checkpoint (or a
+    damaged one) and ``ValueError`` when the encoder was trained on another dataset; nothing on disk is
+    overwritten.
+    """
+    if not isinstance(config, ClassifierConfig):
+        raise TypeError(f"config must be a ClassifierConfig, got {type(config).__name__}")
+    check_optional_int("stop_after_epochs", stop_after_epochs, 1)
+    encoder_dir, out_dir = Path(encoder_dir), Path(out_dir)
+    path = out_dir / CHECKPOINT_FILE
+    dev = select_device(device)
+    encoder = _load_frozen_encoder(encoder_dir, config.dataset, dev)
+    enc_print = _fingerprint(encoder)
+    key = config_hash(config)
+    spec = get_spec(config.dataset)
+
+    seed_everything(config.seed)
+    head = seeded(lambda: build_head(config.head, encoder.rep_dim, spec.n_classes), config.seed).to(dev)
+    model = FrozenEncoderClassifier(encoder, head)
+    optimizer = torch.optim.Adam(head.parameters(), lr=config.lr)
+    state: dict[str, Any] = {"epoch": 0, "history": [], "finished": False, "best_head": None}
+
+    if path.exists():
+        if not resume:
+            raise FileExistsError(f"{path} already exists and resume=False; choose another out_dir or remove it "
+                                  "(nothing was overwritten)")
+        saved = read_checkpoint(path, kind=KIND, remedy=f"remove {path} and rerun", map_location=dev)
+        finished = check_resumable(saved, config, path, what="a classifier")
+        if saved.get("encoder_fingerprint") != enc_print:
+            raise ValueError(f"{path} was trained on another encoder than the one now in {encoder_dir}; use another "
+                             "out_dir (nothing was overwritten)")
+        head.load_state_dict(saved["head"])
+        optimizer.load_state_dict(saved["optimizer"])
+        set_rng_state(saved["rng"])
+        state = {k: saved[k] for k in ("epoch", "history", "best_head")}
+        state["finished"] = finished
+
+    def result() -> ClassifierResult:
+        model.eval()
+        return ClassifierResult(config, model, list(state["history"]), bool(state["finished"]), state["best_head"],
+                                encoder_dir, out_dir)
+
+    if state["finished"]:
+        return result()
+
+    fit, val, test = _splits(config, data_root)
+    if len(fit) < config.batch_size:
+        raise ValueError(f"{len(fit)} training images (after the validation split) make no full batch of "
+                         f"batch_size={config.batch_size}")
+    loader = make_loader(fit, config.batch_size, shuffle=True, seed=config.seed, drop_last=True)
+    x_val, y_val = (None, None) if val is None else (t.to(dev) for t in val.tensors())
+    x_test, y_test = (t.to(dev) for t in test.tensors())
+    threat = config.threat()
+    train_threat = threat if config.classifier_loss == "robust" else None
+    last = config.epochs if stop_after_epochs is None else min(config.epochs, stop_after_epochs)
+    n = len(loader)
+    ticks = progress(range(state["epoch"] * n, last * n), total=config.epochs * n, initial=state["epoch"] * n,
+                     desc=f"head {config.head} ({config.classifier_loss})") if show_progress else iter(())
+    while state["epoch"] < last:
+        epoch = state["epoch"]
+        loss_sum, correct, seen, tick = 0.0, 0, 0, time.perf_counter()
+        for step, (x, y) in enumerate(loader.iterate(epoch)):
+            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+            loss, right = head_step(model, optimizer, x, y, train_threat)
+            loss_sum, correct, seen = loss_sum + loss * len(y), correct + right, seen + len(y)
+            next(ticks, None)
+            if callback is not None:
+                callback({"epoch": epoch, "step": step, "loss": loss})
+        record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+                                  "seconds": time.perf_counter() - tick}
+        if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
+            t0 = time.perf_counter()
+            if x_val is not None:
+                record.update({f"val_{k}": v for k, v in evaluate_classifier(model, x_val, y_val, threat).items()})
+            record.update({f"test_{k}": v for k, v in evaluate_classifier(model, x_test, y_test, threat).items()})
+            record["eval_seconds"] = time.perf_counter() - t0
+        state["history"].append(record)
+        if x_val is not None and _best_index(state["history"]) == len(state["history"]) - 1:
+            state["best_head"] = {k: v.detach().clone() for k, v in head.state_dict().items()}
+        state["epoch"] = epoch + 1
+        state["finished"] = state["epoch"] >= config.epochs
+        save_checkpoint(path, {"kind": KIND, "config": asdict(config), "config_hash": key,
+                               "encoder_dir": str(encoder_dir), "encoder_fingerprint": enc_print,
+                               "head": head.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng_state(),
+                               **state})
+        if on_epoch is not None:
+            on_epoch(dict(record))
+    res = result()
+    if res.finished:
+        atomic_write_text(out_dir / METRICS_FILE, json.dumps(res.metrics(), indent=2) + "\n")
+    return res
+
+
+def load_classifier(out_dir: str | os.PathLike, encoder_dir: str | os.PathLike | None = None, *,
+                    device: str | torch.device = "cpu", best: bool = False) -> ClassifierResult:
+    """Rebuild ``h∘g`` from a classifier folder (``best=True``: the best / E.S. head) with its history.
+
+    The encoder folder defaults to the one recorded at training time; its weights must be unchanged.
+    """
+    out_dir = Path(out_dir)
+    remedy = "train it with rrlib.train.downstream.train_classifier(...) (command line: train-classifier)"
+    saved = read_checkpoint(out_dir / CHECKPOINT_FILE, kind=KIND, remedy=remedy, map_location=select_device(device))
+    config = ClassifierConfig(**saved["config"])
+    enc_dir = Path(encoder_dir if encoder_dir is not None else saved["encoder_dir"])
+    dev = select_device(device)
+    encoder = _load_frozen_encoder(enc_dir, config.dataset, dev)
+    if _fingerprint(encoder) != saved["encoder_fingerprint"]:
+        raise ValueError(f"the encoder in {enc_dir} is not the one {out_dir} was trained on")
+    head = build_head(config.head, encoder.rep_dim, get_spec(config.dataset).n_classes)
+    if best and saved["best_head"] is None:
+        raise ValueError(f"{out_dir} has no best head (val_size = 0 or no evaluated epoch)")
+    head.load_state_dict(saved["best_head"] if best else saved["head"])
+    model = FrozenEncoderClassifier(encoder, head.to(dev)).eval()
+    return ClassifierResult(config, model, list(saved["history"]), bool(saved["finished"]), saved["best_head"],
+                            enc_dir, out_dir)
+
+
+def autoattack_evaluation(result: ClassifierResult, n_images: int, *, data_root: str | os.PathLike | None = None,
+                          seed: int = 0, version: str = "standard", batch_size: int | None = 256) -> dict[str, Any]:
+    """AutoAttack accuracy (:mod:`rrlib.robustness_eval`, torchattacks) of the final and the best (E.S.) head.
+
+    On ``n_images`` test images (class-stratified, seed 0: the same images for every run), at the radius and norm
+    of ``result.config.threat()``. Returns ``{"settings": {...}, "final": acc, "best": acc or None}`` (fractions).
+    Raises ``ImportError`` with the install line when torchattacks is missing.
+    """
+    from rrlib.robustness_eval import autoattack_accuracy
+
+    check_int("n_images", n_images, 1)
+    config = result.config
+    test = load_dataset(config.dataset, "test", root=data_root)
+    if n_images > len(test):
+        raise ValueError(f"n_images={n_images} but the {config.dataset!r} test split holds {len(test)} images")
+    device = next(result.model.head.parameters()).device
+    x, y = (t.to(device) for t in subset(test, n_images, 0).tensors())
+    threat = config.threat()
+    spec = get_spec(config.dataset)
+
+    def accuracy(model: nn.Module) -> float:
+        return autoattack_accuracy(model, x, y, eps=threat.eps, norm=threat.norm, n_classes=spec.n_classes,
+                                   seed=seed, version=version, batch_size=batch_size)
+
+    best = None
+    if result.best_head_state is not None:
+        head = build_head(config.head, result.model.encoder.rep_dim, spec.n_classes).to(device)
+        head.load_state_dict(result.best_head_state)
+        best = accuracy(FrozenEncoderClassifier(result.model.encoder, head).eval())
+    settings = {"n_images": n_images, "version": version, "seed": seed, "eps": threat.eps, "norm": threat.norm,
+                "images": "test split, class-stratified subset with seed 0"}
+    return {"settings": settings, "final": accuracy(result.model), "best": best}
+
+
+# ----------------------------------------------------------------------------------------------------- trials
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (``ddof = 1``; 0 for a single value), as the tables' "mean ± std".
+
+    >>> [round(v, 4) for v in mean_std([0.5, 0.7])]
+    [0.6, 0.1414]
+    """
+    arr = np.asarray(list(values), dtype=float)
+    if arr.size == 0:
+        raise ValueError("mean_std needs at least one value")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+@dataclass
+class TrialSummary:
+    """One configuration over several seeds: per-seed results and mean ± std of the test accuracies."""
+
+    seeds: list[int]
+    results: list[ClassifierResult] = field(repr=False)
+
+    def summary(self) -> dict[str, tuple[float, float]]:
+        """``{"final_nat_acc": (mean, std), "final_adv_acc": ..., "best_nat_acc": ..., "best_adv_acc": ...}``."""
+        out = {f"final_{k}": mean_std([r.final[k] for r in self.results]) for k in ("nat_acc", "adv_acc")}
+        if all(r.best is not None for r in self.results):
+            out.update({f"best_{k}": mean_std([r.best[k] for r in self.results])  # type: ignore[index]
+                        for k in ("nat_acc", "adv_acc")})
+        return out
+
+
+def run_trials(config: ClassifierConfig, encoder_dir: str | os.PathLike, out_root: str | os.PathLike,
+               seeds: Sequence[int] = (0, 1, 2, 3), **kwargs: Any) -> TrialSummary:
+    """:func:`train_classifier` once per seed (``config`` with ``seed`` replaced) in ``out_root/seed-<s>``."""
+    seeds = list(seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be a non-empty list of distinct integers, got {seeds!r}")
+    results = [train_classifier(replace(config, seed=s), encoder_dir, Path(out_root) / f"seed-{s}", **kwargs)
+               for s in seeds]
+    return TrialSummary(seeds, results)

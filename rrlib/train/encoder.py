@@ -1,0 +1,472 @@
+"""Unsupervised training of a representation g by (worst-case) mutual-information maximisation (paper §5).
+
+Two objectives share one loop (``EncoderConfig.estimator_loss``):
+
+* ``"normal"`` — the DIM baseline of Hjelm et al. (2018), the "Hjelm et al." rows of Tables 1, 3–5:
+  ``max_{ψ, θ} Î_θ(X; g_ψ(X))`` with the Donsker–Varadhan (MINE) bound :func:`rrlib.mi.bounds.dv` on the
+  paper's encode-and-dot-product critic (per-location DV, averaged over locations; REFERENCE.md §3.3–4);
+* ``"worst"`` — the paper's Eq. (5.4), the "Ours" rows: ``max_{ψ, θ} min_{μ' ∈ B_W∞(μ, ε)} Î_θ(X'; g_ψ(X'))``.
+  Each batch (REFERENCE.md §6, the official ``train_unsup.py`` step): (1) Algorithm 1 — PGD that *lowers* the
+  critic's DV estimate, against the current encoder and critic both in eval mode, by the same machinery as the
+  worst-case estimator (:func:`rrlib.mi.worst_case.worst_case_batch`: no random start, best batch iterate kept,
+  the adversary's gradient flows through ``z = g(x')`` only because the critic's image branch is detached);
+  (2) the DV estimate on the attacked batch with encoder and critic in **train** mode (batch-norm statistics
+  from adversarial batches); (3) one Adam step on encoder and critic jointly.
+
+Labels are never read: batches come from :class:`rrlib.data.BatchLoader` (order a function of seed and epoch)
+and the training subset is drawn *without* stratification (which would look at labels). Training on a copy of
+the data with shuffled labels gives identical weights (tested).
+
+Cost: a ``worst`` step is about ``(S + 1)×`` a ``normal`` one for ``S`` PGD steps (supplement App. B;
+``benchmarks/encoder_throughput.py`` measures it).
+
+Per epoch the history records the mean training DV value (nats; on attacked batches for ``worst``) and the
+normal and worst-case DV estimate of the *current* encoder with the *jointly trained* critic on a few held-out
+test batches (labels unused) — the official code's ``nat_loss``/``adv_loss`` validation, not a fresh
+Algorithm-2 estimate (chapter 05's :func:`rrlib.mi.worst_case.estimate_mutual_information` gives that).
+
+Files (``out_dir``): ``checkpoint.pt`` (written atomically after every epoch; resuming replays the same
+numbers bit for bit on the CPU) and ``metrics.json`` once finished. Nothing is overwritten: a folder holding a
+checkpoint of another configuration is an error.
+
+>>> cfg = EncoderConfig(dataset="fmnist", estimator_loss="worst", attack_steps=5)
+>>> cfg.dataset, cfg.threat().eps, cfg.threat().steps, cfg.threat().step_size
+('fashion-mnist', 0.1, 5, 0.02)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from rrlib.attacks import ThreatModel
+from rrlib.data import ImageDataset, canonical_name, dataset_threat_model, get_spec, load_dataset, make_loader, subset
+from rrlib.mi import worst_case
+from rrlib.mi.bounds import dv
+from rrlib.mi.critics import EncodeAndDotCritic
+from rrlib.models.baseline_h import BaselineHEncoder, EncoderOutputs
+from rrlib.models.normalize import InputNormalize
+from rrlib.runtime import atomic_write_text, managed_modes, progress, seed_everything, seeded, select_device
+from rrlib.train.cache import config_hash
+from rrlib.train.checkpoint import (
+    CheckpointError,
+    check_resumable,
+    read_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from rrlib.validation import check_int, check_nonnegative_float, check_optional_int, check_positive_float
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "ESTIMATOR_LOSSES",
+    "EncoderConfig",
+    "EncoderResult",
+    "PixelCritic",
+    "PixelEncoder",
+    "encoder_step",
+    "heldout_mi",
+    "load_encoder",
+    "train_encoder",
+]
+
+ESTIMATOR_LOSSES = ("normal", "worst")
+CHECKPOINT_FILE = "checkpoint.pt"
+METRICS_FILE = "metrics.json"
+KIND = "encoder"
+#: Keys of an epoch record that depend on the clock, not on the computation.
+TIMING_KEYS = ("seconds", "images_per_second")
+
+
+
+def resolve_threat(dataset: str, eps: float | None, steps: int | None, step_size: float | None) -> ThreatModel:
+    """The dataset's :func:`rrlib.data.dataset_threat_model` with the given values replacing its own (None: keep).
+
+    A dataset without a threat model in the paper needs all three values (ℓ∞ in the [0, 1] pixel box then).
+    Shared by :class:`EncoderConfig` and :class:`rrlib.train.downstream.ClassifierConfig`.
+    """
+    given = {"eps": eps, "steps": steps, "step_size": step_size}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    if get_spec(dataset).threat is None:
+        missing = [name for name, key in (("eps", "eps"), ("attack_steps", "steps"),
+                                          ("attack_step_size", "step_size")) if given[key] is None]
+        if missing:
+            raise ValueError(f"dataset {dataset!r} has no threat model in the paper; give {', '.join(missing)} "
+                             "explicitly")
+        return ThreatModel("linf", **overrides)
+    return replace(dataset_threat_model(dataset), **overrides)
+
+
+def threat_dict(threat: ThreatModel) -> dict[str, Any]:
+    """The attack as plain (JSON) data: ``{"name": "pgd", **asdict(threat)}``, the box as a list."""
+    out: dict[str, Any] = {"name": "pgd", **asdict(threat)}
+    out["box"] = None if threat.box is None else list(threat.box)
+    return out
+
+
+def _adversarial_batch(critic: nn.Module, encoder: nn.Module, x: torch.Tensor, threat: ThreatModel
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Algorithm 1 on one batch: ``(x', Î(x'))`` with PGD lowering the critic's DV estimate (eval mode)."""
+    return worst_case.worst_case_batch(critic, encoder, x, threat, bound=dv)
+
+
+# ----------------------------------------------------------------------------------------------------- models
+class PixelEncoder(nn.Module):
+    """g for pixels in [0, 1]: :class:`InputNormalize` (the dataset's) → :class:`BaselineHEncoder` → z (64-d).
+
+    >>> g = PixelEncoder("fashion-mnist", width=0.125)
+    >>> tuple(g(torch.rand(2, 1, 28, 28)).shape), tuple(g.conv2(torch.rand(2, 1, 28, 28)).shape)
+    ((2, 64), (2, 16, 7, 7))
+    """
+
+    def __init__(self, dataset: str, *, width: float = 1.0, rep_dim: int = 64) -> None:
+        super().__init__()
+        spec = get_spec(dataset)
+        self.normalize = InputNormalize(spec.mean, spec.std)
+        self.encoder = BaselineHEncoder(spec.channels, spec.image_size, width=width, rep_dim=rep_dim)
+        self.rep_dim = rep_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.normalize(x))
+
+    def features(self, x: torch.Tensor) -> EncoderOutputs:
+        """All intermediate activations for pixels ``x``."""
+        return self.encoder.forward_features(self.normalize(x))
+
+    def conv2(self, x: torch.Tensor) -> torch.Tensor:
+        """Second conv block (after BN and ReLU): the kernels of Figs 3 and 5."""
+        e = self.encoder
+        return e.block2(e.block1(self.normalize(x)))
+
+
+class PixelCritic(nn.Module):
+    """The paper's critic on pixels: the same input normalisation, then :class:`EncodeAndDotCritic`.
+
+    Scores ``(L, n, n)`` for ``(x, z)``; the image is detached inside (the official code), so gradients with
+    respect to ``x`` flow only through ``z``.
+    """
+
+    def __init__(self, dataset: str, *, z_dim: int = 64, hidden: int = 2048) -> None:
+        super().__init__()
+        spec = get_spec(dataset)
+        self.normalize = InputNormalize(spec.mean, spec.std)
+        self.critic = EncodeAndDotCritic(spec.channels, z_dim, hidden, detach_x=True)
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.critic(self.normalize(x), z)
+
+
+# ----------------------------------------------------------------------------------------------------- config
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Everything that determines an encoder run's numbers (its hash guards resumption).
+
+    Attributes:
+        dataset: any name :func:`rrlib.data.canonical_name` accepts (stored canonical).
+        train_subset: train on this many training images (drawn without looking at labels); None = all.
+        width: multiplies the Baseline-H hidden sizes (1 = the paper); the representation is ``rep_dim`` = 64.
+        critic_hidden: embedding width of the critic (2048 in the paper; small values for quick runs).
+        epochs, batch_size, lr: Adam with a constant learning rate (the paper: 300 epochs, 128, 1e-4).
+        estimator_loss: ``"normal"`` (DIM, Hjelm et al.) or ``"worst"`` (Eq. 5.4, the paper's method).
+        eps, attack_steps, attack_step_size: ℓ∞ PGD of Algorithm 1 in [0, 1] pixels; None = the dataset's
+            (supplement D.1; FMNIST 0.1, 10, 0.02). Used for ``worst`` training and, in both modes, for the
+            held-out worst-case estimate in the history.
+        heldout_batches: test batches (labels unused) for the per-epoch MI estimates (a few: cheap).
+        seed: initialisation, batch order and subsets.
+    """
+
+    dataset: str = "fashion-mnist"
+    train_subset: int | None = None
+    width: float = 1.0
+    rep_dim: int = 64
+    critic_hidden: int = 2048
+    epochs: int = 300
+    batch_size: int = 128
+    lr: float = 1e-4
+    estimator_loss: str = "worst"
+    eps: float | None = None
+    attack_steps: int | None = None
+    attack_step_size: float | None = None
+    heldout_batches: int = 4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dataset", canonical_name(self.dataset))
+        if self.estimator_loss not in ESTIMATOR_LOSSES:
+            raise ValueError(f"unknown estimator_loss {self.estimator_loss!r}; valid choices: {ESTIMATOR_LOSSES}")
+        for name in ("rep_dim", "critic_hidden", "epochs", "heldout_batches"):
+            check_int(name, getattr(self, name), 1)
+        check_optional_int("train_subset", self.train_subset, 1)
+        check_optional_int("attack_steps", self.attack_steps, 1)
+        check_int("batch_size", self.batch_size, 2, what="an integer >= 2 (the DV bound needs negatives)")
+        check_positive_float("width", self.width)
+        check_positive_float("lr", self.lr)
+        check_nonnegative_float("eps", self.eps, allow_none=True)
+        if self.attack_step_size is not None:
+            check_positive_float("attack_step_size", self.attack_step_size)
+        check_int("seed", self.seed, 0, what="a non-negative integer")
+        self.threat()  # a dataset without a paper threat model must say its attack; the values must fit together
+
+    def threat(self) -> ThreatModel:
+        """Algorithm 1's :class:`~rrlib.attacks.ThreatModel`: the dataset's, with the explicit values replacing
+        its own."""
+        return resolve_threat(self.dataset, self.eps, self.attack_steps, self.attack_step_size)
+
+
+@dataclass
+class EncoderResult:
+    """A trained (or partially trained) encoder g, its critic and the per-epoch history."""
+
+    config: EncoderConfig
+    encoder: PixelEncoder
+    critic: PixelCritic
+    history: list[dict[str, float]] = field(default_factory=list)
+    finished: bool = False
+    out_dir: Path | None = None
+
+    @property
+    def final(self) -> dict[str, float]:
+        """The last epoch's record (``{}`` before the first epoch ends)."""
+        return dict(self.history[-1]) if self.history else {}
+
+    def metrics(self) -> dict[str, Any]:
+        """A JSON-able summary: configuration, hash, the attack of Algorithm 1 (its ThreatModel as a dict; used
+        for ``worst`` training and the held-out worst-case estimates), history and the final epoch (nats)."""
+        return {"config": asdict(self.config), "config_hash": config_hash(self.config), "finished": self.finished,
+                "attack": threat_dict(self.config.threat()), "units": "nats", "history": self.history,
+                "final": self.final}
+
+
+# ----------------------------------------------------------------------------------------------------- steps
+def encoder_step(encoder: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+                 threat: ThreatModel | None) -> float:
+    """One training step; returns the DV estimate (nats) the step ascended, before the update.
+
+    ``threat=None`` is the ``normal`` (DIM) step on the clean batch; a :class:`~rrlib.attacks.ThreatModel` first
+    replaces ``x`` by Algorithm 1's worst-case batch (eval mode), then steps on it. Encoder and critic are left
+    in train mode. With ε = 0 both are the same computation (tested).
+    """
+    if threat is not None:
+        x, _ = _adversarial_batch(critic, encoder, x, threat)
+    encoder.train()
+    critic.train()
+    value = dv(critic(x, encoder(x)))
+    optimizer.zero_grad(set_to_none=True)
+    (-value).backward()
+    optimizer.step()
+    return float(value.detach())
+
+
+def heldout_mi(encoder: nn.Module, critic: nn.Module, batches: list[torch.Tensor], threat: ThreatModel
+               ) -> tuple[float, float]:
+    """Mean normal and worst-case DV estimate (nats) of ``encoder`` with ``critic`` over ``batches`` (eval mode)."""
+    normal, worst = [], []
+    with managed_modes((encoder, critic)):
+        for xb in batches:
+            with torch.no_grad():
+                normal.append(float(dv(critic(xb, encoder(xb)))))
+            worst.append(float(_adversarial_batch(critic, encoder, xb, threat)[1]))
+    return sum(normal) / len(normal), sum(worst) / len(worst)
+
+
+# ----------------------------------------------------------------------------------------------------- data
+def _images(dataset: str, split: str, n: int | None, seed: int, root: str | os.PathLike | None) -> ImageDataset:
+    """``n`` images of ``split`` drawn without stratification, i.e. without reading a label."""
+    data = load_dataset(dataset, split, root=root)
+    if n is not None and n > len(data):
+        raise ValueError(f"{dataset!r} {split} split holds {len(data)} images, fewer than the {n} asked for")
+    return subset(data, n, seed, stratified=False)
+
+
+def _heldout_batches(config: EncoderConfig, root, device: torch.device) -> list[torch.Tensor]:
+    test = load_dataset(config.dataset, "test", root=root)
+    k = min(config.heldout_batches, len(test) // config.batch_size)
+    if k < 1:
+        raise ValueError(f"the {config.dataset!r} test split ({len(test)} images) holds no full batch of "
+                         f"batch_size={config.batch_size} for the held-out MI estimates")
+    images = subset(test, k * config.batch_size, 0, stratified=False).tensors()[0].to(device)
+    return list(images.split(config.batch_size))
+
+
+# ----------------------------------------------------------------------------------------------------- files
+def _remedy(out_dir: Path) -> str:
+    return (f"train it with rrlib.train.encoder.train_encoder(EncoderConfig(...), {str(out_dir)!r}) "
+            "(command line: train-encoder)")
+
+
+def _build(config: EncoderConfig) -> tuple[PixelEncoder, PixelCritic]:
+    encoder = seeded(lambda: PixelEncoder(config.dataset, width=config.width, rep_dim=config.rep_dim), config.seed)
+    critic = seeded(lambda: PixelCritic(config.dataset, z_dim=config.rep_dim, hidden=config.critic_hidden),
+                    config.seed + 1)
+    return encoder, critic
+
+
+def _config_from(saved: dict[str, Any], path: Path) -> EncoderConfig:
+    try:
+        return EncoderConfig(**saved["config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{path} holds an encoder configuration this version cannot read ({err}); "
+                              f"{_remedy(path.parent)}") from err
+
+
+def load_encoder(out_dir: str | os.PathLike, *, device: str | torch.device = "cpu",
+                 require_finished: bool = True) -> EncoderResult:
+    """The encoder (eval mode), critic and history saved by :func:`train_encoder` in ``out_dir``.
+
+    Raises :class:`rrlib.train.checkpoint.CheckpointError` naming the path and what to do when the folder or its
+    checkpoint is missing, the file is corrupt or truncated, it is not an encoder checkpoint, or (with
+    ``require_finished``) the run has not finished.
+    """
+    out_dir = Path(out_dir)
+    path = out_dir / CHECKPOINT_FILE
+    if not out_dir.is_dir():
+        raise CheckpointError(f"no encoder folder at {out_dir}: {_remedy(out_dir)}")
+    saved = read_checkpoint(path, kind=KIND, remedy=_remedy(out_dir), map_location=select_device(device))
+    config = _config_from(saved, path)
+    if require_finished and not saved["finished"]:
+        raise CheckpointError(
+            f"the encoder in {out_dir} has not finished training (epoch {saved['epoch']} of {config.epochs}); "
+            f"resume it with rrlib.train.encoder.train_encoder(config, {str(out_dir)!r}) (it continues from its "
+            "last epoch)")
+    encoder, critic = _build(config)
+    encoder.load_state_dict(saved["encoder"])
+    critic.load_state_dict(saved["critic"])
+    dev = select_device(device)
+    encoder.to(dev).eval()
+    critic.to(dev).eval()
+    return EncoderResult(config, encoder, critic, list(saved["history"]), bool(saved["finished"]), out_dir)
+
+
+# ----------------------------------------------------------------------------------------------------- loop
+def train_encoder(
+    config: EncoderConfig,
+    out_dir: str | os.PathLike,
+    resume: bool = True,
+    *,
+    device: str | torch.device = "auto",
+    data_root: str | os.PathLike | None = None,
+    stop_after_epochs: int | None = None,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    show_progress: bool = True,
+) -> EncoderResult:
+    """Train g (and its critic) as ``config`` says, checkpointing to ``out_dir`` after every epoch.
+
+    Args:
+        resume: continue from ``out_dir``'s checkpoint when it holds this configuration (a finished run is
+            loaded without training; one of fewer ``epochs`` but otherwise the same configuration is continued up
+            to ``config.epochs``, which equals training that long straight away). ``False`` refuses to touch a
+            folder that already holds a checkpoint.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ... — not part of the configuration, so a run may be
+            resumed on another device (bit-identical resumption holds on one device).
+        data_root: dataset root (default :func:`rrlib.data.data_dir`; Fashion-MNIST is found offline).
+        stop_after_epochs: stop (unfinished, checkpointed) once this many epochs in total are done.
+        callback: called after every step with ``{"epoch", "step", "dv"}``; an exception it raises aborts
+            the run like a crash (the last epoch checkpoint stays).
+        on_epoch: called with each epoch's history record once that epoch is checkpointed.
+
+    Returns an :class:`EncoderResult` (encoder and critic in eval mode).
+    """
+    if not isinstance(config, EncoderConfig):
+        raise TypeError(f"config must be an EncoderConfig, got {type(config).__name__}")
+    check_optional_int("stop_after_epochs", stop_after_epochs, 1)
+    out_dir = Path(out_dir)
+    path = out_dir / CHECKPOINT_FILE
+    dev = select_device(device)
+    key = config_hash(config)
+
+    seed_everything(config.seed)
+    encoder, critic = _build(config)
+    encoder.to(dev)
+    critic.to(dev)
+    optimizer = torch.optim.Adam([*encoder.parameters(), *critic.parameters()], lr=config.lr)
+    state: dict[str, Any] = {"epoch": 0, "history": [], "finished": False}
+
+    if path.exists():
+        if not resume:
+            raise FileExistsError(f"{path} already exists and resume=False; choose another out_dir or remove it "
+                                  "(nothing was overwritten)")
+        saved = read_checkpoint(path, kind=KIND, remedy=f"remove {path} and rerun", map_location=dev)
+        finished = check_resumable(saved, config, path, what="an encoder")
+        encoder.load_state_dict(saved["encoder"])
+        critic.load_state_dict(saved["critic"])
+        optimizer.load_state_dict(saved["optimizer"])
+        set_rng_state(saved["rng"])
+        state = {"epoch": saved["epoch"], "history": list(saved["history"]), "finished": finished}
+
+    def result() -> EncoderResult:
+        encoder.eval()
+        critic.eval()
+        return EncoderResult(config, encoder, critic, list(state["history"]), bool(state["finished"]), out_dir)
+
+    if state["finished"]:
+        return result()
+
+    train_set = _images(config.dataset, "train", config.train_subset, config.seed, data_root)
+    spec_shape = get_spec(config.dataset).shape
+    if tuple(train_set.images.shape[1:]) != spec_shape:
+        raise ValueError(f"images of shape {tuple(train_set.images.shape[1:])} do not match {config.dataset!r} "
+                         f"{spec_shape}")
+    loader = make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed, drop_last=True)
+    if len(loader) == 0:
+        raise ValueError(f"{len(train_set)} training images make no full batch of batch_size={config.batch_size}")
+    heldout = _heldout_batches(config, data_root, dev)
+    threat = config.threat()
+    train_threat = threat if config.estimator_loss == "worst" else None
+    last = config.epochs if stop_after_epochs is None else min(config.epochs, stop_after_epochs)
+    n = len(loader)
+    ticks = progress(range(state["epoch"] * n, last * n), total=config.epochs * n, initial=state["epoch"] * n,
+                     desc=f"encoder ({config.estimator_loss})") if show_progress else iter(())
+    while state["epoch"] < last:
+        epoch = state["epoch"]
+        total, seen, tick = 0.0, 0, time.perf_counter()
+        for step, (x, _labels_never_read) in enumerate(loader.iterate(epoch)):
+            value = encoder_step(encoder, critic, optimizer, x.to(dev, non_blocking=True), train_threat)
+            if not math.isfinite(value):
+                raise FloatingPointError(f"the DV estimate diverged at epoch {epoch + 1}, step {step} ({value}); "
+                                         "lower lr (nothing was written for this epoch)")
+            total += value * x.shape[0]
+            seen += x.shape[0]
+            next(ticks, None)
+            if callback is not None:
+                callback({"epoch": epoch, "step": step, "dv": value})
+        seconds = time.perf_counter() - tick
+        mi_normal, mi_worst = heldout_mi(encoder, critic, heldout, threat)
+        state["history"].append({
+            "epoch": epoch + 1,
+            "train_dv": total / seen,
+            "heldout_mi_normal": mi_normal,
+            "heldout_mi_worst": mi_worst,
+            "heldout_rv": mi_normal - mi_worst,
+            "seconds": seconds,
+            "images_per_second": seen / max(seconds, 1e-12),
+        })
+        state["epoch"] = epoch + 1
+        state["finished"] = state["epoch"] >= config.epochs
+        save_checkpoint(path, {
+            "kind": KIND,
+            "config": asdict(config),
+            "config_hash": key,
+            "encoder": encoder.state_dict(),
+            "critic": critic.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": rng_state(),
+            **state,
+        })
+        if on_epoch is not None:
+            on_epoch(dict(state["history"][-1]))
+    if state["finished"]:
+        res = result()
+        atomic_write_text(out_dir / METRICS_FILE, json.dumps(res.metrics(), indent=2) + "\n")
+        return res
+    return result()

@@ -1,0 +1,146 @@
+"""Tables 1/3–5 experiment: the quick profile runs end to end with every row/head/column, a rerun trains and
+attacks nothing, the constant-predictor detector, and clear errors for bad names."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+import rrlib.experiments.downstream_tables as dt
+import rrlib.train.downstream
+import rrlib.train.encoder
+import rrlib.train.supervised
+from rrlib.experiments.downstream_tables import COLUMNS, HEADS, ROWS, TablesConfig, cells, prediction_shares, run
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    config = TablesConfig.quick(seed=0, device="cpu")
+    out = tmp_path_factory.mktemp("tables")
+    lines: list[str] = []
+    return config, out, run(config, out, log=lines.append), lines
+
+
+def test_quick_has_every_row_head_column(quick):
+    config, _, result, lines = quick
+    metrics = json.loads(json.dumps(result.metrics()))  # plain JSON
+    assert metrics["units"] == "percent" and metrics["seeds"] == [0, 1]
+    for row in ROWS:
+        for head in HEADS:
+            cell = metrics["table"][row][head]
+            for col in COLUMNS:
+                assert len(cell[col]["values"]) == 2
+                assert 0.0 <= cell[col]["mean"] <= 100.0 and cell[col]["std"] >= 0.0
+            assert cell["paper"]["natural"] and len(cell["majority_share"]) == 2
+            assert all(a["pgd"] <= a["natural"] + 1e-9 for a in cell["autoattack_images"])
+    assert set(metrics["flags"]) == {"constant_predictor", "equal_natural_adversarial_zero_std",
+                                     "pgd_exceeds_autoattack_by_5_points"}
+    assert len(lines) == len(cells(config)) == 2 * (2 + 4 * 2 + 2 * 2)
+    assert all(t["trained_this_run"] for t in metrics["timings"].values())
+    prov = result.provenance
+    assert prov["machine"]["cpu_count"] and prov["wall_seconds_total"] > 0 and prov["seeds"] == [0, 1]
+    assert set(prov["wall_seconds_per_cell"]) == {c.name for c in cells(config)}
+
+
+def test_es_row_is_the_standard_run_best_head(quick):
+    _, _, result, _ = quick
+    for head in HEADS:
+        es = result.scores["ours/standard_es"][head]
+        std = result.scores["ours/standard"][head]
+        assert [e["cell"] for e in es] == [s["cell"] for s in std]
+        assert {e["which"] for e in es} == {"best"} and {s["which"] for s in std} == {"final"}
+
+
+def test_second_run_trains_and_attacks_nothing(quick, monkeypatch):
+    config, out, first, _ = quick
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished cell was recomputed")
+
+    for module in (rrlib.train.encoder, rrlib.train.downstream, rrlib.train.supervised):
+        monkeypatch.setattr(module, "make_loader", refuse)
+    monkeypatch.setattr(dt, "robustness_report", refuse)
+    again = run(config, out, log=None)
+    assert not any(t["trained_this_run"] for t in again.timings.values())
+    assert all(t["eval_seconds_this_run"] == 0.0 for t in again.timings.values())
+    a, b = first.metrics(), again.metrics()
+    assert a["table"] == b["table"] and a["flags"] == b["flags"]
+
+
+class Constant(nn.Module):
+    def __init__(self, cls: int) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(10))
+        self.cls = cls
+
+    def forward(self, x):
+        return self.bias + 5.0 * nn.functional.one_hot(torch.tensor(self.cls), 10).float().expand(x.shape[0], 10)
+
+
+def test_constant_predictor_detected():
+    x = torch.rand(40, 1, 28, 28)
+    shares = prediction_shares(Constant(3), x, 10)
+    assert shares[3] == 1.0 and sum(shares) == pytest.approx(1.0)
+    entry = {"seed": 0, "natural": 10.0, "adversarial": 10.0, "autoattack": 10.0, "majority_class": 3,
+             "majority_share": shares[3], "class_shares": shares, "autoattack_images": None}
+    varied = dict(entry, majority_share=0.4, natural=50.0, adversarial=20.0, autoattack=5.0)
+    result = dt.TablesResult(TablesConfig.quick(), {"hjelm/robust": {"linear": [entry, dict(entry, seed=1)],
+                                                                      "mlp": [varied, dict(varied, seed=1)]}})
+    metrics = result.metrics()
+    assert metrics["flags"]["constant_predictor"] == ["hjelm/robust/linear"]
+    assert metrics["flags"]["equal_natural_adversarial_zero_std"] == ["hjelm/robust/linear"]
+    assert metrics["table"]["hjelm/robust"]["linear"]["natural"] == {"mean": 10.0, "std": 0.0, "values": [10.0, 10.0]}
+
+
+def test_pgd_autoattack_gap_flag():
+    same = {"n": 10, "natural": 80.0, "pgd": 60.0, "autoattack": 40.0}
+    entry = {"seed": 0, "natural": 80.0, "adversarial": 60.0, "autoattack": 40.0, "majority_class": 0,
+             "majority_share": 0.2, "class_shares": [0.1] * 10, "autoattack_images": same}
+    metrics = dt.TablesResult(TablesConfig.quick(), {"ours/robust": {"mlp": [entry]}}).metrics()
+    assert metrics["flags"]["pgd_exceeds_autoattack_by_5_points"] == ["ours/robust/mlp"]
+    assert metrics["table"]["ours/robust"]["mlp"]["pgd_minus_autoattack_same_images"] == 20.0
+
+
+def test_bad_names_and_profiles():
+    with pytest.raises(ValueError, match=r"rows must be distinct names from .*unknown: \['ours/es'\]"):
+        TablesConfig(rows=("ours/es",))
+    with pytest.raises(ValueError, match=r"heads must be distinct names"):
+        TablesConfig(heads=("resnet",))
+    with pytest.raises(ValueError, match=r"no downstream table in the paper"):
+        TablesConfig(dataset="digits")
+    with pytest.raises(ValueError, match=r"unknown dataset 'imagenet'"):
+        TablesConfig(dataset="imagenet")
+    with pytest.raises(ValueError, match=r"seeds must be distinct"):
+        TablesConfig(seeds=(0, 0))
+    full = TablesConfig.full(seed=0, dataset="cifar10")
+    assert full.seeds == (0, 1, 2, 3) and full.width == 1.0 and full.critic_hidden == 2048
+    assert full.encoder_epochs == 300 and full.head_epochs == 500 and full.encoder_train_subset is None
+    assert len(TablesConfig.medium().seeds) >= 2
+    only = TablesConfig.quick(device="cpu")
+    sub = cells(TablesConfig(**{**only.__dict__, "rows": ("ours/standard_es",), "heads": ("linear",)}))
+    assert [c.kind for c in sub] == ["encoder", "head", "encoder", "head"]
+
+
+def test_save_and_copy_results(quick, tmp_path):
+    config, _, result, _ = quick
+    src = dt.save_json(result, tmp_path / "run.json")
+    saved = json.loads(src.read_text())
+    assert saved["provenance"]["config"]["seeds"] == [0, 1] and saved["metrics"]["table"]
+    dest = dt.copy_results(src, tmp_path / "results" / "table.json")
+    assert json.loads(dest.read_text()) == saved
+    partial = dict(saved["metrics"]["table"]["ours/robust"]["mlp"]["natural"], values=[1.0])
+    saved["metrics"]["table"]["ours/robust"]["mlp"]["natural"] = partial
+    (tmp_path / "partial.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match=r"ours/robust/mlp has 1 of 2 seeds; the run is not finished"):
+        dt.copy_results(tmp_path / "partial.json", tmp_path / "no.json")
