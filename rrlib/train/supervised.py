@@ -560,7 +560,8 @@ def train_cached(
 def load_trained(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> TrainResult:
     """Rebuild the model of a checkpoint written by :func:`train_model` (in eval mode) with its history."""
     saved = read_checkpoint(path, kind=None, map_location=select_device(device),
-                            remedy="train it with `python -m rrlib.cli train-model` (it resumes when repeated)")
+                            remedy="it is not a checkpoint written by train-model that can be read; train one with "
+                            "`python -m rrlib.cli train-model` (it resumes when repeated)")
     config = TrainConfig(**saved["config"])
     model = build_model(config.model, config.dataset, head=config.head, width=config.width)
     model.load_state_dict(saved["model"])
