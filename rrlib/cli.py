@@ -55,11 +55,13 @@ Commands
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import pickle
 import sys
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -179,9 +181,25 @@ def _train_config(args: argparse.Namespace):
     )
 
 
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Show warnings (e.g. a fallback to the previous checkpoint) as one ``warning: ...`` line on stderr."""
+    saved = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        print(f"warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = saved
+
+
 def _train_run(args: argparse.Namespace) -> int:
     from rrlib.runtime import atomic_write_text, select_device
     from rrlib.train.cache import canonical_json, config_hash, entry_dir
+    from rrlib.train.checkpoint import CheckpointError
     from rrlib.train.supervised import CHECKPOINT_FILE, METRICS_FILE, train_model
 
     try:
@@ -199,16 +217,21 @@ def _train_run(args: argparse.Namespace) -> int:
         f"{'adversarial ' + str(threat) if threat else 'standard'}, device {device}"
     )
     print(f"config {config_hash(config)[:12]} → {out}")
-    result = train_model(
-        config,
-        device=device,
-        checkpoint_path=out / CHECKPOINT_FILE,
-        checkpoint_every=args.checkpoint_every,
-        max_steps=args.max_steps,
-        data_root=args.data_root,
-        log=print,
-        show_progress=not args.no_progress,
-    )
+    try:
+        with _one_line_warnings():
+            result = train_model(
+                config,
+                device=device,
+                checkpoint_path=out / CHECKPOINT_FILE,
+                checkpoint_every=args.checkpoint_every,
+                max_steps=args.max_steps,
+                data_root=args.data_root,
+                log=print,
+                show_progress=not args.no_progress,
+            )
+    except (CheckpointError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     metrics = result.metrics()
     atomic_write_text(out / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     state = "finished" if result.finished else f"stopped at step {result.global_step} (rerun to resume)"

@@ -94,7 +94,8 @@ def test_killed_mid_epoch_then_resumed_equals_uninterrupted(reference, tmp_path)
         )
     saved = load_checkpoint(ckpt)
     assert (saved["state"]["epoch"], saved["state"]["step"], saved["state"]["global_step"]) == (1, 1, 4)
-    assert sorted(p.name for p in ckpt.parent.iterdir()) == ["checkpoint.pt"]  # no temporary files left
+    # no temporary files left; the checkpoint before the last is kept for a fallback (test_checkpoint_recovery)
+    assert set(p.name for p in ckpt.parent.iterdir()) <= {"checkpoint.pt", "checkpoint.pt.prev"}
     seen = []
     resumed = train_model(
         TrainConfig(**TINY),

@@ -12,6 +12,7 @@ and every CUDA device), the epoch, the step within the epoch, the running sums o
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,12 @@ from rrlib.runtime import atomic_write, atomic_write_text
 
 __all__ = [
     "CheckpointError",
+    "CheckpointFallbackWarning",
     "atomic_write",
     "atomic_write_text",
     "check_resumable",
     "load_checkpoint",
+    "previous_path",
     "read_checkpoint",
     "rng_state",
     "save_checkpoint",
@@ -50,9 +53,27 @@ def set_rng_state(state: dict[str, Any]) -> None:
             torch.cuda.set_rng_state_all(cuda_states)
 
 
-def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Atomically ``torch.save`` ``state`` to ``path``."""
-    return atomic_write(path, lambda f: torch.save(state, f))
+def previous_path(path: str | os.PathLike) -> Path:
+    """Where :func:`save_checkpoint` keeps the checkpoint it replaced: ``<path>.prev``."""
+    path = Path(path)
+    return path.with_name(path.name + ".prev")
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any], *, keep_previous: bool = True) -> Path:
+    """Atomically ``torch.save`` ``state`` to ``path``; the checkpoint it replaces is kept as ``<path>.prev``.
+
+    The new file is written completely (to a temporary file, synced) before the old one is moved to ``.prev``, so
+    at every instant at least one good checkpoint is on disk: if the newest is later damaged (a disk error, a
+    truncated copy), :func:`read_checkpoint` falls back to the previous one.
+    """
+    path = Path(path)
+    previous = previous_path(path)
+    staged = path.with_name(path.name + ".new")
+    atomic_write(staged, lambda f: torch.save(state, f))
+    if keep_previous and path.exists():
+        os.replace(path, previous)
+    os.replace(staged, path)
+    return path
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -70,29 +91,62 @@ class CheckpointError(RuntimeError):
     """
 
 
-def read_checkpoint(
-    path: str | os.PathLike, *, kind: str, remedy: str, map_location: str | torch.device = "cpu"
-) -> dict[str, Any]:
-    """Load the checkpoint at ``path`` and check that its ``"kind"`` entry equals ``kind``.
+class CheckpointFallbackWarning(UserWarning):
+    """The newest checkpoint was damaged and the previous one (``<path>.prev``) was used instead."""
 
-    Raises :class:`CheckpointError` (never a bare ``EOFError``/``UnpicklingError``/``RuntimeError`` from
-    ``torch.load``) when the file is missing, truncated, not a torch file, or a checkpoint of another kind;
-    ``remedy`` is the sentence that says what to do instead (e.g. how to train it).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no {kind} checkpoint at {path}: {remedy}")
+
+def _load(path: Path, kind: str | None, remedy: str, map_location: str | torch.device) -> dict[str, Any]:
+    what = f"{kind} checkpoint" if kind else "checkpoint"
     try:
         saved = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch.load raises many types for a damaged file
-        raise CheckpointError(
-            f"the {kind} checkpoint {path} is corrupt or truncated ({type(err).__name__}: {str(err)[:120]}); it "
+        failure = CheckpointError(
+            f"the {what} {path} is corrupt or truncated ({type(err).__name__}: {str(err)[:120]}); it "
             f"cannot be repaired. Move it away and train again: {remedy}"
-        ) from err
-    if not isinstance(saved, dict) or saved.get("kind") != kind:
+        )
+        failure.reason = f"corrupt or truncated ({type(err).__name__})"
+        raise failure from err
+    if kind is not None and (not isinstance(saved, dict) or saved.get("kind") != kind):
         found = saved.get("kind") if isinstance(saved, dict) else type(saved).__name__
         raise CheckpointError(f"{path} is not a checkpoint of kind {kind!r} (found kind {found!r}): {remedy}")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path} is not a training checkpoint (it holds a {type(saved).__name__}): {remedy}")
     return saved
+
+
+def read_checkpoint(
+    path: str | os.PathLike, *, kind: str | None, remedy: str, map_location: str | torch.device = "cpu",
+    fallback: bool = True,
+) -> dict[str, Any]:
+    """Load the checkpoint at ``path`` and check that its ``"kind"`` entry equals ``kind`` (``None``: any dict).
+
+    Raises :class:`CheckpointError` (never a bare ``EOFError``/``UnpicklingError``/``RuntimeError`` from
+    ``torch.load``) when the file is missing, truncated, not a torch file, or a checkpoint of another kind;
+    ``remedy`` is the sentence that says what to do instead (e.g. how to train it). With ``fallback`` (default),
+    a missing or damaged newest checkpoint falls back to the previous one that :func:`save_checkpoint` kept
+    (``<path>.prev``), with a :class:`CheckpointFallbackWarning` naming both files; the damaged file is left in
+    place (the next save replaces it).
+    """
+    path = Path(path)
+    previous = previous_path(path)
+    what = f"{kind} checkpoint" if kind else "checkpoint"
+    if not path.is_file() and not (fallback and previous.is_file()):
+        raise CheckpointError(f"no {what} at {path}: {remedy}")
+    try:
+        if not path.is_file():
+            raise CheckpointError(f"no {what} at {path}: {remedy}")
+        return _load(path, kind, remedy, map_location)
+    except CheckpointError as newest:
+        if not (fallback and previous.is_file()):
+            raise
+        try:
+            saved = _load(previous, kind, remedy, map_location)
+        except CheckpointError:
+            raise newest from None
+        reason = getattr(newest, "reason", "missing")
+        warnings.warn(f"the {what} {path} is {reason}; resuming from the previous checkpoint {previous} "
+                      "(the damaged file is replaced at the next save)", CheckpointFallbackWarning, stacklevel=2)
+        return saved
 
 
 def check_resumable(saved: dict[str, Any], config: Any, path: str | os.PathLike, *, what: str) -> bool:

@@ -49,7 +49,8 @@ from rrlib.runtime import managed_modes, progress, seed_everything, select_devic
 from rrlib.train.cache import canonical_json, config_hash, entry_dir
 from rrlib.train.checkpoint import (
     atomic_write_text,
-    load_checkpoint,
+    previous_path,
+    read_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -392,8 +393,9 @@ def train_model(
     state = _new_state(config)
 
     ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
-    if ckpt is not None and ckpt.is_file():
-        saved = load_checkpoint(ckpt, map_location=dev)
+    if ckpt is not None and (ckpt.is_file() or previous_path(ckpt).is_file()):
+        saved = read_checkpoint(ckpt, kind=None, map_location=dev,
+                                remedy=f"remove {ckpt} (and {previous_path(ckpt).name}) to train from scratch")
         if saved["config_hash"] != config_hash(config):
             raise ValueError(
                 f"checkpoint {ckpt} belongs to another configuration "
@@ -557,7 +559,9 @@ def train_cached(
 
 def load_trained(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> TrainResult:
     """Rebuild the model of a checkpoint written by :func:`train_model` (in eval mode) with its history."""
-    saved = load_checkpoint(path, map_location=select_device(device))
+    saved = read_checkpoint(path, kind=None, map_location=select_device(device),
+                            remedy="it is not a checkpoint written by train-model that can be read; train one with "
+                            "`python -m rrlib.cli train-model` (it resumes when repeated)")
     config = TrainConfig(**saved["config"])
     model = build_model(config.model, config.dataset, head=config.head, width=config.width)
     model.load_state_dict(saved["model"])
