@@ -32,8 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from rrlib.attacks import adversarial_examples
-from rrlib.experiments.worst_case_mi import FlatCritic
-from rrlib.mi.critics import SeparableCritic
+from rrlib.mi.critics import FlatCritic, SeparableCritic
 from rrlib.mi.worst_case import AttackConfig, critic_step, worst_case_batch
 from rrlib.models import build_model
 from rrlib.runtime import select_device
