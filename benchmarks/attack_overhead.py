@@ -5,8 +5,9 @@ Two tables, printed and written as JSON to ``benchmarks/results/attack_overhead[
 1. **PGD vs bare forward+backward.** :func:`rrlib.attacks.adversarial_examples` with ``S`` steps against the bare
    cost of the same ``S`` forward+backward passes with respect to the input (no projection, no bookkeeping, no
    final scoring pass), for several models and batch sizes. Target (reported, not asserted): overhead ≤ 10%.
-   ``keep_best=True`` (the default) adds one forward pass to score the last iterate, i.e. ``1/(3S)`` of the bare
-   cost for a backward pass that costs about two forward passes; ``keep_best=False`` is timed too.
+   PGD adds one forward pass to score the last iterate (the ``value`` of the returned ``AttackResult``), i.e.
+   ``1/(3S)`` of the bare cost for a backward pass that costs about two forward passes; ``keep_best=False`` (the
+   last iterate instead of the best) is timed too.
 2. **Worst-case MI iteration vs plain MI iteration.** One iteration of Algorithm 2 (Algorithm 1 with ``S`` PGD
    steps, then one critic step) against one plain MINE iteration (:func:`rrlib.mi.worst_case.critic_step`), on a
    Baseline-H representation and a separable critic. Target (reported, not asserted): ≤ (S + 1)× a plain step.
@@ -31,9 +32,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rrlib.attacks import adversarial_examples
+from rrlib.attacks import ThreatModel, adversarial_examples
 from rrlib.mi.critics import FlatCritic, SeparableCritic
-from rrlib.mi.worst_case import AttackConfig, critic_step, worst_case_batch
+from rrlib.mi.worst_case import critic_step, worst_case_batch
 from rrlib.models import build_model
 from rrlib.runtime import select_device
 
@@ -72,12 +73,12 @@ def _bare_passes(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps
 
 
 def _pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, keep_best: bool = True) -> torch.Tensor:
-    return adversarial_examples(model, x, y, eps=8 / 255, steps=steps, step_size=2.5 * 8 / 255 / steps,
+    return adversarial_examples(model, x, y, ThreatModel("linf", 8 / 255, steps, 2.5 * 8 / 255 / steps),
                                 keep_best=keep_best)
 
 
 def _worst_step(critic: torch.nn.Module, optimizer: torch.optim.Optimizer, model: torch.nn.Module, x: torch.Tensor,
-                attack: AttackConfig) -> None:
+                attack: ThreatModel) -> None:
     x_adv, _ = worst_case_batch(critic, model, x, attack)
     critic_step(critic, optimizer, model, x_adv)
 
@@ -124,7 +125,7 @@ def worst_case_table(device: torch.device, repeats: int, quick: bool) -> list[di
         optimizer = torch.optim.Adam(critic.parameters(), lr=1e-4)
         x = torch.rand(128, *shape, device=device)
         for steps in steps_values:
-            attack = AttackConfig(eps=8 / 255, steps=steps, step_size=min(8 / 255, 2.5 * 8 / 255 / steps))
+            attack = ThreatModel("linf", 8 / 255, steps, min(8 / 255, 2.5 * 8 / 255 / steps))
 
             plain = partial(critic_step, critic, optimizer, model, x)
             worst = partial(_worst_step, critic, optimizer, model, x, attack)

@@ -19,7 +19,7 @@ Commands
     critic is the encode-and-dot-product network on raw pixels (:class:`rrlib.mi.critics.EncodeAndDotCritic`,
     ``--critic-hidden 2048`` as the paper), trained by Algorithm 2 (:mod:`rrlib.mi.worst_case`) with the DV bound;
     the worst case perturbs each batch by Algorithm 1 (ℓ∞ PGD with the dataset's ε, steps and step size from
-    :func:`rrlib.data.threat_model`, overridable with ``--eps/--attack-steps/--attack-lr``). ``--estimator-loss
+    :func:`rrlib.data.dataset_threat_model`, overridable with ``--eps/--attack-steps/--step-size``). ``--estimator-loss
     both`` (default) runs a normal and a worst-case critic from the same initialisation for every seed
     (:func:`rrlib.mi.worst_case.representation_vulnerability`), as the official code's two separate runs.
     Example (the paper's Fashion-MNIST protocol; 300 epochs of critic training by default)::
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import pickle
 import sys
 import time
@@ -46,22 +45,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-from torch import nn
-
-from rrlib.attacks import managed_modes
-from rrlib.data import DATASETS, SPLITS, DatasetSpec, canonical_name, data_dir, get_spec, load_dataset, subset
-from rrlib.mi.bounds import dv
-from rrlib.mi.critics import EncodeAndDotCritic
-from rrlib.mi.worst_case import (
-    AttackConfig,
-    EstimatorConfig,
-    MIEstimate,
-    estimate_mutual_information,
-    representation_vulnerability,
-)
-from rrlib.runtime import seeded
+from rrlib.attacks import ThreatModel
+from rrlib.data import DATASETS, SPLITS, canonical_name, data_dir, get_spec, load_dataset, subset
+from rrlib.mi.critics import encode_and_dot_critics
+from rrlib.mi.runs import ESTIMATOR_LOSSES, MIRun, estimate_runs
+from rrlib.mi.worst_case import EstimatorConfig
+from rrlib.models.representations import REPRESENTATIONS, representation_module
+from rrlib.validation import check_int
 
 
 @dataclass(frozen=True)
@@ -171,9 +161,8 @@ def _train_config(args: argparse.Namespace):
 
 
 def _train_run(args: argparse.Namespace) -> int:
-    from rrlib.runtime import select_device
+    from rrlib.runtime import atomic_write_text, select_device
     from rrlib.train.cache import canonical_json, config_hash, entry_dir
-    from rrlib.train.checkpoint import atomic_write_text
     from rrlib.train.supervised import CHECKPOINT_FILE, METRICS_FILE, train_model
 
     try:
@@ -222,14 +211,10 @@ def _download_run(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------- estimate-mi
-REPRESENTATIONS = ("logits", "z")
-ESTIMATOR_LOSSES = ("normal", "worst", "both")
 #: Critic training length when neither ``--iterations`` nor ``--epochs`` is given (supplement D.1: 300 epochs).
 PAPER_CRITIC_EPOCHS = 300
 #: Learning rate of the critic's Adam (supplement D.1: a fixed 1e-4, as Hjelm et al.).
 PAPER_CRITIC_LR = 1e-4
-#: Points of the (block-averaged) training curve ``V1(t)`` kept per run in the JSON.
-CURVE_POINTS = 100
 
 
 @dataclass(frozen=True)
@@ -240,8 +225,9 @@ class EstimateMIConfig:
         representation: ``"logits"`` (the model's output, 10-d) or ``"z"`` (``model.representation``).
         critic_hidden: width of :class:`rrlib.mi.critics.EncodeAndDotCritic` (the paper: 2048).
         estimator_loss: ``"normal"`` (``I(X; z)``), ``"worst"`` (worst-case MI) or ``"both"``.
-        attack: Algorithm 1's adversary (``None`` for ``"normal"``).
-        estimator: Algorithm 2's settings (iterations ``T``, batch ``B``, lr, test batches ``K``, selection).
+        threat: Algorithm 1's adversary (``None`` for ``"normal"``).
+        estimator: Algorithm 2's settings (iterations ``T``, batch ``B``, lr, test batches ``K``, selection, the
+            adversary's gradient path).
         seeds: one critic initialisation and one batch order per seed.
         train_subset, test_subset: class-stratified subsets (seed 0) of the training and test sets; ``None``: all.
     """
@@ -249,24 +235,20 @@ class EstimateMIConfig:
     representation: str
     critic_hidden: int
     estimator_loss: str
-    attack: AttackConfig | None
+    threat: ThreatModel | None
     estimator: EstimatorConfig
     seeds: tuple[int, ...]
     train_subset: int | None
     test_subset: int | None
 
 
-class LatentRepresentation(nn.Module):
-    """``x ↦ model.representation(x)`` as a module (Baseline-H: the 64-d code ``z = g(x)``), for the estimators."""
+class _DeprecatedAlias(argparse.Action):
+    """Store the value like the new flag does and print a deprecation line naming it (``--attack-lr``)."""
 
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        if not callable(getattr(model, "representation", None)):
-            raise TypeError(f"{type(model).__name__} has no representation(x) method")
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.representation(x)
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"warning: {option_string} is deprecated; use --step-size (the book's η) instead", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def _seeds(text: str) -> int:
@@ -300,7 +282,9 @@ def _mi_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eps", type=eval_fraction, default=None, help="attack radius, e.g. 0.1 or 8/255 "
                    "(default: the dataset's, supplement D.1)")
     p.add_argument("--attack-steps", type=int, default=None, help="PGD steps S (default: the dataset's)")
-    p.add_argument("--attack-lr", type=eval_fraction, default=None, help="PGD step size (default: the dataset's)")
+    p.add_argument("--step-size", type=eval_fraction, default=None, help="PGD step size η (default: the dataset's)")
+    p.add_argument("--attack-lr", type=eval_fraction, dest="step_size", action=_DeprecatedAlias,
+                   help="deprecated alias of --step-size")
     p.add_argument("--norm", choices=NORM_CHOICES, default=None, help="attack norm (default: the dataset's, linf)")
     p.add_argument(
         "--gradient", choices=GRADIENT_PATHS, default="representation",
@@ -352,9 +336,9 @@ def _checkpoint_file(path: Path) -> Path:
 def _mi_settings(args: argparse.Namespace, dataset: str, n_train: int) -> EstimateMIConfig:
     """The run's settings from the arguments and the dataset's threat model; ``ValueError`` on a bad value."""
     spec = get_spec(dataset)
-    attack = None
+    threat = None
     if args.estimator_loss != "normal":
-        given = {"eps": args.eps, "steps": args.attack_steps, "step_size": args.attack_lr,
+        given = {"eps": args.eps, "steps": args.attack_steps, "step_size": args.step_size,
                  "norm": args.norm}
         paper = spec.threat
         values = {k: v if v is not None else (getattr(paper, k) if paper is not None else None)
@@ -362,21 +346,17 @@ def _mi_settings(args: argparse.Namespace, dataset: str, n_train: int) -> Estima
         values["norm"] = values["norm"] or "linf"
         missing = [k for k, v in values.items() if v is None]
         if missing:
-            flags = {"eps": "--eps", "steps": "--attack-steps", "step_size": "--attack-lr"}
+            flags = {"eps": "--eps", "steps": "--attack-steps", "step_size": "--step-size"}
             raise ValueError(
                 f"dataset {dataset!r} has no threat model in the paper; give {', '.join(flags[k] for k in missing)}"
             )
-        if values["steps"] < 1:
-            raise ValueError(f"--attack-steps must be an integer >= 1, got {values['steps']}")
-        if values["eps"] > 0 and not 0 < values["step_size"] <= 2 * values["eps"]:
-            raise ValueError(
-                f"--attack-lr {values['step_size']:g} must lie in (0, 2·eps] = (0, {2 * values['eps']:g}] "
-                "(a longer step jumps across the ball)"
-            )
-        attack = AttackConfig(eps=float(values["eps"]), steps=int(values["steps"]),
-                              step_size=float(values["step_size"]), norm=values["norm"], gradient=args.gradient)
-    if isinstance(args.critic_hidden, bool) or args.critic_hidden < 1:
-        raise ValueError(f"--critic-hidden must be an integer >= 1, got {args.critic_hidden}")
+        try:
+            threat = ThreatModel(values["norm"], values["eps"], values["steps"], values["step_size"])
+        except ValueError as err:  # name the flags, keep the library's explanation
+            flag = {"steps": "--attack-steps", "step_size": "--step-size", "eps": "--eps"}
+            name = next((k for k in ("steps", "step_size", "eps") if str(err).startswith(k)), "step_size")
+            raise ValueError(f"{flag[name]} {values[name]:g}: {err}") from None
+    check_int("--critic-hidden", args.critic_hidden, 1)
     if args.iterations is not None:
         iterations = args.iterations
     else:
@@ -385,84 +365,23 @@ def _mi_settings(args: argparse.Namespace, dataset: str, n_train: int) -> Estima
             raise ValueError(f"--epochs must be > 0, got {epochs:g}")
         iterations = max(1, round(epochs * (n_train // max(args.batch_size, 1))))
     estimator = EstimatorConfig(iterations=iterations, batch_size=args.batch_size, lr=args.lr,
-                                test_batches=args.test_batches, select=args.select)
+                                test_batches=args.test_batches, select=args.select,
+                                gradient=args.gradient if threat is not None else "representation")
     seeds = tuple(args.seeds) if args.seeds is not None else (0 if args.seed is None else args.seed,)
     return EstimateMIConfig(representation=args.representation, critic_hidden=args.critic_hidden,
-                            estimator_loss=args.estimator_loss, attack=attack, estimator=estimator, seeds=seeds,
+                            estimator_loss=args.estimator_loss, threat=threat, estimator=estimator, seeds=seeds,
                             train_subset=args.train_subset, test_subset=args.test_subset)
 
 
-def _representation_module(
-    model: nn.Module, name: str, spec: DatasetSpec, device: torch.device
-) -> tuple[nn.Module, int]:
-    """The frozen representation ``x ↦ z`` of ``model`` and its dimension."""
-    module = model if name == "logits" else LatentRepresentation(model)
-    with torch.no_grad():
-        was = model.training
-        model.eval()
-        z = module(torch.zeros((2, *spec.shape), device=device))
-        model.train(was)
-    if z.ndim != 2:
-        raise ValueError(f"representation {name!r} of this model has shape {tuple(z.shape[1:])}; a vector is needed")
-    return module, int(z.shape[1])
-
-
-def _seeded_critic(spec: DatasetSpec, z_dim: int, settings: EstimateMIConfig, seed: int) -> nn.Module:
-    """The critic's initialisation for ``seed``: built under ``torch.manual_seed(seed)`` with the global RNG state
-    restored afterwards (as :func:`rrlib.mi.worst_case.representation_vulnerability` does, so that a single
-    ``normal`` or ``worst`` run reproduces the corresponding half of a ``both`` run exactly)."""
-    gradient = settings.attack.gradient if settings.attack is not None else "representation"
-    return seeded(lambda: EncodeAndDotCritic(spec.channels, z_dim, settings.critic_hidden,
-                                             detach_x=gradient == "representation"), seed)
-
-
-def _clean_values(estimate: MIEstimate, representation: nn.Module, batch_size: int) -> list[float]:
-    """The selected critic's DV estimate ``J(x)`` on each *clean* test batch of ``estimate`` (nats).
-
-    For a worst-case run, Algorithm 1 with ``keep_best`` scores the clean batch as its first iterate, so each test
-    value ``V1(k)`` is at most this (the attack's reduction against one fixed critic)."""
-    critic = estimate.critic
-    out = []
-    with managed_modes((representation, critic)), torch.no_grad():
-        for xb in estimate.x_test.split(batch_size):
-            out.append(float(dv(critic(xb, representation(xb)))))
-    return out
-
-
-def _curve(values: np.ndarray, points: int = CURVE_POINTS) -> dict[str, Any]:
-    """Block means of a training curve, at most ``points`` of them."""
-    per = max(1, -(-values.size // points))
-    n = values.size // per * per
-    blocks = values[:n].reshape(-1, per).mean(axis=1).tolist()
-    if n < values.size:
-        blocks.append(float(values[n:].mean()))
-    return {"iterations_per_point": per, "values": blocks}
-
-
-def _record(kind: str, seed: int, est: MIEstimate, seconds: float | None) -> dict[str, Any]:
-    k = est.test_values.size
-    se = float(est.test_values.std(ddof=1) / math.sqrt(k)) if k > 1 else float("nan")
-    return {"kind": kind, "seed": seed, "estimate": est.estimate, "standard_error": se if k > 1 else None,
-            "test_values": est.test_values.tolist(), "best_iteration": est.best_iteration,
-            "train_curve": _curve(est.train_values), "seconds": seconds}
-
-
-def _summary(values: list[float]) -> dict[str, Any]:
-    arr = np.asarray(values, dtype=float)
-    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
-            "per_seed": arr.tolist()}
-
-
-def _describe_attack(attack: AttackConfig) -> str:
-    return (f"{attack.norm} PGD-{attack.steps}, eps {attack.eps:.4g}, step {attack.step_size:.4g}, "
-            f"gradient through {'z only' if attack.gradient == 'representation' else 'both critic inputs'}")
+def _describe_attack(threat: ThreatModel, gradient: str) -> str:
+    return (f"{threat.norm} PGD-{threat.steps}, eps {threat.eps:.4g}, step {threat.step_size:.4g}, "
+            f"gradient through {'z only' if gradient == 'representation' else 'both critic inputs'}")
 
 
 def _mi_run(args: argparse.Namespace) -> int:
     from rrlib.mi.estimator import limit_threads
-    from rrlib.runtime import select_device
+    from rrlib.runtime import atomic_write_text, select_device
     from rrlib.train.cache import config_hash
-    from rrlib.train.checkpoint import atomic_write_text
     from rrlib.train.supervised import load_trained
 
     try:
@@ -490,7 +409,7 @@ def _mi_run(args: argparse.Namespace) -> int:
         return 2
     spec = get_spec(dataset)
     model = trained.model
-    representation, z_dim = _representation_module(model, settings.representation, spec, device)
+    representation, z_dim = representation_module(model, settings.representation, spec.shape, device)
     x_train = train.tensors()[0].to(device)
     x_test = test.tensors()[0].to(device)
     digest = config_hash(settings)
@@ -502,41 +421,30 @@ def _mi_run(args: argparse.Namespace) -> int:
     print(f"representation {settings.representation} ({z_dim}-d); critic encode-and-dot, hidden "
           f"{settings.critic_hidden}; {est.iterations} iterations of batch {b}, lr {est.lr:g}, select {est.select}; "
           f"{len(train)} training / {len(test)} test images")
-    if settings.attack is not None:
-        print(f"attack: {_describe_attack(settings.attack)}")
-    runs: list[dict[str, Any]] = []
+    if settings.threat is not None:
+        print(f"attack: {_describe_attack(settings.threat, est.gradient)}")
     start = time.perf_counter()
+
+    def started(seed: int, loss: str) -> None:
+        what = "a normal and a worst-case critic" if loss == "both" else f"a {loss}-case critic"
+        print(f"[seed {seed}] training {what} ...", flush=True)
+
+    def reported(run: MIRun) -> None:
+        se = run.estimate.standard_error
+        line = f"[seed {run.seed}] {run.kind} MI {run.estimate.estimate:.4f}"
+        line += f" ± {se:.4f}" if se is not None else ""
+        line += f" nats (s.e. over test batches; critic of iteration {run.estimate.best_iteration}"
+        if run.kind == "worst":
+            line += f"; the same critic on clean test data: {run.clean_estimate:.4f}"
+        print(line + ")", flush=True)
+
     with limit_threads(args.threads if device.type == "cpu" else None):
-        for seed in settings.seeds:
-            t0 = time.perf_counter()
-            if settings.estimator_loss == "both":
-                print(f"[seed {seed}] training a normal and a worst-case critic ...", flush=True)
-                vul = representation_vulnerability(
-                    representation, lambda s=seed: _seeded_critic(spec, z_dim, settings, s), x_train, x_test,
-                    attack=settings.attack, config=est, seeds=[seed])
-                pair = vul.runs[0]
-                results = [("normal", pair[0], None), ("worst", pair[1], None)]
-            else:
-                kind = settings.estimator_loss
-                print(f"[seed {seed}] training a {kind}-case critic ...", flush=True)
-                estimate = estimate_mutual_information(
-                    representation, _seeded_critic(spec, z_dim, settings, seed), x_train, x_test,
-                    attack=settings.attack if kind == "worst" else None, config=est,
-                    generator=torch.Generator().manual_seed(seed))
-                results = [(kind, estimate, time.perf_counter() - t0)]
-            for kind, estimate, seconds in results:
-                rec = _record(kind, seed, estimate, seconds)
-                if kind == "worst":
-                    rec["clean_test_values"] = _clean_values(estimate, representation, b)
-                    rec["clean_estimate"] = float(np.mean(rec["clean_test_values"]))
-                runs.append(rec)
-                se = rec["standard_error"]
-                line = f"[seed {seed}] {kind} MI {rec['estimate']:.4f}" + (f" ± {se:.4f}" if se is not None else "")
-                line += f" nats (s.e. over test batches; critic of iteration {rec['best_iteration']}"
-                if kind == "worst":
-                    line += f"; the same critic on clean test data: {rec['clean_estimate']:.4f}"
-                print(line + ")", flush=True)
-            print(f"[seed {seed}] {time.perf_counter() - t0:.1f} s", flush=True)
+        runs = estimate_runs(
+            representation, encode_and_dot_critics(spec.channels, z_dim, settings.critic_hidden,
+                                                   gradient=est.gradient),
+            x_train, x_test, loss=settings.estimator_loss, threat=settings.threat, config=est, seeds=settings.seeds,
+            on_start=started, on_run=reported,
+            on_seed_done=lambda seed, seconds: print(f"[seed {seed}] {seconds:.1f} s", flush=True))
     seconds = time.perf_counter() - start
     result: dict[str, Any] = {
         "command": "estimate-mi", "units": "nats", "checkpoint": str(file), "device": str(device),
@@ -544,14 +452,8 @@ def _mi_run(args: argparse.Namespace) -> int:
                   "global_step": trained.global_step, "final": trained.final},
         "config": asdict(settings), "config_hash": digest, "dataset": dataset, "z_dim": z_dim,
         "n_train": len(train), "n_test": len(test), "seconds": seconds,
-        "normal": None, "worst": None, "rv": None, "runs": runs,
+        **runs.summary(), "runs": [run.record() for run in runs.runs],
     }
-    by_kind = {kind: [r["estimate"] for r in runs if r["kind"] == kind] for kind in ("normal", "worst")}
-    for kind, values in by_kind.items():
-        if values:
-            result[kind] = _summary(values)
-    if by_kind["normal"] and by_kind["worst"]:
-        result["rv"] = _summary([n - w for n, w in zip(by_kind["normal"], by_kind["worst"], strict=True)])
     parts = [f"{name} {result[key]['mean']:.4f}" + (f" ± {result[key]['std']:.4f}" if len(settings.seeds) > 1 else "")
              for key, name in (("normal", "normal MI"), ("worst", "worst-case MI"), ("rv", "RV"))
              if result[key] is not None]

@@ -41,40 +41,19 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from rrlib.attacks import ThreatModel
+from rrlib.validation import check_int
+
 SPLITS = ("train", "test")
 PAPER_BATCH_SIZE = 128
 
 
-@dataclass(frozen=True)
-class PGDSettings:
-    """An ℓp-ball threat model with the PGD settings used to search it (pixel units in [0, 1])."""
-
-    norm: str
-    eps: float
-    steps: int
-    step_size: float
-
-    def __post_init__(self) -> None:
-        if self.norm not in ("linf", "l2"):
-            raise ValueError(f"unknown norm {self.norm!r}; valid choices: ('linf', 'l2')")
-        if not (self.eps >= 0 and math.isfinite(self.eps)):
-            raise ValueError(f"eps must be a finite non-negative number, got {self.eps!r}")
-        if not (isinstance(self.steps, int) and self.steps >= 0):
-            raise ValueError(f"steps must be a non-negative integer, got {self.steps!r}")
-        if not (self.step_size >= 0 and math.isfinite(self.step_size)):
-            raise ValueError(f"step_size must be a finite non-negative number, got {self.step_size!r}")
-
-    def with_eps(self, eps: float) -> PGDSettings:
-        """The same attack with another radius ε (steps and step size unchanged)."""
-        return PGDSettings(self.norm, float(eps), self.steps, self.step_size)
-
-
 #: The paper's threat models (supplement D.1).
-THREAT_MODELS: dict[str, PGDSettings] = {
-    "mnist": PGDSettings("linf", 0.3, 10, 0.1),
-    "fashion-mnist": PGDSettings("linf", 0.1, 10, 0.02),
-    "svhn": PGDSettings("linf", 4 / 255, 10, 0.005),
-    "cifar10": PGDSettings("linf", 8 / 255, 7, 0.01),
+THREAT_MODELS: dict[str, ThreatModel] = {
+    "mnist": ThreatModel("linf", 0.3, 10, 0.1),
+    "fashion-mnist": ThreatModel("linf", 0.1, 10, 0.02),
+    "svhn": ThreatModel("linf", 4 / 255, 10, 0.005),
+    "cifar10": ThreatModel("linf", 8 / 255, 7, 0.01),
 }
 
 
@@ -93,7 +72,7 @@ class DatasetSpec:
     n_classes: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
-    threat: PGDSettings | None
+    threat: ThreatModel | None
     sizes: dict[str, int]
     torchvision_class: Callable | None = None
     folder: str = ""
@@ -237,8 +216,12 @@ def get_spec(name: str) -> DatasetSpec:
     return DATASETS[canonical_name(name)]
 
 
-def threat_model(name: str, eps: float | None = None) -> PGDSettings:
-    """The paper's threat model for dataset ``name``, optionally with another ε."""
+def dataset_threat_model(name: str, eps: float | None = None) -> ThreatModel:
+    """The paper's :class:`~rrlib.attacks.ThreatModel` for dataset ``name``, optionally with another ε.
+
+    >>> dataset_threat_model("fashion-mnist")
+    ThreatModel(norm='linf', eps=0.1, steps=10, step_size=0.02, box=(0.0, 1.0), random_start=False, restarts=0)
+    """
     spec = get_spec(name)
     if spec.threat is None:
         raise ValueError(f"dataset {name!r} has no threat model in the paper; pass one explicitly")
@@ -443,8 +426,7 @@ def subset(dataset: ImageDataset, n: int | None, seed: int = 0, *, stratified: b
     """
     if n is None:
         return dataset
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        raise ValueError(f"subset size must be a positive integer or None, got {n!r}")
+    check_int("subset size", n, 1, what="a positive integer", allow_none=True)
     if n > len(dataset):
         raise ValueError(f"subset size {n} exceeds the dataset size {len(dataset)}")
     gen = torch.Generator().manual_seed(seed)
@@ -533,8 +515,7 @@ class BatchLoader:
         drop_last: bool = False,
         augment: str | None = None,
     ) -> None:
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_int("batch_size", batch_size, 1, what="a positive integer")
         if augment is not None and augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augmentation {augment!r}; valid choices: {[None, *AUGMENTATIONS]}")
         if len(dataset) == 0:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rrlib.data import get_spec, threat_model
+from rrlib.data import dataset_threat_model, get_spec
 from rrlib.experiments.mine import ORACLE_BOUNDS
 from rrlib.experiments.vulnerability import ARCHITECTURE_TITLES
 from rrlib.experiments.worst_case_mi.common import mean_std
@@ -377,7 +377,7 @@ def claims_markdown(result: VulnerabilityResult) -> str:
 
 def config_markdown(config: VulnerabilityConfig) -> str:
     """The experiment's settings as a two-column table."""
-    threat = threat_model(config.dataset)
+    threat = dataset_threat_model(config.dataset)
     rows = ["| setting | value |", "|---|---|",
             f"| data set | {get_spec(config.dataset).title} |",
             f"| threat model | ℓ∞, ε = {threat.eps:.4g}, PGD-{threat.steps}, step {threat.step_size:.4g}, no random "

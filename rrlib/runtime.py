@@ -1,14 +1,26 @@
-"""Device selection, seeding and progress bars: the only place that knows about hardware."""
+"""The lowest layer: device selection, seeding, thread limits, progress bars, train/eval modes, atomic files.
+
+* :func:`managed_modes` — put modules in eval mode for a block and restore **every sub-module's** own flag
+  afterwards (also when the block raises). ``model.train(was)`` would instead reset all sub-modules to one flag.
+* :func:`atomic_write` / :func:`atomic_write_text` — write a file so that a reader (or a crash) sees either the old
+  file or the new one, never half of it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 import numpy as np
 import torch
+from torch import nn
+
+from rrlib.validation import check_int
 
 T = TypeVar("T")
 
@@ -53,8 +65,7 @@ def seed_everything(seed: int) -> torch.Generator:
 
     Prefer passing explicit generators (the returned one, or :func:`numpy_rng`) to functions that sample.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_int("seed", seed, 0, what="a non-negative integer")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -102,3 +113,84 @@ def progress(iterable: Iterable[T], *, desc: str | None = None, total: int | Non
     kwargs.setdefault("dynamic_ncols", True)
     kwargs.setdefault("disable", os.environ.get("RRBOOK_NO_PROGRESS") == "1")
     return iter(tqdm(iterable, desc=desc, total=total, **kwargs))
+
+
+# ------------------------------------------------------------------------------------------ train/eval modes
+@contextlib.contextmanager
+def managed_modes(modules: nn.Module | Iterable[nn.Module] | None, eval_mode: bool = True,
+                  *, train: bool = False) -> Iterator[None]:
+    """Put ``modules`` in eval mode (``eval_mode``) or train mode (``train=True``) and restore every sub-module's
+    own train/eval flag on exit, also when the block raises.
+
+    >>> net = nn.Sequential(nn.Linear(2, 2), nn.Dropout())
+    >>> net[1].eval()  # a mixed state that ``net.train(True)`` would lose
+    Dropout(p=0.5, inplace=False)
+    >>> with managed_modes(net):
+    ...     net.training, net[1].training
+    (False, False)
+    >>> net.training, net[1].training
+    (True, False)
+    """
+    if modules is None:
+        mods: list[nn.Module] = []
+    elif isinstance(modules, nn.Module):
+        mods = [modules]
+    else:
+        mods = list(modules)
+        for m in mods:
+            if not isinstance(m, nn.Module):
+                raise TypeError(f"modules must be nn.Module instances, got {type(m).__name__}")
+    saved = [(sub, sub.training) for m in mods for sub in m.modules()]
+    try:
+        if train:
+            for m in mods:
+                m.train()
+        elif eval_mode:
+            for m in mods:
+                m.eval()
+        yield
+    finally:
+        for sub, training in saved:
+            sub.training = training
+
+
+# ------------------------------------------------------------------------------------------ atomic files
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows: directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
+    """Call ``write(f)`` on a temporary binary file next to ``path``, then atomically move it to ``path``.
+
+    The temporary file is flushed and synced (``fsync``), moved with ``os.replace`` (atomic on POSIX and Windows)
+    and the folder synced. If ``write`` raises, the temporary file is removed and ``path`` keeps its old content.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Atomically write UTF-8 ``text`` to ``path``."""
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))

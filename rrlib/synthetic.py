@@ -35,7 +35,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from rrlib.validation import check_paired_samples
+from rrlib.validation import check_bool, check_int, check_paired_samples
 
 __all__ = [
     "CorrelatedGaussian",
@@ -86,13 +86,11 @@ def rho_from_mi(mi: float, dim: int) -> float:
 
 
 def _check_dim(dim: int) -> None:
-    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
-        raise ValueError(f"dim must be a positive integer, got {dim!r}")
+    check_int("dim", dim, 1, what="a positive integer")
 
 
 def _check_n(n: int) -> None:
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n (number of samples) must be a positive integer, got {n!r}")
+    check_int("n (number of samples)", n, 1, what="a positive integer")
 
 
 def _check_generator(generator: torch.Generator) -> None:
@@ -119,8 +117,7 @@ class CorrelatedGaussian:
     def __post_init__(self) -> None:
         _check_dim(self.dim)
         mi_from_rho(self.rho, self.dim)  # validates rho
-        if not isinstance(self.cubic, bool):
-            raise TypeError(f"cubic must be a bool, got {self.cubic!r}")
+        check_bool("cubic", self.cubic)
 
     @classmethod
     def from_mi(cls, mi: float, dim: int, *, cubic: bool = False) -> CorrelatedGaussian:
@@ -242,8 +239,7 @@ def symmetric_channel(k: int, flip: float) -> DiscreteJoint:
     >>> round(symmetric_channel(2, 0.11).mi, 4)
     0.3466
     """
-    if not isinstance(k, int) or isinstance(k, bool) or k < 2:
-        raise ValueError(f"k must be an integer >= 2, got {k!r}")
+    check_int("k", k, 2)
     if not isinstance(flip, (int, float)) or not 0.0 < float(flip) < 1.0:
         raise ValueError(f"flip must be in the open interval (0, 1) (so every cell is positive), got {flip!r}")
     table = np.full((k, k), float(flip) / (k * (k - 1)))

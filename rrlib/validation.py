@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -16,8 +18,49 @@ def check_paired_samples(x: torch.Tensor, z: torch.Tensor, x_dim: int, z_dim: in
         raise ValueError(f"x and z must hold the same number of samples, got {x.shape[0]} and {z.shape[0]}")
 
 
-def check_int(name: str, value: object, minimum: int = 1) -> int:
-    """Return ``value`` if it is an ``int`` (not a bool) of at least ``minimum``; otherwise raise ``ValueError``."""
+def check_int(name: str, value: object, minimum: int = 1, *, what: str | None = None,
+              allow_none: bool = False) -> int:
+    """Return ``value`` if it is an ``int`` (not a bool) of at least ``minimum`` (or ``None`` when ``allow_none``);
+    otherwise raise ``ValueError`` "``<name> must be <what>[ or None], got <value>``" (``what`` defaults to
+    "an integer >= <minimum>")."""
+    if value is None and allow_none:
+        return value  # type: ignore[return-value]
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be {what or f'an integer >= {minimum}'}{' or None' if allow_none else ''}, "
+                         f"got {value!r}")
     return value
+
+
+def check_optional_int(name: str, value: object, minimum: int = 1) -> int | None:
+    """Like :func:`check_int`, but ``None`` is allowed too (and returned)."""
+    if value is None:
+        return None
+    return check_int(name, value, minimum, what=f"None or an integer >= {minimum}")
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` if it is a ``bool``; otherwise raise ``TypeError`` (``0``/``1`` are not accepted)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return value
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_positive_float(name: str, value: object, *, what: str = "a finite number > 0") -> float:
+    """Return ``float(value)`` for a finite real number > 0 (not a bool); otherwise raise ``ValueError``."""
+    if not _is_real(value) or value <= 0:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return float(value)
+
+
+def check_nonnegative_float(name: str, value: object, *, what: str = "a finite number >= 0",
+                            allow_none: bool = False) -> float:
+    """Return ``float(value)`` for a finite real number >= 0 (not a bool); otherwise raise ``ValueError``."""
+    if value is None and allow_none:
+        return value  # type: ignore[return-value]
+    if not _is_real(value) or value < 0:
+        raise ValueError(f"{name} must be {what}{' or None' if allow_none else ''}, got {value!r}")
+    return float(value)

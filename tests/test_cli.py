@@ -20,7 +20,7 @@ ESTIMATE = [
     "--critic-hidden", "16", "--iterations", "60", "--batch-size", "32", "--lr", "0.003", "--test-batches", "4",
     "--train-subset", "256", "--test-subset", "128", "--device", "cpu", "--threads", "1",
 ]
-ATTACK = ["--eps", "0.3", "--attack-steps", "3", "--attack-lr", "0.1"]
+ATTACK = ["--eps", "0.3", "--attack-steps", "3", "--step-size", "0.1"]
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,9 @@ def test_both_writes_finite_estimates_and_rv_is_their_difference(both, checkpoin
     assert both["z_dim"] == 10 and both["n_train"] == 256 and both["n_test"] == 128
     cfg = both["config"]
     assert cfg["representation"] == "logits" and cfg["estimator_loss"] == "both" and cfg["seeds"] == [0, 1]
-    assert cfg["attack"] == {"eps": 0.3, "steps": 3, "step_size": 0.1, "norm": "linf", "box": [0.0, 1.0],
-                             "gradient": "representation", "keep_best": True, "random_start": False}
+    assert cfg["threat"] == {"norm": "linf", "eps": 0.3, "steps": 3, "step_size": 0.1, "box": [0.0, 1.0],
+                             "random_start": False, "restarts": 0}
+    assert cfg["estimator"]["gradient"] == "representation" and cfg["estimator"]["attack_keep_best"] is True
     assert cfg["estimator"]["iterations"] == 60 and cfg["estimator"]["batch_size"] == 32
     assert both["model"]["config"]["dataset"] == "digits" and both["model"]["finished"]
     normal, worst, rv = both["normal"], both["worst"], both["rv"]
@@ -93,9 +94,9 @@ def test_worst_case_at_eps_zero_is_the_normal_estimate_exactly(checkpoint, both,
     (same critic initialisation, same batches). A single-mode run also reproduces its half of a ``both`` run."""
     normal = _estimate(checkpoint, tmp_path / "normal.json", "--estimator-loss", "normal", "--seed", "1")
     worst = _estimate(checkpoint, tmp_path / "worst.json", "--estimator-loss", "worst", "--seed", "1",
-                      "--eps", "0", "--attack-steps", "3", "--attack-lr", "0.1")
+                      "--eps", "0", "--attack-steps", "3", "--step-size", "0.1")
     assert normal["worst"] is None and normal["rv"] is None and worst["normal"] is None
-    assert worst["config"]["attack"]["eps"] == 0.0 and normal["config"]["attack"] is None
+    assert worst["config"]["threat"]["eps"] == 0.0 and normal["config"]["threat"] is None
     (n,), (w,) = normal["runs"], worst["runs"]
     assert w["estimate"] == n["estimate"] and w["test_values"] == n["test_values"]
     assert w["best_iteration"] == n["best_iteration"] and w["train_curve"] == n["train_curve"]
@@ -130,7 +131,9 @@ def test_bad_inputs_are_clear_errors(checkpoint, tmp_path, capsys):
     base = ["estimate-mi", "--checkpoint", str(checkpoint), *ESTIMATE]
     cases = [
         ([], "no threat model"),  # the digits need an explicit attack
-        ([*ATTACK[:-2], "--attack-lr", "0.7"], "--attack-lr 0.7"),  # a step longer than the ball's diameter
+        ([*ATTACK[:-2], "--step-size", "0.7"], "--step-size 0.7"),  # a step longer than the ball's diameter
+        ([*ATTACK[:-2], "--step-size", "0.7"], "exceeds the diameter"),  # ThreatModel's own explanation
+        (["--eps", "0.3", "--attack-steps", "0", "--step-size", "0.1"], "--attack-steps 0"),
         ([*ATTACK, "--test-batches", "5"], "--test-batches 5"),  # 128 test images hold 4 batches of 32
         ([*ATTACK, "--batch-size", "1"], "batch_size"),
     ]
@@ -140,3 +143,14 @@ def test_bad_inputs_are_clear_errors(checkpoint, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["estimate-mi", "--checkpoint", str(checkpoint), "--seeds", "0", "-1"])
     assert "non-negative integer" in capsys.readouterr().err
+
+
+def test_attack_lr_is_a_deprecated_alias_of_step_size(capsys):
+    from rrlib.cli import build_parser
+
+    args = build_parser().parse_args(["estimate-mi", "--checkpoint", "x", "--attack-lr", "8/255"])
+    assert args.step_size == pytest.approx(8 / 255)
+    err = capsys.readouterr().err
+    assert "--attack-lr is deprecated" in err and "use --step-size" in err
+    args = build_parser().parse_args(["estimate-mi", "--checkpoint", "x", "--step-size", "0.1"])
+    assert args.step_size == 0.1 and "deprecated" not in capsys.readouterr().err

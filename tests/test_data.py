@@ -19,16 +19,16 @@ import pytest
 import torch
 
 from rrlib import data as D
+from rrlib.attacks import ThreatModel
 from rrlib.data import (
     DATASETS,
     THREAT_MODELS,
-    PGDSettings,
     cifar_augment,
+    dataset_threat_model,
     get_spec,
     load_dataset,
     make_loader,
     subset,
-    threat_model,
 )
 
 DEBIAN_FMNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -84,7 +84,8 @@ def test_threat_models_are_the_supplements_d1_table():
     }
     assert {k: (t.eps, t.steps, t.step_size) for k, t in THREAT_MODELS.items()} == expected
     assert all(t.norm == "linf" for t in THREAT_MODELS.values())
-    assert threat_model("fmnist", eps=0.2) == PGDSettings("linf", 0.2, 10, 0.02)
+    assert dataset_threat_model("fmnist", eps=0.2) == ThreatModel("linf", 0.2, 10, 0.02)
+    assert dataset_threat_model("fashion-mnist") is THREAT_MODELS["fashion-mnist"]
     for name, tm in THREAT_MODELS.items():
         assert get_spec(name).threat is tm
 
@@ -99,7 +100,7 @@ def test_specs_shapes_and_normalisation():
     assert get_spec("mnist").shape == (1, 28, 28) and get_spec("svhn").shape == (3, 32, 32)
     assert all(s.n_classes == 10 for s in DATASETS.values())
     with pytest.raises(ValueError, match="valid choices"):
-        PGDSettings("l1", 0.1, 10, 0.01)
+        ThreatModel("l1", 0.1, 10, 0.01)
 
 
 def test_unknown_names_list_valid_choices():

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from rrlib.attacks import ThreatModel
 from rrlib.mi.neurons import (
     PerNeuronCritic,
     estimate_neuron_mi,
@@ -19,7 +20,7 @@ from rrlib.mi.neurons import (
     patch_grid,
     sample_locations,
 )
-from rrlib.mi.worst_case import AttackConfig, EstimatorConfig
+from rrlib.mi.worst_case import EstimatorConfig
 from rrlib.models import CONV2_PATCH, build_model
 
 K, S, P = CONV2_PATCH
@@ -168,11 +169,11 @@ def test_bad_arguments_raise_clear_errors(model):
                          gradient="both")
     x = torch.rand(64, 1, 28, 28)
     with pytest.raises(ValueError, match="locations"):
-        estimate_neuron_mi(_Conv2(model), PerNeuronCritic(32, 100), x, x, attack=None,
+        estimate_neuron_mi(_Conv2(model), PerNeuronCritic(32, 100), x, x, threat=None,
                            config=EstimatorConfig(iterations=1, batch_size=32), generator=torch.Generator(),
                            locations=torch.tensor([49]))
     with pytest.raises(ValueError, match="fewer than one batch"):
-        estimate_neuron_mi(_Conv2(model), PerNeuronCritic(32, 100), x[:8], x, attack=None,
+        estimate_neuron_mi(_Conv2(model), PerNeuronCritic(32, 100), x[:8], x, threat=None,
                            config=EstimatorConfig(iterations=1, batch_size=32), generator=torch.Generator())
 
 
@@ -202,7 +203,7 @@ def test_per_neuron_dv_recovers_known_mutual_information():
     x = (level / 3).view(n, 1, 1, 1) + 0.02 * torch.randn(n, 1, 10, 10, generator=g)
     x = x.clamp(0, 1)
     torch.manual_seed(0)
-    est = estimate_neuron_mi(_LevelUnits(), PerNeuronCritic(4, 100), x[:1024], x[1024:], attack=None,
+    est = estimate_neuron_mi(_LevelUnits(), PerNeuronCritic(4, 100), x[:1024], x[1024:], threat=None,
                              config=EstimatorConfig(iterations=600, batch_size=128, lr=3e-3, test_batches=4),
                              generator=torch.Generator().manual_seed(1), geometry=_ONE_PATCH,
                              locations=torch.tensor([0]))
@@ -242,13 +243,13 @@ def test_worst_case_per_neuron_mi_on_a_fragile_and_a_robust_unit():
     x[..., :5] = (0.45 + 0.1 * c1).view(n, 1, 1, 1)
     x[..., 5:] = (0.2 + 0.6 * c2).view(n, 1, 1, 1)
     cfg = EstimatorConfig(iterations=120, batch_size=128, lr=3e-3, test_batches=2)
-    attack = AttackConfig(eps=0.1, steps=8, step_size=0.01)
+    attack = ThreatModel("linf", 0.1, 8, 0.01)
     torch.manual_seed(0)
     critic = PerNeuronCritic(2, 100)
     common = dict(config=cfg, geometry=_ONE_PATCH, locations=torch.tensor([0]))
-    normal = estimate_neuron_mi(_HalfUnits(), critic, x[:512], x[512:], attack=None,
+    normal = estimate_neuron_mi(_HalfUnits(), critic, x[:512], x[512:], threat=None,
                                 generator=torch.Generator().manual_seed(1), **common)
-    worst = estimate_neuron_mi(_HalfUnits(), critic, x[:512], x[512:], attack=attack,
+    worst = estimate_neuron_mi(_HalfUnits(), critic, x[:512], x[512:], threat=attack,
                                generator=torch.Generator().manual_seed(1), **common)
     log2 = math.log(2)
     # clean: both near log 2 (tolerances as in the known-MI test: 0.15 below for a one-bit unit, sampling error above)

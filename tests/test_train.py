@@ -13,7 +13,9 @@ import pytest
 import torch
 
 import rrlib.attacks
-from rrlib.data import PGDSettings, load_dataset, subset
+from rrlib.attacks import ThreatModel
+from rrlib.data import load_dataset, subset
+from rrlib.runtime import atomic_write
 from rrlib.train import (
     TrainConfig,
     evaluate,
@@ -23,7 +25,6 @@ from rrlib.train import (
     train_cached,
     train_model,
 )
-from rrlib.train.checkpoint import atomic_write
 from rrlib.train.supervised import TIMING_KEYS
 
 # Tiny adversarial run: 192 images → 3 steps of 64 per epoch, 2 epochs, PGD-3 at ε = 0.1; MLP head (dropout).
@@ -136,8 +137,8 @@ def test_max_steps_then_rerun_equals_uninterrupted(reference, tmp_path):
 def test_adversarial_training_calls_pgd_with_the_threat_model(monkeypatch):
     calls = []
 
-    def spy(model, x, y, *, eps, steps, step_size, norm, random_start):
-        calls.append((eps, steps, step_size, norm, random_start, model.training))
+    def spy(model, x, y, threat):
+        calls.append((threat.eps, threat.steps, threat.step_size, threat.norm, threat.random_start, model.training))
         return x.clone()
 
     monkeypatch.setattr(rrlib.attacks, "adversarial_examples", spy)
@@ -148,7 +149,7 @@ def test_adversarial_training_calls_pgd_with_the_threat_model(monkeypatch):
     # With an attack that returns x unchanged, adversarial training is exactly standard training.
     assert _same_weights(_state(adv.model), _state(std.model)) and len(calls) == 3
     # The paper's recipe uses the dataset's threat model (Fashion-MNIST: ε 0.1, 10 steps of 0.02).
-    assert paper_config("fashion-mnist", adversarial=True).train_threat() == PGDSettings(
+    assert paper_config("fashion-mnist", adversarial=True).train_threat() == ThreatModel(
         "linf", 0.1, 10, 0.02
     )
 
@@ -189,7 +190,7 @@ def test_evaluate_agrees_with_the_attack_library(reference):
         logits = model(x)
     assert m["nat_acc"] == float((logits.argmax(1) == y).float().mean())
     assert m["nat_loss"] == pytest.approx(float(torch.nn.functional.cross_entropy(logits, y)), rel=1e-6)
-    ref = rrlib.attacks.adversarial_accuracy(model, x, y, eps=0.1, steps=3, step_size=0.05, batch_size=25)
+    ref = rrlib.attacks.adversarial_accuracy(model, x, y, ThreatModel("linf", 0.1, 3, 0.05), batch_size=25)
     assert m["adv_acc"] == ref
 
 

@@ -10,11 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from rrlib.attacks import ZeroGradientWarning, threat_model
+from rrlib.attacks import ThreatModel, ZeroGradientWarning, ball
 from rrlib.mi.bounds import dv
 from rrlib.mi.critics import FlatCritic, SeparableCritic
 from rrlib.mi.worst_case import (
-    AttackConfig,
     EstimatorConfig,
     critic_step,
     estimate_mutual_information,
@@ -62,7 +61,7 @@ def test_true_sign_masks_the_gradient_and_pgd_does_not_move():
     x = _data(128, 2)
     critic = _critic()
     rep = SignRepresentation(W, None)
-    attack = AttackConfig(eps=0.5, steps=3, step_size=0.25, box=None)
+    attack = ThreatModel("linf", 0.5, 3, 0.25, box=None)
     with pytest.warns(ZeroGradientWarning):
         x_adv, value = worst_case_batch(critic, rep, x, attack)
     assert torch.equal(x_adv, x)
@@ -76,11 +75,11 @@ def test_algorithm_1_is_pgd_descent_on_the_estimate(gradient):
     x = _data(128, 3)
     critic = _critic(1)
     rep = SignRepresentation(W, 3.0)
-    attack = AttackConfig(eps=0.5, steps=5, step_size=0.25, box=None, gradient=gradient)
+    attack = ThreatModel("linf", 0.5, 5, 0.25, box=None)
     with torch.no_grad():
         clean = float(dv(critic(x, rep(x))))
-    x_adv, v1 = worst_case_batch(critic, rep, x, attack)
-    assert threat_model("linf", 0.5, None).contains(x_adv, x).all()
+    x_adv, v1 = worst_case_batch(critic, rep, x, attack, gradient=gradient)
+    assert ball("linf", 0.5, None).contains(x_adv, x).all()
     with torch.no_grad():
         recomputed = float(dv(critic(x_adv, rep(x_adv))))
     assert float(v1) == pytest.approx(recomputed, abs=1e-5)  # V1 = J(x′)
@@ -121,8 +120,7 @@ def test_modes_are_managed_and_restored():
     rep = BNRep().train()
     critic = _critic(3).train()
     x = _data(256, 5)
-    est = estimate_mutual_information(rep, critic, x, x, attack=AttackConfig(eps=0.1, steps=2, step_size=0.1,
-                                                                            box=None),
+    est = estimate_mutual_information(rep, critic, x, x, threat=ThreatModel("linf", 0.1, 2, 0.1, box=None),
                                       config=EstimatorConfig(iterations=3, batch_size=64, test_batches=1),
                                       generator=torch.Generator().manual_seed(0))
     assert rep.training and all(m.training for m in critic.modules())
@@ -137,10 +135,10 @@ def test_eps_zero_reproduces_the_normal_estimate_exactly():
     x_train, x_test = _data(1024, 6), _data(512, 7)
     rep = SignRepresentation(W, 3.0)
     cfg = EstimatorConfig(iterations=20, batch_size=64, lr=1e-3)
-    normal = estimate_mutual_information(rep, _critic(4), x_train, x_test, attack=None, config=cfg,
+    normal = estimate_mutual_information(rep, _critic(4), x_train, x_test, threat=None, config=cfg,
                                          generator=torch.Generator().manual_seed(3))
     worst0 = estimate_mutual_information(rep, _critic(4), x_train, x_test,
-                                         attack=AttackConfig(eps=0.0, steps=5, step_size=0.1, box=None), config=cfg,
+                                         threat=ThreatModel("linf", 0.0, 5, 0.1, box=None), config=cfg,
                                          generator=torch.Generator().manual_seed(3))
     assert np.array_equal(normal.train_values, worst0.train_values)
     assert normal.estimate == worst0.estimate
@@ -152,7 +150,7 @@ def test_theta_opt_is_the_critic_with_the_largest_training_value():
     x_train, x_test = _data(512, 8), _data(256, 9)
     rep = SignRepresentation(W, 3.0)
     cfg = EstimatorConfig(iterations=12, batch_size=64, lr=3e-2, select="best")
-    est = estimate_mutual_information(rep, _critic(5), x_train, x_test, attack=None, config=cfg,
+    est = estimate_mutual_information(rep, _critic(5), x_train, x_test, threat=None, config=cfg,
                                       generator=torch.Generator().manual_seed(11))
     assert est.best_iteration == int(np.argmax(est.train_values))
     # replay the batch order to find the batch of the best iteration: V1(t) was computed with θ_t (before its step)
@@ -162,7 +160,7 @@ def test_theta_opt_is_the_critic_with_the_largest_training_value():
     with torch.no_grad():
         value = float(dv(est.critic(xb, rep(xb))))
     assert value == pytest.approx(est.train_values[est.best_iteration], abs=1e-5)
-    last = estimate_mutual_information(rep, _critic(5), x_train, x_test, attack=None,
+    last = estimate_mutual_information(rep, _critic(5), x_train, x_test, threat=None,
                                        config=EstimatorConfig(iterations=12, batch_size=64, lr=3e-2, select="last"),
                                        generator=torch.Generator().manual_seed(11))
     assert last.best_iteration == 11
@@ -194,10 +192,10 @@ def test_estimates_on_the_gaussian_mixture_respect_the_exact_answers():
     eps, n_test = 1.0, 1024
     x_train, x_test = _data(2048, 12), _data(n_test, 13)
     rep = SignRepresentation(W, 3.0)
-    cfg = EstimatorConfig(iterations=60, batch_size=128, lr=1e-3)
-    attack = AttackConfig(eps=eps, steps=5, step_size=0.5, box=None, gradient="full")
+    cfg = EstimatorConfig(iterations=60, batch_size=128, lr=1e-3, gradient="full")
+    attack = ThreatModel("linf", eps, 5, 0.5, box=None)
     vul = representation_vulnerability(rep, lambda: SeparableCritic(2, 1, hidden=32, embed=8), x_train, x_test,
-                                       attack=attack, config=cfg, seeds=(0, 1))
+                                       threat=attack, config=cfg, seeds=(0, 1))
     for normal, worst in vul.runs:
         se = normal.test_values.std(ddof=1) / math.sqrt(normal.test_values.size)
         assert normal.estimate <= math.log(2) + 5 * se
@@ -222,23 +220,29 @@ def test_flat_critic_works_on_images_with_a_box():
     rep = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
     critic = FlatCritic(SeparableCritic(16, 3, hidden=16, embed=4))
     x = torch.rand(256, 1, 4, 4, generator=torch.Generator().manual_seed(0))
-    attack = AttackConfig(eps=0.1, steps=3, step_size=0.05, box=(0.0, 1.0))
-    est = estimate_mutual_information(rep, critic, x, x, attack=attack,
+    attack = ThreatModel("linf", 0.1, 3, 0.05, box=(0.0, 1.0))
+    est = estimate_mutual_information(rep, critic, x, x, threat=attack,
                                       config=EstimatorConfig(iterations=4, batch_size=64),
                                       generator=torch.Generator().manual_seed(1))
     assert est.x_perturbed.shape == est.x_test.shape == (256, 1, 4, 4)
-    assert threat_model("linf", 0.1, (0.0, 1.0)).contains(est.x_perturbed, est.x_test).all()
+    assert ball("linf", 0.1, (0.0, 1.0)).contains(est.x_perturbed, est.x_test).all()
     assert np.isfinite(est.estimate)
 
 
 # --- bad inputs -----------------------------------------------------------------------------------------------
 def test_bad_configurations_raise_clear_errors():
-    with pytest.raises(ValueError, match="gradient"):
-        AttackConfig(eps=0.1, steps=1, step_size=0.1, gradient="both")
+    with pytest.raises(ValueError, match=r"unknown gradient='both'; valid choices: \('representation', 'full'\)"):
+        EstimatorConfig(gradient="both")
+    with pytest.raises(TypeError, match="attack_keep_best must be a bool"):
+        EstimatorConfig(attack_keep_best="yes")
+    with pytest.raises(ValueError, match=r"test_batches must be None or an integer >= 1, got 0"):
+        EstimatorConfig(test_batches=0)
+    with pytest.raises(ValueError, match=r"lr must be a finite number > 0, got 0"):
+        EstimatorConfig(lr=0)
     with pytest.raises(ValueError, match="unknown norm"):
-        AttackConfig(eps=0.1, steps=1, step_size=0.1, norm="l1")
+        ThreatModel("l1", 0.1, 1, 0.1)
     with pytest.raises(ValueError, match="eps"):
-        AttackConfig(eps=-1.0, steps=1, step_size=0.1)
+        ThreatModel("linf", -1.0, 1, 0.1)
     with pytest.raises(ValueError, match="iterations"):
         EstimatorConfig(iterations=0)
     with pytest.raises(ValueError, match="select"):
@@ -248,20 +252,23 @@ def test_bad_configurations_raise_clear_errors():
     rep = SignRepresentation(W, 3.0)
     x = _data(100, 14)
     with pytest.raises(ValueError, match="fewer than one batch"):
-        estimate_mutual_information(rep, _critic(), x, x, attack=None, config=EstimatorConfig(batch_size=128),
+        estimate_mutual_information(rep, _critic(), x, x, threat=None, config=EstimatorConfig(batch_size=128),
                                     generator=torch.Generator())
     with pytest.raises(TypeError, match="generator"):
-        estimate_mutual_information(rep, _critic(), x, x, attack=None, config=EstimatorConfig(batch_size=32),
+        estimate_mutual_information(rep, _critic(), x, x, threat=None, config=EstimatorConfig(batch_size=32),
                                     generator=0)
     with pytest.raises(ValueError, match="test_batches"):
-        estimate_mutual_information(rep, _critic(), x, x, attack=None,
+        estimate_mutual_information(rep, _critic(), x, x, threat=None,
                                     config=EstimatorConfig(iterations=1, batch_size=32, test_batches=9),
                                     generator=torch.Generator())
     with pytest.raises(ValueError, match="seeds"):
-        representation_vulnerability(rep, _critic, x, x, attack=AttackConfig(eps=0.1, steps=1, step_size=0.1),
+        representation_vulnerability(rep, _critic, x, x, threat=ThreatModel("linf", 0.1, 1, 0.1),
                                      seeds=())
     with pytest.raises(TypeError, match="representation"):
-        worst_case_batch(_critic(), "g", x, AttackConfig(eps=0.1, steps=1, step_size=0.1, box=None))
+        worst_case_batch(_critic(), "g", x, ThreatModel("linf", 0.1, 1, 0.1, box=None))
+    with pytest.raises(TypeError, match="threat must be a rrlib.attacks.ThreatModel or None"):
+        estimate_mutual_information(rep, _critic(), x, x, threat={"eps": 0.1}, config=EstimatorConfig(batch_size=32),
+                                    generator=torch.Generator())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -272,7 +279,7 @@ def test_worst_case_estimation_runs_on_cuda():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ZeroGradientWarning)
         est = estimate_mutual_information(rep, _critic(), x, x,
-                                          attack=AttackConfig(eps=0.5, steps=3, step_size=0.25, box=None),
+                                          threat=ThreatModel("linf", 0.5, 3, 0.25, box=None),
                                           config=EstimatorConfig(iterations=5, batch_size=128),
                                           generator=torch.Generator().manual_seed(0))
     assert est.x_perturbed.device.type == "cuda" and np.isfinite(est.estimate)

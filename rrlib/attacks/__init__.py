@@ -1,4 +1,5 @@
-"""Attacks: threat models (ℓ∞ and ℓ2 balls ∩ an input box) and one generic projected-gradient routine.
+"""Attacks: one threat model (:class:`ThreatModel`: an ℓ∞/ℓ2 ball ∩ an input box, and its PGD search) and one
+generic projected-gradient routine (:func:`pgd`, returning an :class:`AttackResult`).
 
 An attack never knows about mutual information: the worst-case MI estimator (:mod:`rrlib.mi.worst_case`) is
 :func:`pgd` on an MI estimate with ``maximize=False``.
@@ -7,17 +8,19 @@ An attack never knows about mutual information: the worst-case MI estimator (:mo
 from __future__ import annotations
 
 from rrlib.attacks.pgd import (
+    AttackResult,
     NonFiniteObjectiveError,
     ZeroGradientWarning,
     adversarial_accuracy,
     adversarial_examples,
-    managed_modes,
     pgd,
 )
-from rrlib.attacks.threat_models import NORM_CHOICES, L2Ball, LinfBall, ThreatModel, canonical_norm, threat_model
+from rrlib.attacks.threat_models import NORM_CHOICES, Ball, L2Ball, LinfBall, ThreatModel, ball, canonical_norm
 
 __all__ = [
     "NORM_CHOICES",
+    "AttackResult",
+    "Ball",
     "L2Ball",
     "LinfBall",
     "NonFiniteObjectiveError",
@@ -25,8 +28,7 @@ __all__ = [
     "ZeroGradientWarning",
     "adversarial_accuracy",
     "adversarial_examples",
+    "ball",
     "canonical_norm",
-    "managed_modes",
     "pgd",
-    "threat_model",
 ]

@@ -5,7 +5,9 @@
 .. math::
     x'_{s+1} = \\Pi_{B_p(x, ε) ∩ \\text{box}}\\big[x'_s \\pm η \\cdot \\mathrm{dir}_p(∇_{x'} J(x'_s))\\big],
 
-with ``dir_∞ = sign`` and ``dir_2 = ∇/‖∇‖₂`` (see :mod:`rrlib.attacks.threat_models`). The objective is either
+with ``dir_∞ = sign`` and ``dir_2 = ∇/‖∇‖₂`` (see :mod:`rrlib.attacks.threat_models`); the ball, the number of steps
+S, the step size η, the random start and the restarts are one :class:`~rrlib.attacks.ThreatModel`. The objective is
+either
 
 * **per example** — it returns a tensor of shape ``(B,)``, ``J_i`` depending only on ``x'_i`` (e.g. the
   cross-entropy of each example with the model in eval mode); the best iterate is kept *per example*; or
@@ -16,11 +18,13 @@ The gradient of a per-example objective is that of its sum, which is the per-exa
 ``J_i`` depends only on ``x'_i`` (true for models in eval mode, false for batch-norm in train mode).
 
 Cost: ``steps`` forward+backward passes through the objective per run, plus one forward pass to score the last
-iterate when ``keep_best`` (or ``return_values``, or restarts) needs it. Gradients are taken with
-:func:`torch.autograd.grad` with respect to the input only, so the models' ``.grad`` fields are never touched.
+iterate (the returned :class:`AttackResult` always carries the objective at the returned batch). Gradients are
+taken with :func:`torch.autograd.grad` with respect to the input only, so the models' ``.grad`` fields
+are never touched.
 
 The modules passed as ``modules`` are put in eval mode during the attack (``eval_mode=True``, the default, as in
-the paper's code) and every sub-module's train/eval flag is restored afterwards, also when the objective raises.
+the paper's code) and every sub-module's train/eval flag is restored afterwards, also when the objective raises
+(:func:`rrlib.runtime.managed_modes`).
 
 :func:`adversarial_examples` and :func:`adversarial_accuracy` are the classification special cases (cross-entropy
 maximised per example).
@@ -28,22 +32,22 @@ maximised per example).
 >>> import torch
 >>> w = torch.tensor([1.0, -2.0])
 >>> x = torch.tensor([[0.5, 0.5]])
->>> pgd(lambda xa: xa @ w, x, eps=0.1, steps=3, step_size=0.05)
+>>> pgd(lambda xa: xa @ w, x, ThreatModel("linf", 0.1, steps=3, step_size=0.05)).x
 tensor([[0.6000, 0.4000]])
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rrlib.attacks.threat_models import ThreatModel, threat_model
+from rrlib.attacks.threat_models import Ball, ThreatModel
+from rrlib.runtime import managed_modes
 from rrlib.validation import check_int
 
 Objective = Callable[[torch.Tensor], torch.Tensor]
@@ -62,40 +66,15 @@ class ZeroGradientWarning(RuntimeWarning):
     """
 
 
-@contextlib.contextmanager
-def managed_modes(modules: nn.Module | Iterable[nn.Module] | None, eval_mode: bool = True) -> Iterator[None]:
-    """Put ``modules`` in eval mode (if ``eval_mode``) and restore every sub-module's flag on exit."""
-    if modules is None:
-        mods: list[nn.Module] = []
-    elif isinstance(modules, nn.Module):
-        mods = [modules]
-    else:
-        mods = list(modules)
-        for m in mods:
-            if not isinstance(m, nn.Module):
-                raise TypeError(f"modules must be nn.Module instances, got {type(m).__name__}")
-    saved = [(sub, sub.training) for m in mods for sub in m.modules()]
-    try:
-        if eval_mode:
-            for m in mods:
-                m.eval()
-        yield
-    finally:
-        for sub, training in saved:
-            sub.training = training
+class AttackResult(NamedTuple):
+    """What :func:`pgd` returns: the attacked batch and the objective there.
 
+    ``x``: detached, same shape, dtype and device as the clean batch. ``value``: the objective at ``x``, shape
+    ``(B,)`` for a per-example objective or ``()`` for a batch scalar (detached).
+    """
 
-def _check_step_size(step_size: float, eps: float) -> float:
-    if isinstance(step_size, bool) or not isinstance(step_size, (int, float)) or not math.isfinite(step_size) \
-            or step_size <= 0:
-        raise ValueError(f"step_size must be a finite number > 0, got {step_size!r}")
-    if eps > 0 and step_size > 2 * eps:
-        raise ValueError(
-            f"step_size={step_size!r} exceeds the diameter 2*eps={2 * eps!r} of the ball: every step would jump "
-            "across it and be projected back onto its boundary (check the units of eps and step_size; a common "
-            "choice is step_size = 2.5 * eps / steps)"
-        )
-    return float(step_size)
+    x: torch.Tensor
+    value: torch.Tensor
 
 
 def _better(new: torch.Tensor, old: torch.Tensor, maximize: bool) -> torch.Tensor:
@@ -134,9 +113,9 @@ def _evaluate(objective: Objective, x_adv: torch.Tensor, batch: int) -> torch.Te
     )
 
 
-def _single_run(objective: Objective, tm: ThreatModel, x: torch.Tensor, start: torch.Tensor, *, steps: int,
-                step_size: float, maximize: bool, keep_best: bool, need_final: bool, check_zero_grad: bool
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _single_run(objective: Objective, tm: Ball, x: torch.Tensor, start: torch.Tensor, *, steps: int,
+                step_size: float, maximize: bool, keep_best: bool, check_zero_grad: bool
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     batch = x.shape[0]
     finite = torch.ones((), dtype=torch.bool, device=x.device)
     project = tm.projector(x)
@@ -164,18 +143,15 @@ def _single_run(objective: Objective, tm: ThreatModel, x: torch.Tensor, start: t
         if keep_best:
             best.offer(x_req.detach(), value)
         x_adv = project(tm.step(x_req.detach(), grad, step_size, ascend=maximize))
-    final_value = None
-    if need_final:
-        with torch.no_grad():
-            final_value = _evaluate(objective, x_adv, batch).detach()
-        finite &= torch.isfinite(final_value).all()
+    with torch.no_grad():
+        final_value = _evaluate(objective, x_adv, batch).detach()
+    finite &= torch.isfinite(final_value).all()
     if not bool(finite):
         raise NonFiniteObjectiveError(
             "pgd: the objective returned non-finite values (NaN or inf) during the attack; check the model's outputs "
             "and the objective (e.g. a log of zero)"
         )
     if keep_best:
-        assert final_value is not None
         best.offer(x_adv, final_value)
         assert best.x is not None
         return best.x, best.value
@@ -185,22 +161,15 @@ def _single_run(objective: Objective, tm: ThreatModel, x: torch.Tensor, start: t
 def pgd(
     objective: Objective,
     x: torch.Tensor,
+    threat: ThreatModel,
     *,
-    eps: float,
-    steps: int,
-    step_size: float,
-    norm: str | float = "linf",
-    box: tuple[float, float] | None = (0.0, 1.0),
     maximize: bool = True,
-    random_start: bool = False,
-    restarts: int = 0,
     generator: torch.Generator | None = None,
     keep_best: bool = True,
     modules: nn.Module | Iterable[nn.Module] | None = None,
     eval_mode: bool = True,
-    return_values: bool = False,
     warn_zero_grad: bool = True,
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+) -> AttackResult:
     """Projected gradient ascent (``maximize=True``) or descent on ``objective`` inside ``B_p(x, ε) ∩ box``.
 
     Parameters
@@ -210,66 +179,53 @@ def pgd(
         objective, best iterate kept per example) or ``()`` (one scalar for the batch, best iterate kept for the
         whole batch, as in Algorithm 1 of the supplement).
     x:
-        Clean batch ``(B, ...)``, batch dimension first, inside ``box``. Never modified. The device of the attack
-        is ``x.device``.
-    eps, norm, box:
-        The threat model: radius ε ≥ 0 of the ``norm`` ball (``"linf"`` or ``"l2"``) and the valid input range
-        (``None``: unbounded).
-    steps, step_size:
-        Number S ≥ 1 of gradient steps and their length η (ℓ∞: per coordinate; ℓ2: Euclidean), 0 < η ≤ 2ε.
+        Clean batch ``(B, ...)``, batch dimension first, inside ``threat.box``. Never modified. The device of the
+        attack is ``x.device``.
+    threat:
+        The :class:`~rrlib.attacks.ThreatModel`: the ball (norm, ε, box) and the search (S steps of length η,
+        random start, restarts; the best result over runs is kept, per example or per batch).
     maximize:
         ``True`` ascends ``J`` (an attack on a loss), ``False`` descends it (Algorithm 1 descends the MI estimate).
-    random_start, restarts, generator:
-        Start the first run from a uniform point of the ball (``random_start``), and run ``restarts`` further runs
-        from random starts; the best result over runs is kept (per example or per batch). ``generator`` (a
-        ``torch.Generator``) drives the random starts; ``None`` uses torch's global RNG.
+    generator:
+        A ``torch.Generator`` for the random starts; ``None`` uses torch's global RNG.
     keep_best:
         Return the best iterate seen (the start, every step and the last point are scored), as ``use_best`` in
         MadryLab's ``robustness``; ``False`` returns the last iterate.
     modules, eval_mode:
         The ``nn.Module`` (s) inside ``objective`` whose train/eval mode is managed: set to eval during the attack
         when ``eval_mode`` (default) and restored afterwards.
-    return_values:
-        Also return the objective at the returned batch (``(B,)`` or ``()``).
     warn_zero_grad:
         Emit :class:`ZeroGradientWarning` when the first gradient is exactly zero for the whole batch.
 
     Returns
     -------
-    ``x_adv`` (detached, same shape, dtype and device as ``x``), or ``(x_adv, values)`` if ``return_values``.
+    :class:`AttackResult` ``(x, value)``: the attacked batch (detached) and the objective there.
     """
-    tm = threat_model(norm, eps, box)
+    if not isinstance(threat, ThreatModel):
+        raise TypeError(f"threat must be a rrlib.attacks.ThreatModel, got {type(threat).__name__}")
+    tm = threat.ball()
     tm.check_inputs(x)
-    steps = check_int("steps", steps, 1)
-    restarts = check_int("restarts", restarts, 0)
-    step_size = _check_step_size(step_size, tm.eps)
     if not callable(objective):
         raise TypeError(f"objective must be callable, got {type(objective).__name__}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     x0 = x.detach()
-    need_final = keep_best or return_values or restarts > 0
     overall = _Run(maximize)
-    last: tuple[torch.Tensor, torch.Tensor | None] | None = None
+    last: tuple[torch.Tensor, torch.Tensor] | None = None
     with managed_modes(modules, eval_mode), torch.enable_grad():
-        for run in range(restarts + 1):
-            start = tm.random_start(x0, generator) if (random_start or run > 0) else x0.clone()
-            last = _single_run(objective, tm, x0, start, steps=steps, step_size=step_size, maximize=maximize,
-                               keep_best=keep_best, need_final=need_final,
-                               check_zero_grad=warn_zero_grad and run == 0)
-            if restarts > 0:
-                assert last[1] is not None
+        for run in range(threat.restarts + 1):
+            start = tm.random_start(x0, generator) if (threat.random_start or run > 0) else x0.clone()
+            last = _single_run(objective, tm, x0, start, steps=threat.steps, step_size=threat.step_size,
+                               maximize=maximize, keep_best=keep_best, check_zero_grad=warn_zero_grad and run == 0)
+            if threat.restarts > 0:
                 overall.offer(*last)
-    if restarts > 0:
+    if threat.restarts > 0:
         assert overall.x is not None and overall.value is not None
         x_adv, values = overall.x, overall.value
     else:
         assert last is not None
         x_adv, values = last
-    if return_values:
-        assert values is not None
-        return x_adv.detach(), values
-    return x_adv.detach()
+    return AttackResult(x_adv.detach(), values)
 
 
 # --- classification -----------------------------------------------------------------------------------------
@@ -301,14 +257,8 @@ def adversarial_examples(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
+    threat: ThreatModel,
     *,
-    eps: float,
-    steps: int,
-    step_size: float,
-    norm: str | float = "linf",
-    box: tuple[float, float] | None = (0.0, 1.0),
-    random_start: bool = False,
-    restarts: int = 0,
     generator: torch.Generator | None = None,
     keep_best: bool = True,
     eval_mode: bool = True,
@@ -316,14 +266,13 @@ def adversarial_examples(
     """PGD that maximises the per-example cross-entropy ``CE(model(x'), y)`` (Madry et al. 2018).
 
     ``model`` maps ``(B, ...)`` to logits ``(B, C)``; it is put in eval mode during the attack (unless
-    ``eval_mode=False``) and its modes are restored. The other arguments are those of :func:`pgd`.
+    ``eval_mode=False``) and its modes are restored. ``threat`` and the other arguments are those of :func:`pgd`.
     Returns the adversarial batch (detached, same shape as ``x``).
     """
     _check_labels(x, y)
     try:
-        return pgd(_cross_entropy_objective(model, y), x, eps=eps, steps=steps, step_size=step_size, norm=norm,
-                   box=box, maximize=True, random_start=random_start, restarts=restarts, generator=generator,
-                   keep_best=keep_best, modules=model, eval_mode=eval_mode)
+        return pgd(_cross_entropy_objective(model, y), x, threat, maximize=True, generator=generator,
+                   keep_best=keep_best, modules=model, eval_mode=eval_mode).x
     except NonFiniteObjectiveError:
         raise NonFiniteObjectiveError(
             "the model returned non-finite outputs (NaN or inf logits) on the attacked inputs"
@@ -334,14 +283,8 @@ def adversarial_accuracy(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
+    threat: ThreatModel,
     *,
-    eps: float,
-    steps: int,
-    step_size: float,
-    norm: str | float = "linf",
-    box: tuple[float, float] | None = (0.0, 1.0),
-    random_start: bool = False,
-    restarts: int = 0,
     generator: torch.Generator | None = None,
     batch_size: int | None = None,
     eval_mode: bool = True,
@@ -359,9 +302,7 @@ def adversarial_accuracy(
     correct = 0
     for start in range(0, x.shape[0], chunk):
         xb, yb = x[start:start + chunk], y[start:start + chunk]
-        x_adv = adversarial_examples(model, xb, yb, eps=eps, steps=steps, step_size=step_size, norm=norm, box=box,
-                                     random_start=random_start, restarts=restarts, generator=generator,
-                                     eval_mode=eval_mode)
+        x_adv = adversarial_examples(model, xb, yb, threat, generator=generator, eval_mode=eval_mode)
         with managed_modes(model, eval_mode), torch.no_grad():
             logits = _logits(model, x_adv)
         if not bool(torch.isfinite(logits).all()):
@@ -371,10 +312,10 @@ def adversarial_accuracy(
 
 
 __all__ = [
+    "AttackResult",
     "NonFiniteObjectiveError",
     "ZeroGradientWarning",
     "adversarial_accuracy",
     "adversarial_examples",
-    "managed_modes",
     "pgd",
 ]

@@ -1,12 +1,18 @@
-"""Threat models: an ℓp ball around each input, optionally intersected with a valid input box.
+"""Threat models: the attacker's budget (:class:`ThreatModel`) and its geometry (:class:`Ball`).
 
-A threat model owns the three geometric operations of projected gradient methods, so that the PGD loop in
-:mod:`rrlib.attacks.pgd` never branches on the norm:
+:class:`ThreatModel` is the one type for "what the adversary may do" that travels through attacks, training, the
+MI estimators, the per-dataset settings of :mod:`rrlib.data` and the CLI: an ℓp ball of radius ε (``norm``,
+``eps``) intersected with the valid input ``box``, searched by PGD with ``steps`` steps of length ``step_size``
+(the book's η), optionally from a random start and with ``restarts`` further random restarts. It is a frozen
+dataclass validated at construction; ``dataclasses.replace`` (or :meth:`ThreatModel.with_eps`) derives variants.
 
-* :meth:`ThreatModel.step` — the steepest-ascent step of length ``step_size`` for the norm
+A :class:`Ball` (``threat.ball()``) owns the three geometric operations of projected gradient methods, so that the
+PGD loop in :mod:`rrlib.attacks.pgd` never branches on the norm:
+
+* :meth:`Ball.step` — the steepest-ascent step of length ``step_size`` for the norm
   (ℓ∞: ``step_size · sign(∇)``, the step of Madry et al. 2018; ℓ2: ``step_size · ∇ / ‖∇‖₂``);
-* :meth:`ThreatModel.project` — back into ``B_p(x, ε) ∩ box``;
-* :meth:`ThreatModel.random_start` — a uniform draw from the ball (then clipped to the box).
+* :meth:`Ball.project` — back into ``B_p(x, ε) ∩ box``;
+* :meth:`Ball.random_start` — a uniform draw from the ball (then clipped to the box).
 
 Norms are taken **per example** over all dimensions but the first (the batch dimension), so a batch of
 images ``(B, C, H, W)`` has one ball per image. This is the set ``B(x_i, ε)`` of the paper's Algorithm 1
@@ -19,9 +25,9 @@ moves each coordinate towards ``x_i``, which is inside the box, so the distance 
 is not always the *Euclidean* projection onto the intersection.
 
 >>> import torch
->>> tm = threat_model("linf", 0.1, box=(0.0, 1.0))
+>>> threat = ThreatModel("linf", 0.1, steps=10, step_size=0.02)
 >>> x = torch.tensor([[0.05, 0.5]])
->>> tm.project(torch.tensor([[-1.0, 2.0]]), x)
+>>> threat.ball().project(torch.tensor([[-1.0, 2.0]]), x)
 tensor([[0.0000, 0.6000]])
 """
 
@@ -30,8 +36,11 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import torch
+
+from rrlib.validation import check_bool, check_int, check_nonnegative_float
 
 NORM_CHOICES = ("linf", "l2")
 _NORM_ALIASES = {"linf": "linf", "inf": "linf", "l_inf": "linf", "l2": "l2", "2": "l2", "l_2": "l2"}
@@ -69,7 +78,7 @@ def _per_example_norm(t: torch.Tensor, norm: str) -> torch.Tensor:
     return value.reshape((t.shape[0],) + (1,) * (t.dim() - 1))
 
 
-class ThreatModel(ABC):
+class Ball(ABC):
     """The set ``B_p(x, ε) ∩ box`` of allowed perturbed inputs, with its step and projection.
 
     Parameters
@@ -84,9 +93,7 @@ class ThreatModel(ABC):
     norm: str = ""
 
     def __init__(self, eps: float, box: tuple[float, float] | None = (0.0, 1.0)) -> None:
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps < 0:
-            raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
-        self.eps = float(eps)
+        self.eps = check_nonnegative_float("eps", eps)
         self.box = _check_box(box)
 
     def __repr__(self) -> str:
@@ -162,7 +169,7 @@ def _device_of(generator: torch.Generator | None) -> torch.device:
     return generator.device if generator is not None else torch.device("cpu")
 
 
-class LinfBall(ThreatModel):
+class LinfBall(Ball):
     """ℓ∞ ball: sign step (the FGSM/PGD step of Madry et al.) and coordinate-wise clipping."""
 
     norm = "linf"
@@ -185,7 +192,7 @@ class LinfBall(ThreatModel):
         return (2.0 * u - 1.0) * self.eps
 
 
-class L2Ball(ThreatModel):
+class L2Ball(Ball):
     """ℓ2 ball: normalised-gradient step and radial projection ``x + δ · min(1, ε / ‖δ‖₂)``."""
 
     norm = "l2"
@@ -211,10 +218,68 @@ class L2Ball(ThreatModel):
         return (direction * radius).reshape(shape)
 
 
-def threat_model(norm: str | float, eps: float, box: tuple[float, float] | None = (0.0, 1.0)) -> ThreatModel:
-    """Build the threat model for ``norm`` (``"linf"`` or ``"l2"``) with radius ``eps`` and input ``box``."""
+def ball(norm: str | float, eps: float, box: tuple[float, float] | None = (0.0, 1.0)) -> Ball:
+    """The ball for ``norm`` (``"linf"`` or ``"l2"``) with radius ``eps`` and input ``box``."""
     canonical = canonical_norm(norm)
     return LinfBall(eps, box) if canonical == "linf" else L2Ball(eps, box)
 
 
-__all__ = ["NORM_CHOICES", "L2Ball", "LinfBall", "ThreatModel", "canonical_norm", "threat_model"]
+def _check_step_size(step_size: object, eps: float) -> float:
+    if isinstance(step_size, bool) or not isinstance(step_size, (int, float)) or not math.isfinite(step_size) \
+            or step_size <= 0:
+        raise ValueError(f"step_size must be a finite number > 0, got {step_size!r}")
+    if eps > 0 and step_size > 2 * eps:
+        raise ValueError(
+            f"step_size={step_size!r} exceeds the diameter 2*eps={2 * eps!r} of the ball: every step would jump "
+            "across it and be projected back onto its boundary (check the units of eps and step_size; a common "
+            "choice is step_size = 2.5 * eps / steps)"
+        )
+    return float(step_size)
+
+
+@dataclass(frozen=True)
+class ThreatModel:
+    """The adversary: the ℓp ball ``B_p(x, ε) ∩ box`` and the PGD search of it (Algorithm 1, Madry et al. 2018).
+
+    Attributes:
+        norm: ``"linf"`` or ``"l2"`` (aliases such as ``"inf"``, ``math.inf``, ``2`` are canonicalised).
+        eps: radius ε ≥ 0 in input units (pixels in [0, 1]: 8/255 for CIFAR-10). ε = 0 means "no attack".
+        steps: number S ≥ 1 of gradient steps.
+        step_size: their length η, ``0 < η ≤ 2ε`` (ℓ∞: per coordinate; ℓ2: Euclidean).
+        box: ``(low, high)`` valid range of every input coordinate, or ``None`` (unbounded, e.g. the Gaussian
+            mixture of Section 3.1).
+        random_start: start the first run from a uniform point of the ball (off in the paper).
+        restarts: further runs from random starts; the best over runs is kept.
+
+    >>> ThreatModel("inf", 0.1, 10, 0.02)
+    ThreatModel(norm='linf', eps=0.1, steps=10, step_size=0.02, box=(0.0, 1.0), random_start=False, restarts=0)
+    """
+
+    norm: str
+    eps: float
+    steps: int
+    step_size: float
+    box: tuple[float, float] | None = (0.0, 1.0)
+    random_start: bool = False
+    restarts: int = 0
+
+    def __post_init__(self) -> None:
+        # the order of the checks is the order of the former pgd(): geometry, then the search
+        object.__setattr__(self, "norm", canonical_norm(self.norm))
+        object.__setattr__(self, "eps", check_nonnegative_float("eps", self.eps))
+        object.__setattr__(self, "box", _check_box(self.box))
+        check_int("steps", self.steps, 1)
+        check_int("restarts", self.restarts, 0)
+        object.__setattr__(self, "step_size", _check_step_size(self.step_size, self.eps))
+        check_bool("random_start", self.random_start)
+
+    def ball(self) -> Ball:
+        """The geometry ``B_p(x, ε) ∩ box`` (step, projection, random start, membership)."""
+        return ball(self.norm, self.eps, self.box)
+
+    def with_eps(self, eps: float) -> ThreatModel:
+        """The same search with another radius ε (steps and step size unchanged)."""
+        return replace(self, eps=eps)
+
+
+__all__ = ["NORM_CHOICES", "Ball", "L2Ball", "LinfBall", "ThreatModel", "ball", "canonical_norm"]

@@ -43,6 +43,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from rrlib.validation import check_positive_float
+
 __all__ = [
     "BOUND_NAMES",
     "MINE",
@@ -217,8 +219,7 @@ def smile(scores: torch.Tensor, tau: float = 5.0, *, reduction: str = "mean") ->
     Clipping bounds the variance of the partition term (at most ``e^{2τ}``) at the price of a bias; ``τ → ∞``
     recovers :func:`dv`. The critic is trained on :func:`js_objective` (``make_bound("smile", tau=...)``).
     """
-    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not math.isfinite(tau) or tau <= 0:
-        raise ValueError(f"tau (clipping threshold) must be a positive finite number, got {tau!r}")
+    check_positive_float("tau (clipping threshold)", tau, what="a positive finite number")
     s = check_scores(scores)
     clipped = s.clamp(-float(tau), float(tau))
     return _reduce(_diag_mean(s) - _offdiag_logmeanexp(clipped), reduction)

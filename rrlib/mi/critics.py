@@ -11,12 +11,22 @@ Every critic is a ``torch.nn.Module`` whose ``forward(x, z)`` takes a batch of `
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
-from rrlib.validation import check_int, check_paired_samples
+from rrlib.validation import check_bool, check_int, check_paired_samples
 
-__all__ = ["ConcatCritic", "EncodeAndDotCritic", "FlatCritic", "ResidualBlock1x1", "SeparableCritic", "mlp"]
+__all__ = [
+    "ConcatCritic",
+    "EncodeAndDotCritic",
+    "FlatCritic",
+    "ResidualBlock1x1",
+    "SeparableCritic",
+    "encode_and_dot_critics",
+    "mlp",
+]
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 1) -> nn.Sequential:
@@ -132,8 +142,7 @@ class EncodeAndDotCritic(nn.Module):
             raise ValueError(f"in_channels must be 1 (grey images) or 3 (colour images), got {in_channels!r}")
         check_int("z_dim", z_dim)
         check_int("hidden", hidden)
-        if not isinstance(detach_x, bool):
-            raise TypeError(f"detach_x must be a bool, got {detach_x!r}")
+        check_bool("detach_x", detach_x)
         self.in_channels, self.z_dim, self.hidden, self.detach_x = in_channels, z_dim, hidden, detach_x
         self.image_branch = nn.Sequential(
             nn.Conv2d(in_channels, 64, kernel_size=4, stride=2, padding=1),
@@ -177,3 +186,16 @@ class FlatCritic(nn.Module):
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.inner(x.flatten(1), z)
+
+
+def encode_and_dot_critics(in_channels: int, z_dim: int, hidden: int = 2048, *,
+                           gradient: str = "representation") -> Callable[[int], nn.Module]:
+    """``seed ↦`` an :class:`EncodeAndDotCritic` initialised under ``torch.manual_seed(seed)`` (the global RNG is
+    restored afterwards, :func:`rrlib.runtime.seeded`), the critic of the paper's ``estimate-mi``.
+
+    ``gradient="representation"`` (the official code) makes the critic detach its pixel input (``detach_x``).
+    """
+    from rrlib.runtime import seeded
+
+    detach = gradient == "representation"
+    return lambda seed: seeded(lambda: EncodeAndDotCritic(in_channels, z_dim, hidden, detach_x=detach), seed)

@@ -25,7 +25,7 @@ from torch import nn
 
 from rrlib.mi.bounds import BOUND_NAMES, MINE, Bound, make_bound
 from rrlib.mi.critics import ConcatCritic, SeparableCritic
-from rrlib.runtime import progress, select_device, torch_generator
+from rrlib.runtime import managed_modes, progress, select_device, torch_generator
 from rrlib.synthetic import CorrelatedGaussian
 from rrlib.validation import check_int
 
@@ -59,8 +59,7 @@ def limit_threads(num_threads: int | None) -> Iterator[None]:
     if num_threads is None:
         yield
         return
-    if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
-        raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+    check_int("num_threads", num_threads, 1, what="a positive integer", allow_none=True)
     previous = torch.get_num_threads()
     torch.set_num_threads(num_threads)
     try:
@@ -140,14 +139,12 @@ def _train_steps(
 def _held_out(
     critic: nn.Module, bound: Bound | MINE, sampler: Sampler, generator: torch.Generator, batches: int, batch: int
 ) -> np.ndarray:
-    was_training = critic.training
-    critic.eval()
     out = []
-    for _ in range(batches):
-        x, z = sampler(batch, generator)
-        scores = critic(x, z)
-        out.append(float(bound.value(scores)) if bool(torch.isfinite(scores).all()) else math.nan)
-    critic.train(was_training)
+    with managed_modes(critic):
+        for _ in range(batches):
+            x, z = sampler(batch, generator)
+            scores = critic(x, z)
+            out.append(float(bound.value(scores)) if bool(torch.isfinite(scores).all()) else math.nan)
     return np.asarray(out)
 
 

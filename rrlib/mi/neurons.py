@@ -22,7 +22,8 @@ Pieces, from data to estimate:
   identity for a scalar feature (``T = φ(p)·u``, linear in ``u``); we give ``ψ_k`` a small MLP instead, since a
   critic linear in ``u`` cannot represent a log density ratio that is not.
 * :func:`estimate_neuron_mi` is Algorithm 2 (supplement App. B) for all neurons at once: normal MI
-  (``attack=None``) or worst-case MI.
+  (``threat=None``) or worst-case MI; the alternating loop is :func:`rrlib.mi.algorithm2.alternate`, shared with
+  :func:`rrlib.mi.worst_case.estimate_mutual_information`, with one selected critic per neuron.
 
 **The worst-case perturbation is shared across neurons.** One PGD run per batch minimises the *mean* of the
 per-neuron DV estimates (as the paper's batch-of-units implementation implies: one adversarial batch for all
@@ -31,7 +32,7 @@ whole budget on it. The per-neuron worst-case MI reported here is therefore an *
 individual worst case, and the per-neuron vulnerability *under*-states each neuron's individual vulnerability.
 The adversary perturbs whole images (every patch stays in its ε-ball, so the patch law stays in the
 ``W_∞`` ball) and, by default, its gradient flows only through the neuron values (the critic sees the perturbed
-patch detached: the official code's choice, ``AttackConfig.gradient = "representation"``).
+patch detached: the official code's choice, ``EstimatorConfig.gradient = "representation"``).
 
 >>> import torch
 >>> x = torch.rand(2, 1, 28, 28)
@@ -50,13 +51,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rrlib.attacks import managed_modes, pgd
+from rrlib.attacks import ThreatModel, pgd
+from rrlib.mi.algorithm2 import PerUnitBest, alternate
 from rrlib.mi.bounds import dv
-from rrlib.mi.worst_case import GRADIENT_PATHS, AttackConfig, EstimatorConfig
+from rrlib.mi.worst_case import GRADIENT_PATHS, EstimatorConfig
 from rrlib.models.baseline_h import CONV2_PATCH
+from rrlib.runtime import managed_modes
+from rrlib.validation import check_int
 
 Geometry = tuple[int, int, int]
-Bound = Callable[..., torch.Tensor]
+#: Per-unit MI estimates from stacked score matrices: ``(scores (K, n, n), reduction="none") -> (K,)`` in nats.
+PerUnitMIEstimator = Callable[..., torch.Tensor]
 
 __all__ = [
     "NeuronMIEstimate",
@@ -171,8 +176,7 @@ class PerNeuronCritic(nn.Module):
         super().__init__()
         for name, value in (("n_neurons", n_neurons), ("patch_dim", patch_dim), ("hidden", hidden),
                             ("embed", embed), ("code_hidden", code_hidden)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            check_int(name, value, 1)
         self.n_neurons, self.patch_dim = n_neurons, patch_dim
         self.hidden, self.embed, self.code_hidden = hidden, embed, code_hidden
         k = n_neurons
@@ -215,7 +219,7 @@ class PerNeuronCritic(nn.Module):
 
 # ------------------------------------------------------------------------------------------------------- values
 def neuron_mi_values(critic: nn.Module, units: nn.Module, x: torch.Tensor, loc: torch.Tensor, *,
-                     geometry: Geometry = CONV2_PATCH, gradient: str = "representation", bound: Bound = dv,
+                     geometry: Geometry = CONV2_PATCH, gradient: str = "representation", bound: PerUnitMIEstimator = dv,
                      pad_value: float = 0.0) -> torch.Tensor:
     """Per-neuron MI estimates ``bound(T_k(p_i, u_{j,k}))`` of one batch: shape ``(K,)``, nats.
 
@@ -231,18 +235,17 @@ def neuron_mi_values(critic: nn.Module, units: nn.Module, x: torch.Tensor, loc: 
 
 
 def _shared_worst_case(critic: nn.Module, units: nn.Module, x: torch.Tensor, loc: torch.Tensor,
-                       attack: AttackConfig, *, geometry: Geometry, bound: Bound, pad_value: float,
-                       generator: torch.Generator | None) -> torch.Tensor:
+                       threat: ThreatModel, *, geometry: Geometry, bound: PerUnitMIEstimator, pad_value: float,
+                       gradient: str, keep_best: bool, generator: torch.Generator | None) -> torch.Tensor:
     """Algorithm 1 with the *mean* per-neuron estimate as the batch objective: one perturbation for all neurons."""
     def objective(x_adv: torch.Tensor) -> torch.Tensor:
-        return neuron_mi_values(critic, units, x_adv, loc, geometry=geometry, gradient=attack.gradient,
+        return neuron_mi_values(critic, units, x_adv, loc, geometry=geometry, gradient=gradient,
                                 bound=bound, pad_value=pad_value).mean()
 
-    if attack.eps == 0:
+    if threat.eps == 0:
         return x.detach().clone()
-    return pgd(objective, x, eps=attack.eps, steps=attack.steps, step_size=attack.step_size, norm=attack.norm,
-               box=attack.box, maximize=False, random_start=attack.random_start, generator=generator,
-               keep_best=attack.keep_best, modules=(units, critic))
+    return pgd(objective, x, threat, maximize=False, generator=generator, keep_best=keep_best,
+               modules=(units, critic)).x
 
 
 # ------------------------------------------------------------------------------------------------------- Alg. 2
@@ -297,31 +300,32 @@ def estimate_neuron_mi(
     x_train: torch.Tensor,
     x_test: torch.Tensor,
     *,
-    attack: AttackConfig | None,
+    threat: ThreatModel | None,
     config: EstimatorConfig | None = None,
     generator: torch.Generator,
     geometry: Geometry = CONV2_PATCH,
     locations: torch.Tensor | None = None,
-    bound: Bound = dv,
+    bound: PerUnitMIEstimator = dv,
     pad_value: float = 0.0,
 ) -> NeuronMIEstimate:
-    """Normal (``attack=None``) or worst-case MI of every neuron of ``units`` with its receptive-field patch.
+    """Normal (``threat=None``) or worst-case MI of every neuron of ``units`` with its receptive-field patch.
 
-    Algorithm 2 (supplement App. B) with all neurons in parallel. Each training iteration draws ``B`` images and
-    one location per image (uniform over ``locations``, default :func:`interior_locations`), perturbs the batch
-    with Algorithm 1 against the current critics when ``attack`` is given (**one** perturbation minimising the
-    mean per-neuron estimate; see the module docstring: this under-states each neuron's individual worst case),
-    and takes one Adam step on ``Σ_k DV_k``. With ``config.select = "best"`` each neuron keeps its own
-    ``θ_opt,k = argmax_t V1_k(t)`` (possible because critics share no parameters). The test phase draws
-    ``config.test_batches`` batches (default: all full batches of ``x_test``), attacks each afresh against the
-    selected critics and averages the per-neuron estimates.
+    Algorithm 2 (supplement App. B, :func:`rrlib.mi.algorithm2.alternate`) with all neurons in parallel. Each
+    training iteration draws ``B`` images and one location per image (uniform over ``locations``, default
+    :func:`interior_locations`), perturbs the batch with Algorithm 1 against the current critics when ``threat`` is
+    given (**one** perturbation minimising the mean per-neuron estimate; see the module docstring: this
+    under-states each neuron's individual worst case), and takes one Adam step on ``Σ_k DV_k``. With
+    ``config.select = "best"`` each neuron keeps its own ``θ_opt,k = argmax_t V1_k(t)`` (possible because critics
+    share no parameters). The test phase draws ``config.test_batches`` batches (default: all full batches of
+    ``x_test``), attacks each afresh against the selected critics and averages the per-neuron estimates.
 
     Args:
-        units: module mapping images ``(B, C, H, W)`` (pixels, in ``attack.box``) to the layer's map
+        units: module mapping images ``(B, C, H, W)`` (pixels, in ``threat.box``) to the layer's map
             ``(B, K, side, side)``; put in eval mode throughout (its modes are restored) and never trained. Must
             live on the data's device.
         critic: e.g. :class:`PerNeuronCritic` with ``forward(patches (n, P), values (n, K)) -> (K, n, n)``; every
             parameter must have the neuron axis first. A deep copy is trained.
+        threat: the adversary, or ``None``; ``config.gradient`` and ``config.attack_keep_best`` say how it attacks.
         config: Algorithm 2's settings (default ``EstimatorConfig()``).
         generator: CPU ``torch.Generator`` for batches, locations and (on the CPU) the attack's random start.
     """
@@ -332,8 +336,8 @@ def estimate_neuron_mi(
     _check_inputs(units, critic, x_train, x_test, b)
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    if attack is not None and not isinstance(attack, AttackConfig):
-        raise TypeError(f"attack must be an AttackConfig or None, got {type(attack).__name__}")
+    if threat is not None and not isinstance(threat, ThreatModel):
+        raise TypeError(f"threat must be a rrlib.attacks.ThreatModel or None, got {type(threat).__name__}")
     device = x_train.device
     image_size = int(x_train.shape[-1])
     locs = interior_locations(image_size, geometry) if locations is None else torch.as_tensor(locations).long()
@@ -343,67 +347,48 @@ def estimate_neuron_mi(
     attack_generator = generator if device.type == "cpu" else None
     trained = copy.deepcopy(critic).to(device)
     optimizer = torch.optim.Adam(trained.parameters(), lr=config.lr)
-    params = list(trained.parameters())
-    n_neurons = params[0].shape[0]
-    best_params = [p.detach().clone() for p in params]
-    best_value = torch.full((n_neurons,), -math.inf, device=device)
-    best_iteration = np.zeros(n_neurons, dtype=np.int64)
-    train_values = np.empty((config.iterations, n_neurons))
 
-    def batches(n: int) -> torch.Tensor:
-        perm = torch.randperm(n, generator=generator)
-        k = n // b
-        return perm[: k * b].reshape(k, b)
+    def draw(x: torch.Tensor) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        return lambda idx: (x[idx.to(device)], sample_locations(b, locs, generator))
 
-    order = batches(x_train.shape[0])
+    def attack(xb: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
+        if threat is None:
+            return xb
+        return _shared_worst_case(trained, units, xb, loc, threat, geometry=geometry, bound=bound,
+                                  pad_value=pad_value, gradient=config.gradient, keep_best=config.attack_keep_best,
+                                  generator=attack_generator)
+
+    def train_step(t: int, batch: tuple[torch.Tensor, torch.Tensor],
+                   before_update: Callable[[torch.Tensor], None] | None) -> np.ndarray:
+        xb, loc = batch
+        xb = attack(xb, loc)
+        with torch.no_grad():
+            patches, values_u = neuron_pairs(units, xb, loc, geometry, pad_value=pad_value)
+        values = bound(trained(patches, values_u), reduction="none")
+        if not bool(torch.isfinite(values).all()):
+            raise ValueError(f"the per-neuron MI estimate diverged at iteration {t}; lower lr (now {config.lr})")
+        detached = values.detach()
+        if before_update is not None:  # θ_opt,k = argmax_t V1_k(t): keep θ_t before its update, per neuron
+            before_update(detached)
+        optimizer.zero_grad(set_to_none=True)
+        (-values.sum()).backward()
+        optimizer.step()
+        return detached.cpu().numpy()
+
+    def test_step(batch: tuple[torch.Tensor, torch.Tensor]) -> np.ndarray:
+        xb, loc = batch
+        xb = attack(xb, loc)
+        with torch.no_grad(), managed_modes((units, trained)):
+            return neuron_mi_values(trained, units, xb, loc, geometry=geometry, bound=bound,
+                                    pad_value=pad_value).cpu().numpy()
+
     with managed_modes(units):
-        for t in range(config.iterations):
-            if t > 0 and t % order.shape[0] == 0:
-                order = batches(x_train.shape[0])
-            xb = x_train[order[t % order.shape[0]].to(device)]
-            loc = sample_locations(b, locs, generator)
-            if attack is not None:
-                xb = _shared_worst_case(trained, units, xb, loc, attack, geometry=geometry, bound=bound,
-                                        pad_value=pad_value, generator=attack_generator)
-            with torch.no_grad():
-                patches, values_u = neuron_pairs(units, xb, loc, geometry, pad_value=pad_value)
-            values = bound(trained(patches, values_u), reduction="none")
-            if not bool(torch.isfinite(values).all()):
-                raise ValueError(f"the per-neuron MI estimate diverged at iteration {t}; lower lr (now {config.lr})")
-            detached = values.detach()
-            train_values[t] = detached.cpu().numpy()
-            if config.select == "best":  # θ_opt,k = argmax_t V1_k(t): keep θ_t before its update, per neuron
-                better = detached > best_value
-                if bool(better.any()):
-                    for saved, p in zip(best_params, params, strict=True):
-                        saved[better] = p.detach()[better]
-                    best_value = torch.where(better, detached, best_value)
-                    best_iteration[better.cpu().numpy()] = t
-            optimizer.zero_grad(set_to_none=True)
-            (-values.sum()).backward()
-            optimizer.step()
-        if config.select == "best":
-            with torch.no_grad():
-                for saved, p in zip(best_params, params, strict=True):
-                    p.copy_(saved)
-        else:
-            best_iteration[:] = config.iterations - 1
-        test_order = batches(x_test.shape[0])
-        if config.test_batches is not None:
-            if config.test_batches > test_order.shape[0]:
-                raise ValueError(f"test_batches={config.test_batches} but x_test holds only {test_order.shape[0]} "
-                                 f"full batches of {b}")
-            test_order = test_order[: config.test_batches]
-        test_values = []
-        for idx in test_order:
-            xb = x_test[idx.to(device)]
-            loc = sample_locations(b, locs, generator)
-            if attack is not None:
-                xb = _shared_worst_case(trained, units, xb, loc, attack, geometry=geometry, bound=bound,
-                                        pad_value=pad_value, generator=attack_generator)
-            with torch.no_grad(), managed_modes((units, trained)):
-                test_values.append(neuron_mi_values(trained, units, xb, loc, geometry=geometry, bound=bound,
-                                                    pad_value=pad_value).cpu().numpy())
-    tv = np.stack(test_values)
-    return NeuronMIEstimate(estimate=tv.mean(axis=0), test_values=tv, train_values=train_values,
-                            best_iteration=best_iteration, critic=trained)
+        run = alternate(
+            n_train=x_train.shape[0], n_test=x_test.shape[0], iterations=config.iterations, batch_size=b,
+            test_batches=config.test_batches, select=config.select, generator=generator,
+            draw_train=draw(x_train), draw_test=draw(x_test), train_step=train_step, test_step=test_step,
+            selector=PerUnitBest(trained, device),
+        )
+    tv = np.stack(run.tests)
+    return NeuronMIEstimate(estimate=tv.mean(axis=0), test_values=tv, train_values=run.train_values,
+                            best_iteration=run.best_iteration, critic=trained)

@@ -16,12 +16,16 @@ Both terms are estimated with the Donsker–Varadhan (MINE) bound on a critic ``
 * **Algorithm 2** (:func:`estimate_mutual_information`) alternates Algorithm 1 with one Adam ascent step on ``θ``
   (``V2 = ∇_θ J``) for ``T`` iterations, keeps the critic ``θ_opt`` with the largest training value ``V1(t)``, then
   reports the mean of ``V1`` over ``K`` held-out test batches, each attacked afresh against ``θ_opt``.
-  Without an attack (``attack=None``) the same procedure is plain MINE/DIM estimation of ``J_1``.
+  Without an attack (``threat=None``) the same procedure is plain MINE/DIM estimation of ``J_1``. The alternating
+  loop itself lives in :func:`rrlib.mi.algorithm2.alternate` (shared with the per-neuron estimator).
 * :func:`representation_vulnerability` runs both for several seeds (a fresh critic per seed, the same initial
   critic for the normal and the worst-case run, as two separate runs of the official code) and returns normal MI,
   worst-case MI and ``RV = normal − worst`` with their spread.
 
-**Which gradient the adversary follows** (``AttackConfig.gradient``):
+The adversary is a :class:`rrlib.attacks.ThreatModel` (ball, steps, step size, random start); how it is used inside
+Algorithm 2 is part of :class:`EstimatorConfig` (``gradient``, ``attack_keep_best``).
+
+**Which gradient the adversary follows** (``EstimatorConfig.gradient``):
 
 * ``"representation"`` (**default**, the paper's official code): the critic's input branch sees ``x'`` detached,
   so ``∇_{x'} J`` flows only through ``z' = g(x')``. The critic still *evaluates* ``x'``.
@@ -50,19 +54,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from rrlib.attacks import canonical_norm, managed_modes, pgd
+from rrlib.attacks import ThreatModel, pgd
+from rrlib.mi.algorithm2 import ScalarBest, alternate
 from rrlib.mi.bounds import dv
-from rrlib.runtime import progress, seeded
+from rrlib.runtime import managed_modes, seeded
+from rrlib.validation import check_bool, check_int, check_optional_int, check_positive_float
 
-Bound = Callable[[torch.Tensor], torch.Tensor]
+#: An MI estimate from a score matrix: ``scores -> 0-dim tensor`` in nats (e.g. :func:`rrlib.mi.bounds.dv`).
+MIEstimator = Callable[[torch.Tensor], torch.Tensor]
 GRADIENT_PATHS = ("representation", "full")
 SELECTIONS = ("best", "last")
 
 __all__ = [
     "GRADIENT_PATHS",
     "SELECTIONS",
-    "AttackConfig",
     "EstimatorConfig",
+    "MIEstimator",
     "MIEstimate",
     "VulnerabilityEstimate",
     "critic_step",
@@ -75,35 +82,6 @@ __all__ = [
 
 # ----------------------------------------------------------------------------------------------------- configs
 @dataclass(frozen=True)
-class AttackConfig:
-    """Algorithm 1's adversary: ε in ``norm``, ``steps`` S of size ``step_size`` η_a, the input box.
-
-    ``gradient`` is ``"representation"`` (default: the official code; the critic's input branch is detached) or
-    ``"full"`` (Algorithm 1 as printed). A critic that detaches its own input
-    (:class:`rrlib.mi.critics.EncodeAndDotCritic` with ``detach_x=True``) gives the first behaviour either way.
-    ``keep_best`` keeps the batch iterate with the lowest estimate (the official ``use_best``); ``random_start`` is
-    off in the paper.
-    """
-
-    eps: float
-    steps: int
-    step_size: float
-    norm: str = "linf"
-    box: tuple[float, float] | None = (0.0, 1.0)
-    gradient: str = "representation"
-    keep_best: bool = True
-    random_start: bool = False
-
-    def __post_init__(self) -> None:
-        if self.gradient not in GRADIENT_PATHS:
-            raise ValueError(f"unknown gradient={self.gradient!r}; valid choices: {GRADIENT_PATHS}")
-        object.__setattr__(self, "norm", canonical_norm(self.norm))
-        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not math.isfinite(self.eps) \
-                or self.eps < 0:
-            raise ValueError(f"eps must be a finite number >= 0, got {self.eps!r}")
-
-
-@dataclass(frozen=True)
 class EstimatorConfig:
     """Algorithm 2's hyper-parameters.
 
@@ -114,6 +92,12 @@ class EstimatorConfig:
         lr: Adam learning rate η_e of the critic (the paper: 1e-4 for 300 epochs of CIFAR-10).
         test_batches: ``K``; ``None`` uses every full batch of the test set.
         select: ``"best"`` (Algorithm 2: ``θ_opt = argmax_t V1(t)``) or ``"last"`` (the final critic).
+        gradient: which gradient the adversary follows: ``"representation"`` (default: the official code; the
+            critic's input branch sees ``x'`` detached) or ``"full"`` (Algorithm 1 as printed). A critic that
+            detaches its own input (:class:`rrlib.mi.critics.EncodeAndDotCritic` with ``detach_x=True``) gives the
+            first behaviour either way.
+        attack_keep_best: the adversary keeps the batch iterate with the lowest estimate (the official
+            ``use_best``); ``False`` keeps its last iterate.
     """
 
     iterations: int = 500
@@ -121,19 +105,19 @@ class EstimatorConfig:
     lr: float = 1e-3
     test_batches: int | None = None
     select: str = "best"
+    gradient: str = "representation"
+    attack_keep_best: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("iterations", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (2 if name == "batch_size" else 1):
-                raise ValueError(f"{name} must be an integer >= {2 if name == 'batch_size' else 1}, got {value!r}")
-        if self.test_batches is not None and (isinstance(self.test_batches, bool)
-                                              or not isinstance(self.test_batches, int) or self.test_batches < 1):
-            raise ValueError(f"test_batches must be None or an integer >= 1, got {self.test_batches!r}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        check_int("iterations", self.iterations, 1)
+        check_int("batch_size", self.batch_size, 2)
+        check_optional_int("test_batches", self.test_batches, 1)
+        check_positive_float("lr", self.lr)
         if self.select not in SELECTIONS:
             raise ValueError(f"unknown select={self.select!r}; valid choices: {SELECTIONS}")
+        if self.gradient not in GRADIENT_PATHS:
+            raise ValueError(f"unknown gradient={self.gradient!r}; valid choices: {GRADIENT_PATHS}")
+        check_bool("attack_keep_best", self.attack_keep_best)
 
 
 # ----------------------------------------------------------------------------------------------------- results
@@ -158,6 +142,12 @@ class MIEstimate:
     critic: nn.Module
     x_test: torch.Tensor
     x_perturbed: torch.Tensor
+
+    @property
+    def standard_error(self) -> float | None:
+        """Standard error of ``estimate`` over the ``K`` test batches (``std(ddof=1) / √K``); ``None`` for ``K = 1``."""
+        k = self.test_values.size
+        return float(self.test_values.std(ddof=1) / math.sqrt(k)) if k > 1 else None
 
 
 @dataclass
@@ -231,7 +221,7 @@ def _check_data(name: str, x: torch.Tensor, batch_size: int) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------- Alg. 1
-def mi_objective(critic: nn.Module, representation: nn.Module, *, bound: Bound = dv,
+def mi_objective(critic: nn.Module, representation: nn.Module, *, bound: MIEstimator = dv,
                  gradient: str = "representation") -> Callable[[torch.Tensor], torch.Tensor]:
     """``x' ↦ J(x') = bound(critic(x', g(x')))``, the MI estimate of a batch (0-dim tensor, nats).
 
@@ -248,29 +238,30 @@ def mi_objective(critic: nn.Module, representation: nn.Module, *, bound: Bound =
     return objective
 
 
-def worst_case_batch(critic: nn.Module, representation: nn.Module, x: torch.Tensor, attack: AttackConfig, *,
-                     bound: Bound = dv, generator: torch.Generator | None = None
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Algorithm 1: perturb the batch ``x`` inside the ε-balls to minimise the critic's MI estimate.
+def worst_case_batch(critic: nn.Module, representation: nn.Module, x: torch.Tensor, threat: ThreatModel, *,
+                     bound: MIEstimator = dv, generator: torch.Generator | None = None,
+                     gradient: str = "representation", keep_best: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Algorithm 1: perturb the batch ``x`` inside the ε-balls of ``threat`` to minimise the critic's MI estimate.
 
-    Runs :func:`rrlib.attacks.pgd` with ``maximize=False`` on the batch-scalar objective :func:`mi_objective`,
-    with both modules in eval mode (restored afterwards). Returns ``(x', V1)`` with ``V1 = J(x')`` (0-dim, nats);
-    with ``keep_best`` (default) ``V1 ≤ J(x)``.
+    Runs :func:`rrlib.attacks.pgd` with ``maximize=False`` on the batch-scalar objective :func:`mi_objective`
+    (``gradient`` as there), with both modules in eval mode (restored afterwards). Returns ``(x', V1)`` with
+    ``V1 = J(x')`` (0-dim, nats); with ``keep_best`` (default) ``V1 ≤ J(x)``.
     """
     _check_modules(representation, critic)
-    objective = mi_objective(critic, representation, bound=bound, gradient=attack.gradient)
-    if attack.eps == 0:
+    if not isinstance(threat, ThreatModel):
+        raise TypeError(f"threat must be a rrlib.attacks.ThreatModel, got {type(threat).__name__}")
+    objective = mi_objective(critic, representation, bound=bound, gradient=gradient)
+    if threat.eps == 0:
         with managed_modes((representation, critic)), torch.no_grad():
             return x.detach().clone(), objective(x).detach()
-    x_adv, value = pgd(objective, x, eps=attack.eps, steps=attack.steps, step_size=attack.step_size,
-                       norm=attack.norm, box=attack.box, maximize=False, random_start=attack.random_start,
-                       generator=generator, keep_best=attack.keep_best, modules=(representation, critic),
-                       return_values=True, warn_zero_grad=True)
+    x_adv, value = pgd(objective, x, threat, maximize=False, generator=generator, keep_best=keep_best,
+                       modules=(representation, critic), warn_zero_grad=True)
     return x_adv, value
 
 
 def critic_step(critic: nn.Module, optimizer: torch.optim.Optimizer, representation: nn.Module,
-                x: torch.Tensor, *, bound: Bound = dv, before_step: Callable[[float], None] | None = None) -> float:
+                x: torch.Tensor, *, bound: MIEstimator = dv,
+                before_step: Callable[[float], None] | None = None) -> float:
     """One ascent step of the critic on ``J(x)`` (``V2 = ∇_θ J``); returns ``J(x)`` before the step (``V1``).
 
     The representation is evaluated without gradient in its current mode; the critic is put in train mode for
@@ -279,9 +270,7 @@ def critic_step(critic: nn.Module, optimizer: torch.optim.Optimizer, representat
     """
     with torch.no_grad():
         z = representation(x)
-    training = [(m, m.training) for m in critic.modules()]
-    critic.train()
-    try:
+    with managed_modes(critic, train=True):
         value = bound(critic(x, z))
         v1 = float(value.detach())
         if before_step is not None:
@@ -289,32 +278,22 @@ def critic_step(critic: nn.Module, optimizer: torch.optim.Optimizer, representat
         optimizer.zero_grad(set_to_none=True)
         (-value).backward()
         optimizer.step()
-    finally:
-        for m, flag in training:
-            m.training = flag
     return v1
 
 
 # ----------------------------------------------------------------------------------------------------- Alg. 2
-def _batches(n: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
-    """A random permutation of ``range(n)`` cut into ``n // batch_size`` full batches: ``(K, B)`` indices."""
-    perm = torch.randperm(n, generator=generator)
-    k = n // batch_size
-    return perm[: k * batch_size].reshape(k, batch_size)
-
-
 def estimate_mutual_information(
     representation: nn.Module,
     critic: nn.Module,
     x_train: torch.Tensor,
     x_test: torch.Tensor,
     *,
-    attack: AttackConfig | None,
+    threat: ThreatModel | None,
     config: EstimatorConfig = EstimatorConfig(),
     generator: torch.Generator,
-    bound: Bound = dv,
+    bound: MIEstimator = dv,
 ) -> MIEstimate:
-    """Algorithm 2: worst-case MI of ``representation`` (``attack`` given) or normal MI (``attack=None``).
+    """Algorithm 2: worst-case MI of ``representation`` (``threat`` given) or normal MI (``threat=None``).
 
     Args:
         representation: ``g``, any ``nn.Module`` mapping a batch ``(B, ...)`` to codes ``(B, ...)`` accepted by
@@ -325,7 +304,8 @@ def estimate_mutual_information(
         x_train, x_test: ``S_train`` and ``S_test``, shape ``(n, ...)``; batches of ``config.batch_size`` are drawn
             with ``generator`` (a CPU ``torch.Generator``; the attack's random start, if any, also uses it when
             the data are on the CPU).
-        attack: Algorithm 1's settings, or ``None`` for the normal MI ``J_1``.
+        threat: Algorithm 1's adversary, or ``None`` for the normal MI ``J_1``. ``config.gradient`` and
+            ``config.attack_keep_best`` say how it attacks.
         bound: ``scores -> 0-dim MI estimate``; default :func:`rrlib.mi.bounds.dv` (the paper's DV/MINE).
 
     Returns:
@@ -334,6 +314,8 @@ def estimate_mutual_information(
     _check_modules(representation, critic)
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if threat is not None and not isinstance(threat, ThreatModel):
+        raise TypeError(f"threat must be a rrlib.attacks.ThreatModel or None, got {type(threat).__name__}")
     b = config.batch_size
     _check_data("x_train", x_train, b)
     _check_data("x_test", x_test, b)
@@ -344,58 +326,42 @@ def estimate_mutual_information(
     attack_generator = generator if device.type == "cpu" else None
     trained = copy.deepcopy(critic).to(device)
     optimizer = torch.optim.Adam(trained.parameters(), lr=config.lr)
-    train_values = np.empty(config.iterations)
-    best: dict = {"state": None, "value": -math.inf, "iteration": -1}
 
-    def remember(value: float) -> None:  # θ_opt = argmax_t V1(t): keep θ_t before its update
-        if value > best["value"]:
-            best.update(state={k: v.detach().clone() for k, v in trained.state_dict().items()}, value=value,
-                        iteration=t)
-    order = torch.empty(0, config.batch_size, dtype=torch.int64)
-    with managed_modes(representation):
-        # ---- training phase
-        label = "worst-case MI critic" if attack is not None else "MI critic"
-        for t in progress(range(config.iterations), desc=label, total=config.iterations, leave=False):
-            if t % max(order.shape[0], 1) == 0:
-                order = _batches(x_train.shape[0], b, generator)
-            xb = x_train[order[t % order.shape[0]].to(device)]
-            if attack is not None:
-                xb, _ = worst_case_batch(trained, representation, xb, attack, bound=bound,
-                                         generator=attack_generator)
-            train_values[t] = critic_step(trained, optimizer, representation, xb, bound=bound,
-                                          before_step=remember if config.select == "best" else None)
-            if not math.isfinite(train_values[t]):
-                raise ValueError(f"the MI estimate diverged at iteration {t} (value {train_values[t]}); lower lr")
-        if config.select == "best":
-            assert best["state"] is not None
-            trained.load_state_dict(best["state"])
-            best_iteration = int(best["iteration"])
-        else:
-            best_iteration = config.iterations - 1
-        # ---- testing phase
-        test_order = _batches(x_test.shape[0], b, generator)
-        if config.test_batches is not None:
-            if config.test_batches > test_order.shape[0]:
-                raise ValueError(f"test_batches={config.test_batches} but x_test holds only {test_order.shape[0]} "
-                                 f"full batches of {b}")
-            test_order = test_order[: config.test_batches]
-        test_values, x_used, x_pert = [], [], []
+    def attack(xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        assert threat is not None
+        return worst_case_batch(trained, representation, xb, threat, bound=bound, generator=attack_generator,
+                                gradient=config.gradient, keep_best=config.attack_keep_best)
+
+    def train_step(t: int, xb: torch.Tensor, before_update: Callable[[float], None] | None) -> float:
+        if threat is not None:
+            xb, _ = attack(xb)
+        value = critic_step(trained, optimizer, representation, xb, bound=bound, before_step=before_update)
+        if not math.isfinite(value):
+            raise ValueError(f"the MI estimate diverged at iteration {t} (value {value}); lower lr")
+        return value
+
+    def test_step(xb: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor]:
         trained.eval()
-        for idx in test_order:
-            xb = x_test[idx.to(device)]
-            if attack is not None:
-                xb_adv, value = worst_case_batch(trained, representation, xb, attack, bound=bound,
-                                                 generator=attack_generator)
-            else:
-                with torch.no_grad():
-                    xb_adv, value = xb, bound(trained(xb, representation(xb)))
-            test_values.append(float(value))
-            x_used.append(xb)
-            x_pert.append(xb_adv)
-    values = np.asarray(test_values)
-    return MIEstimate(estimate=float(values.mean()), test_values=values, train_values=train_values,
-                      best_iteration=best_iteration, critic=trained, x_test=torch.cat(x_used),
-                      x_perturbed=torch.cat(x_pert))
+        if threat is not None:
+            xb_adv, value = attack(xb)
+        else:
+            with torch.no_grad():
+                xb_adv, value = xb, bound(trained(xb, representation(xb)))
+        return float(value), xb, xb_adv
+
+    with managed_modes(representation):
+        run = alternate(
+            n_train=x_train.shape[0], n_test=x_test.shape[0], iterations=config.iterations, batch_size=b,
+            test_batches=config.test_batches, select=config.select, generator=generator,
+            draw_train=lambda idx: x_train[idx.to(device)], draw_test=lambda idx: x_test[idx.to(device)],
+            train_step=train_step, test_step=test_step, selector=ScalarBest(trained),
+            desc="worst-case MI critic" if threat is not None else "MI critic",
+        )
+    values = np.asarray([value for value, _, _ in run.tests])
+    return MIEstimate(estimate=float(values.mean()), test_values=values, train_values=run.train_values,
+                      best_iteration=int(run.best_iteration), critic=trained,
+                      x_test=torch.cat([xb for _, xb, _ in run.tests]),
+                      x_perturbed=torch.cat([xa for _, _, xa in run.tests]))
 
 
 def _make_critic(make_critic: Callable[[], nn.Module], seed: int) -> nn.Module:
@@ -411,16 +377,16 @@ def representation_vulnerability(
     x_train: torch.Tensor,
     x_test: torch.Tensor,
     *,
-    attack: AttackConfig,
+    threat: ThreatModel,
     config: EstimatorConfig = EstimatorConfig(),
     seeds: Sequence[int] = (0, 1, 2),
-    bound: Bound = dv,
+    bound: MIEstimator = dv,
 ) -> VulnerabilityEstimate:
     """Normal MI, worst-case MI and ``RV_ε = normal − worst`` (Eq. 4.1) for each seed.
 
     For every seed a critic is built by ``make_critic()`` under ``torch.manual_seed(seed)`` (the global RNG is
     restored afterwards), and two separate Algorithm-2 runs start from it: one without attack (``J_1``) and one
-    with ``attack`` (``J_2``), each with a ``torch.Generator`` seeded by ``seed`` for batches.
+    with ``threat`` (``J_2``), each with a ``torch.Generator`` seeded by ``seed`` for batches.
     """
     seeds = list(seeds)
     if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
@@ -428,9 +394,9 @@ def representation_vulnerability(
     runs = []
     for seed in seeds:
         critic = _make_critic(make_critic, seed)
-        normal = estimate_mutual_information(representation, critic, x_train, x_test, attack=None, config=config,
+        normal = estimate_mutual_information(representation, critic, x_train, x_test, threat=None, config=config,
                                              generator=torch.Generator().manual_seed(seed), bound=bound)
-        worst = estimate_mutual_information(representation, critic, x_train, x_test, attack=attack, config=config,
+        worst = estimate_mutual_information(representation, critic, x_train, x_test, threat=threat, config=config,
                                             generator=torch.Generator().manual_seed(seed), bound=bound)
         runs.append((normal, worst))
     return VulnerabilityEstimate(seeds=seeds, normal=np.array([r[0].estimate for r in runs]),

@@ -2,7 +2,7 @@
 
 >>> from rrlib.train import TrainConfig
 >>> TrainConfig(dataset="fmnist", adv_eps=0.1).train_threat()
-PGDSettings(norm='linf', eps=0.1, steps=10, step_size=0.02)
+ThreatModel(norm='linf', eps=0.1, steps=10, step_size=0.02, box=(0.0, 1.0), random_start=False, restarts=0)
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Atomic checkpoints: a crash or a kill never leaves a half-written file behind.
 
-:func:`atomic_write` writes to a temporary file in the destination's folder, flushes and syncs it to disk
-(``fsync``), moves it over the destination with ``os.replace`` (atomic on POSIX and Windows) and syncs the
-folder. A reader sees either the old file or the new one.
+:func:`rrlib.runtime.atomic_write` (re-exported here) writes to a temporary file in the destination's folder,
+flushes and syncs it to disk (``fsync``), moves it over the destination with ``os.replace`` (atomic on POSIX and
+Windows) and syncs the folder. A reader sees either the old file or the new one.
 
 A training checkpoint (:func:`save_checkpoint`) is a dict of tensors and plain Python values, readable with
 ``torch.load(weights_only=True)``: model, optimizer, scheduler and grad-scaler states, torch's RNG states (CPU
@@ -12,49 +12,14 @@ and every CUDA device), the epoch, the step within the epoch, the running sums o
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 
+from rrlib.runtime import atomic_write, atomic_write_text
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows: directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
-    """Call ``write(f)`` on a temporary binary file next to ``path``, then atomically move it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Atomically write UTF-8 ``text`` to ``path``."""
-    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+__all__ = ["atomic_write", "atomic_write_text", "load_checkpoint", "rng_state", "save_checkpoint", "set_rng_state"]
 
 
 def rng_state() -> dict[str, Any]:

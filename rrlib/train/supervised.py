@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -34,11 +33,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rrlib.attacks import ThreatModel
 from rrlib.data import (
     AUGMENTATIONS,
     PAPER_BATCH_SIZE,
     ImageDataset,
-    PGDSettings,
     canonical_name,
     get_spec,
     load_dataset,
@@ -46,7 +45,7 @@ from rrlib.data import (
     subset,
 )
 from rrlib.models import HEADS, MODELS, build_model
-from rrlib.runtime import progress, seed_everything, select_device
+from rrlib.runtime import managed_modes, progress, seed_everything, select_device
 from rrlib.train.cache import canonical_json, config_hash, entry_dir
 from rrlib.train.checkpoint import (
     atomic_write_text,
@@ -55,6 +54,7 @@ from rrlib.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from rrlib.validation import check_int, check_nonnegative_float
 
 OPTIMIZERS = ("adam", "sgd")
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -64,25 +64,11 @@ TIMING_KEYS = ("train_seconds", "images_per_second", "eval_seconds")
 
 
 def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(
-            f"{name} must be a positive integer{' or None' if allow_none else ''}, got {value!r}"
-        )
+    check_int(name, value, 1, what="a positive integer", allow_none=allow_none)
 
 
 def _nonneg_float(name: str, value: Any, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not (math.isfinite(value) and value >= 0)
-    ):
-        raise ValueError(
-            f"{name} must be a finite non-negative number{' or None' if allow_none else ''}, got {value!r}"
-        )
+    check_nonnegative_float(name, value, what="a finite non-negative number", allow_none=allow_none)
 
 
 @dataclass(frozen=True)
@@ -144,8 +130,7 @@ class TrainConfig:
             _nonneg_float(name, getattr(self, name))
         for name in ("adv_eps", "adv_step_size", "eval_eps"):
             _nonneg_float(name, getattr(self, name), allow_none=True)
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        check_int("seed", self.seed, 0, what="a non-negative integer")
         if self.augment is not None and self.augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augment {self.augment!r}; valid choices: {[None, *AUGMENTATIONS]}")
         # Resolve the threat models now, so that a missing setting fails at construction.
@@ -159,7 +144,7 @@ class TrainConfig:
         """True for PGD adversarial training."""
         return self.adv_eps is not None
 
-    def _threat(self, eps: float | None, what: str) -> PGDSettings:
+    def _threat(self, eps: float | None, what: str) -> ThreatModel:
         paper = get_spec(self.dataset).threat
         values = {
             "eps": eps if eps is not None else (paper.eps if paper else None),
@@ -174,13 +159,13 @@ class TrainConfig:
                 f"dataset {self.dataset!r} has no threat model in the paper; give {what} "
                 f"{', '.join(missing)} explicitly (adv_eps / eval_eps, adv_steps, adv_step_size)"
             )
-        return PGDSettings("linf", float(values["eps"]), int(values["steps"]), float(values["step_size"]))
+        return ThreatModel("linf", float(values["eps"]), int(values["steps"]), float(values["step_size"]))
 
-    def train_threat(self) -> PGDSettings | None:
+    def train_threat(self) -> ThreatModel | None:
         """The PGD used to make training examples (``None`` for standard training)."""
         return None if self.adv_eps is None else self._threat(self.adv_eps, "the training attack's")
 
-    def eval_threat(self) -> PGDSettings | None:
+    def eval_threat(self) -> ThreatModel | None:
         """The PGD used for adversarial evaluation (``None`` when ``eval_adversarial`` is off)."""
         if not self.eval_adversarial:
             return None
@@ -283,21 +268,12 @@ def _make_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer):
 
 
 def _attack(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: PGDSettings, device: torch.device, amp: bool
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, device: torch.device, amp: bool
 ) -> torch.Tensor:
-    from rrlib.attacks import adversarial_examples  # lazy: attacks sit beside, not below, this module
+    from rrlib import attacks  # looked up at call time, so that tests can spy on adversarial_examples
 
     with autocast_context(device, amp):
-        return adversarial_examples(
-            model,
-            x,
-            y,
-            eps=threat.eps,
-            steps=threat.steps,
-            step_size=threat.step_size,
-            norm=threat.norm,
-            random_start=False,
-        )
+        return attacks.adversarial_examples(model, x, y, threat)
 
 
 @torch.no_grad()
@@ -310,7 +286,7 @@ def evaluate(
     model: nn.Module,
     data: ImageDataset,
     *,
-    threat: PGDSettings | None = None,
+    threat: ThreatModel | None = None,
     device: str | torch.device | None = None,
     batch_size: int = 500,
     amp: bool = False,
@@ -321,10 +297,8 @@ def evaluate(
     to the model's. Returns ``{"nat_acc", "nat_loss"[, "adv_acc", "adv_loss"]}``; accuracies in [0, 1].
     """
     dev = next(model.parameters()).device if device is None else select_device(device)
-    was_training = model.training
-    model.eval()
     sums = {"nat_correct": 0, "nat_loss": 0.0, "adv_correct": 0, "adv_loss": 0.0}
-    try:
+    with managed_modes(model):
         for x, y in make_loader(data, batch_size, shuffle=False):
             x, y = x.to(dev), y.to(dev)
             logits = _predict(model, x, dev, amp)
@@ -335,8 +309,6 @@ def evaluate(
                 logits = _predict(model, x_adv, dev, amp)
                 sums["adv_correct"] += int((logits.argmax(1) == y).sum())
                 sums["adv_loss"] += float(F.cross_entropy(logits, y, reduction="sum"))
-    finally:
-        model.train(was_training)
     n = len(data)
     out = {"nat_acc": sums["nat_correct"] / n, "nat_loss": sums["nat_loss"] / n}
     if threat is not None:

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from rrlib.attacks import ThreatModel
 from rrlib.data import load_dataset
 from rrlib.experiments.worst_case_mi.common import attack_step, separable_factory
 from rrlib.experiments.worst_case_mi.digits import DigitsConfig
-from rrlib.mi.worst_case import AttackConfig, critic_step, worst_case_batch
+from rrlib.mi.worst_case import critic_step, worst_case_batch
 from rrlib.models.surrogates import CallCounter
 from rrlib.runtime import seeded
 
@@ -78,12 +79,12 @@ def cost_experiment(cfg: CostConfig, digits: DigitsConfig, seed: int, device: to
     rows = []
     for steps in cfg.steps_values:
         eps = 0.1
-        attack = AttackConfig(eps=eps, steps=steps, step_size=attack_step(eps, steps, digits.step_factor))
+        attack = ThreatModel("linf", eps, steps, attack_step(eps, steps, digits.step_factor))
 
         def plain() -> None:
             critic_step(critic, optimizer, model, xb)
 
-        def worst(attack: AttackConfig = attack) -> None:
+        def worst(attack: ThreatModel = attack) -> None:
             x_adv, _ = worst_case_batch(critic, model, xb, attack)
             critic_step(critic, optimizer, model, x_adv)
 

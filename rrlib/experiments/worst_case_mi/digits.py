@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from rrlib.attacks import adversarial_accuracy
+from rrlib.attacks import ThreatModel, adversarial_accuracy
 from rrlib.data import load_dataset
 from rrlib.experiments.worst_case_mi.common import attack_step, separable_factory
-from rrlib.mi.worst_case import AttackConfig, EstimatorConfig, estimate_mutual_information
+from rrlib.mi.worst_case import EstimatorConfig, estimate_mutual_information
 from rrlib.runtime import seeded
 
 __all__ = ["DigitsConfig", "DigitsRow", "digits_experiment"]
@@ -85,19 +85,18 @@ def digits_experiment(cfg: DigitsConfig, seed: int, device: torch.device,
     for name, adversarial in (("standard", False), ("robust", True)):
         model = _train_digits(cfg, adversarial, seed, device)
         normal = np.array([
-            estimate_mutual_information(model, seeded(make, s), x_train, x_test, attack=None, config=est_cfg,
+            estimate_mutual_information(model, seeded(make, s), x_train, x_test, threat=None, config=est_cfg,
                                         generator=torch.Generator().manual_seed(s)).estimate for s in seeds])
         with torch.no_grad():
             nat_acc = float((model(x_test).argmax(1) == y_test).double().mean())
         rows.append(DigitsRow(name, 0.0, normal, normal.copy(), nat_acc, nat_acc))
         for eps in cfg.eps_values:
             step = attack_step(eps, cfg.attack_steps, cfg.step_factor)
-            attack = AttackConfig(eps=float(eps), steps=cfg.attack_steps, step_size=step, box=(0.0, 1.0))
+            threat = ThreatModel("linf", float(eps), cfg.attack_steps, step, box=(0.0, 1.0))
             worst = np.array([
-                estimate_mutual_information(model, seeded(make, s), x_train, x_test, attack=attack, config=est_cfg,
+                estimate_mutual_information(model, seeded(make, s), x_train, x_test, threat=threat, config=est_cfg,
                                             generator=torch.Generator().manual_seed(s)).estimate for s in seeds])
-            adv_acc = adversarial_accuracy(model, x_test, y_test, eps=float(eps), steps=cfg.attack_steps,
-                                           step_size=step)
+            adv_acc = adversarial_accuracy(model, x_test, y_test, threat)
             rows.append(DigitsRow(name, float(eps), normal, worst, nat_acc, adv_acc))
             if log is not None:
                 log(f"digits {name} eps={eps}: normal {normal.mean():.3f} worst {worst.mean():.3f} "

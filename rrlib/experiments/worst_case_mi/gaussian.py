@@ -14,11 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rrlib.attacks import ZeroGradientWarning, adversarial_accuracy
+from rrlib.attacks import ThreatModel, ZeroGradientWarning, adversarial_accuracy
 from rrlib.experiments.worst_case_mi.common import attack_step, mean_std, separable_factory
 from rrlib.mi.bounds import dv
 from rrlib.mi.worst_case import (
-    AttackConfig,
     EstimatorConfig,
     estimate_mutual_information,
     mi_objective,
@@ -188,9 +187,8 @@ def pgd_risk_check(cfg: GaussianConfig, seed: int, device: torch.device) -> list
     rows = []
     for norm, p in (("linf", math.inf), ("l2", 2)):
         for eps in cfg.risk_eps_values:
-            acc = adversarial_accuracy(model, x, y, eps=eps, steps=cfg.risk_steps,
-                                       step_size=attack_step(eps, cfg.risk_steps, cfg.step_factor), norm=norm,
-                                       box=None)
+            acc = adversarial_accuracy(model, x, y, ThreatModel(
+                norm, eps, cfg.risk_steps, attack_step(eps, cfg.risk_steps, cfg.step_factor), box=None))
             exact = float(gm.adversarial_risk(w, eps, p))
             se = math.sqrt(exact * (1 - exact) / cfg.risk_samples)
             rows.append(RiskRow(norm, float(eps), 1.0 - acc, exact, se))
@@ -219,7 +217,7 @@ def masking_demo(cfg: GaussianConfig, seed: int, device: torch.device) -> Maskin
     make = separable_factory(cfg.dim, 1, cfg.critic_hidden, cfg.critic_embed)
     true_sign = SignRepresentation(w, None).to(device)
     est = estimate_mutual_information(
-        true_sign, seeded(make, seed), x_train, x_test, attack=None,
+        true_sign, seeded(make, seed), x_train, x_test, threat=None,
         config=EstimatorConfig(iterations=cfg.iterations, batch_size=cfg.batch_size, lr=cfg.lr, test_batches=1),
         generator=torch.Generator().manual_seed(seed))
     critic = est.critic
@@ -240,9 +238,8 @@ def masking_demo(cfg: GaussianConfig, seed: int, device: torch.device) -> Maskin
             warnings.simplefilter("always", ZeroGradientWarning)
             outs = []
             for keep_best in (False, True):
-                attack = AttackConfig(eps=eps, steps=cfg.steps, box=None, gradient=gradient, keep_best=keep_best,
-                                      step_size=attack_step(eps, cfg.steps, cfg.step_factor))
-                outs.append(worst_case_batch(critic, rep, xb, attack))
+                threat = ThreatModel("linf", eps, cfg.steps, attack_step(eps, cfg.steps, cfg.step_factor), box=None)
+                outs.append(worst_case_batch(critic, rep, xb, threat, gradient=gradient, keep_best=keep_best))
         warned = warned or any(issubclass(c.category, ZeroGradientWarning) for c in caught)
         (x_last, _), (x_best, v_best) = outs
         positive = _positive_fraction(x_best, w)
@@ -295,17 +292,16 @@ def gaussian_experiment(cfg: GaussianConfig, seed: int, device: torch.device,
         x_train, x_test = _gaussian_data(gm, cfg, s, device)
         generator = lambda s=s: torch.Generator().manual_seed(s)  # noqa: E731
         for sweep, eps, k, steps, iters, grad in settings:
-            est_cfg = EstimatorConfig(iterations=iters, batch_size=cfg.batch_size, lr=cfg.lr)
+            est_cfg = EstimatorConfig(iterations=iters, batch_size=cfg.batch_size, lr=cfg.lr, gradient=grad)
             if (s, iters) not in normal_cache:
                 normal_cache[(s, iters)] = estimate_mutual_information(
-                    SignRepresentation(w, k).to(device), seeded(make, s), x_train, x_test, attack=None,
+                    SignRepresentation(w, k).to(device), seeded(make, s), x_train, x_test, threat=None,
                     config=est_cfg, generator=generator()).estimate
             key = (s, eps, k, steps, iters, grad)
             if key not in worst_cache:
-                attack = AttackConfig(eps=eps, steps=steps, step_size=attack_step(eps, steps, cfg.step_factor),
-                                      box=None, gradient=grad)
+                threat = ThreatModel("linf", eps, steps, attack_step(eps, steps, cfg.step_factor), box=None)
                 est = estimate_mutual_information(SignRepresentation(w, k).to(device), seeded(make, s), x_train,
-                                                  x_test, attack=attack, config=est_cfg, generator=generator())
+                                                  x_test, threat=threat, config=est_cfg, generator=generator())
                 worst_cache[key] = (est.estimate, _positive_fraction(est.x_perturbed, w))
                 if log is not None:
                     log(f"gaussian seed {s} {sweep} eps={eps} k={k} S={steps} T={iters} {grad}: "
@@ -318,7 +314,7 @@ def gaussian_experiment(cfg: GaussianConfig, seed: int, device: torch.device,
                     device=device)
                 oracle_cache[(s, eps, iters)] = estimate_mutual_information(
                     SignRepresentation(w, k).to(device), seeded(make, s), transport(x_train), transport(x_test),
-                    attack=None, config=est_cfg, generator=generator()).estimate
+                    threat=None, config=est_cfg, generator=generator()).estimate
     out = []
     for sweep, eps, k, steps, iters, grad in settings:
         pairs = [worst_cache[(s, eps, k, steps, iters, grad)] for s in seeds]
