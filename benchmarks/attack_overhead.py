@@ -37,8 +37,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from rrlib.attacks import ThreatModel, adversarial_examples  # noqa: E402
-from rrlib.experiments.worst_case_mi import FlatCritic  # noqa: E402
-from rrlib.mi.critics import SeparableCritic  # noqa: E402
+from rrlib.mi.critics import FlatCritic, SeparableCritic  # noqa: E402
 from rrlib.mi.worst_case import critic_step, worst_case_batch  # noqa: E402
 from rrlib.models import build_model  # noqa: E402
 from rrlib.runtime import select_device  # noqa: E402

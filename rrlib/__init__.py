@@ -7,8 +7,9 @@ call, plot and explain.
 
 Layers (imports point down only)::
 
-    theory  ->  synthetic  ->  mi  ->  attacks  ->  data/models  ->  train  ->  experiments
-    runtime, profiles, plotting, book: infrastructure used by the layers above
+    theory  ->  synthetic  ->  mi  ->  attacks  ->  data/models  ->  train  ->  experiments  ->  verdicts, rendering
+    paper  ->  analysis (what the paper's own numbers imply; used by experiments and rendering)
+    runtime, profiles, jsonable, plotting, book: infrastructure used by the layers above
 
 All mutual-information values are in nats.
 """

@@ -11,7 +11,8 @@ Usage (from the repository root)::
 
 * ``_build/executed/<chapter>.ipynb`` – the executed copy that the book renders,
 * ``_build/metrics/<chapter>.json`` – the chapter's key numbers (recorded by the notebook itself through
-  :func:`record_metrics`) plus ``_meta`` (profile, seed, device, wall time, versions),
+  :func:`publish`, which also glues every number for the prose) plus ``_meta`` (profile, seed, device, wall
+  time, versions),
 * ``_build/metrics/_timings.json`` – wall time per chapter.
 
 A failing chapter stops the run with the chapter's name, the failing cell and the error.
@@ -27,7 +28,6 @@ import argparse
 import contextlib
 import datetime as _dt
 import json
-import math
 import os
 import platform
 import re
@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rrlib.jsonable import to_jsonable
 from rrlib.profiles import PROFILES, get_profile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -103,25 +104,6 @@ def metrics_dir() -> Path:
     return Path(os.environ.get(METRICS_ENV, REPO_ROOT / "_build" / "metrics"))
 
 
-def to_jsonable(value: Any) -> Any:
-    """Convert numbers, arrays and tensors (recursively) into plain JSON values; non-finite floats are an error."""
-    if isinstance(value, Mapping):
-        return {str(key): to_jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(item) for item in value]
-    if hasattr(value, "tolist"):  # numpy arrays/scalars, torch tensors
-        return to_jsonable(value.tolist())
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"metric value {value!r} is not finite; record finite numbers only")
-        return float(value)
-    raise TypeError(f"cannot record a value of type {type(value).__name__}: {value!r}")
-
-
 def _write_json_atomic(path: Path, payload: Any) -> None:
     from rrlib.runtime import atomic_write_text  # lazy: the runner itself needs no torch
 
@@ -143,6 +125,43 @@ def record_metrics(chapter: str, metrics: Mapping[str, Any]) -> Path:
     path = metrics_dir() / f"{chapter}.json"
     _write_json_atomic(path, to_jsonable(metrics))
     return path
+
+
+def glue_keys(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Every name a chapter's prose can paste with ``{glue:text}``: each key of ``metrics`` with its value, and for a
+    nested mapping also each of its keys as ``parent.child`` (recursively). Lists are glued whole.
+
+    >>> glue_keys({"a": 1.5, "h": {"n": 3, "m": {"x": "y"}}})
+    {'a': 1.5, 'h': {'n': 3, 'm': {'x': 'y'}}, 'h.n': 3, 'h.m': {'x': 'y'}, 'h.m.x': 'y'}
+    """
+    out: dict[str, Any] = {}
+    nested: dict[str, Mapping[str, Any]] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        out[name] = value
+        if isinstance(value, Mapping):
+            nested[name] = value
+    for name, value in nested.items():
+        out.update(glue_keys(value, f"{name}."))
+    return out
+
+
+def publish(chapter: str, metrics: Mapping[str, Any], *, glue: Any = None, **extra: Any) -> None:
+    """Record a chapter's metrics and glue every one of them for the prose; the one bookkeeping call of a chapter.
+
+    Writes ``<metrics_dir>/<chapter>.json`` with ``metrics`` plus ``extra`` (exactly as :func:`record_metrics`),
+    then calls ``glue(name, value, display=False)`` for every name of :func:`glue_keys` of the recorded (plain
+    JSON) values, so prose pastes them with format specs, e.g. ``{glue:text}`rv_mean:.3f```. ``glue`` defaults to
+    :func:`myst_nb.glue`. Returns nothing, so that the notebook cell shows nothing.
+    """
+    clash = sorted(set(extra) & set(metrics))
+    if clash:
+        raise ValueError(f"extra values {clash} repeat keys of the metrics; give each number once")
+    path = record_metrics(chapter, {**metrics, **extra})
+    if glue is None:
+        from myst_nb import glue
+    for name, value in glue_keys(json.loads(path.read_text())).items():
+        glue(name, value, display=False)
 
 
 def load_metrics(chapter: str, directory: Path | None = None) -> dict[str, Any]:
@@ -239,7 +258,7 @@ def run_chapters(
         wall = time.perf_counter() - start
         _hide_default_parameters(executed)
         if not metrics_path.exists():
-            raise ChapterFailed(f"chapter {name!r} finished without calling rrlib.book.record_metrics({name!r}, ...)")
+            raise ChapterFailed(f"chapter {name!r} finished without calling rrlib.book.publish({name!r}, ...)")
         recorded = json.loads(metrics_path.read_text())
         recorded["_meta"] = {
             "chapter": name,

@@ -27,3 +27,25 @@ def chapter_metrics(tmp_path_factory):
         return cache[name]
 
     return get
+
+
+def _assert_plain(value, where: str = "metrics") -> None:
+    """``value`` is plain JSON: dicts with string keys, lists, str, bool, int, finite float or None (no numpy)."""
+    import math
+
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert type(key) is str, f"{where}: key {key!r} is not a str"
+            _assert_plain(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _assert_plain(item, f"{where}[{index}]")
+    else:
+        assert value is None or type(value) in (str, bool, int, float), f"{where} = {value!r} ({type(value)})"
+        assert not (type(value) is float and not math.isfinite(value)), f"{where} = {value!r} is not finite"
+
+
+@pytest.fixture
+def assert_plain():
+    """A checker: ``assert_plain(metrics)`` fails on anything that is not plain, finite JSON."""
+    return _assert_plain

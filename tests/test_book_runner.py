@@ -8,7 +8,7 @@ import math
 import nbformat
 import pytest
 
-from rrlib.book import ChapterFailed, chapters, record_metrics, run_chapters, to_jsonable
+from rrlib.book import ChapterFailed, chapters, glue_keys, publish, record_metrics, run_chapters, to_jsonable
 
 TOC = """format: jb-book
 root: book/intro
@@ -76,3 +76,30 @@ def test_record_metrics_validates(tmp_path, monkeypatch):
         to_jsonable({"a": math.nan})
     with pytest.raises(ValueError, match="reserved"):
         record_metrics("03_x", {"_meta": 1})
+
+
+def test_publish_records_the_json_and_glues_every_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("RRBOOK_METRICS_DIR", str(tmp_path))
+    import numpy as np
+
+    glued: list[tuple[str, object, bool]] = []
+
+    def glue(name, value, display=True):  # what myst_nb.glue receives, recorded instead of shown
+        glued.append((name, value, display))
+
+    result = publish("03_x", {"a": np.float64(1.5), "h": {"n": np.int64(3), "s": "text"}, "v": np.arange(2)},
+                     glue=glue, steps=7)
+    assert result is None  # nothing for the notebook cell to print
+    recorded = json.loads((tmp_path / "03_x.json").read_text())
+    assert recorded == {"a": 1.5, "h": {"n": 3, "s": "text"}, "v": [0, 1], "steps": 7}
+    assert {name for name, _, _ in glued} == {"a", "h", "h.n", "h.s", "v", "steps"}
+    assert all(display is False for _, _, display in glued)
+    values = {name: value for name, value, _ in glued}
+    assert values["a"] == 1.5 and type(values["a"]) is float and values["h.n"] == 3 and values["v"] == [0, 1]
+    with pytest.raises(ValueError, match="repeat keys"):
+        publish("03_x", {"a": 1.0}, glue=glue, a=2.0)
+
+
+def test_glue_keys_flattens_nested_mappings_only():
+    assert glue_keys({"x": [1, {"y": 2}], "m": {"k": {"z": 0.5}}}) == {
+        "x": [1, {"y": 2}], "m": {"k": {"z": 0.5}}, "m.k": {"z": 0.5}, "m.k.z": 0.5}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -54,7 +55,8 @@ def test_thin_driver_over_rrlib(name):
     assert any("rrlib" in ast.unparse(n) for n in imports), f"{name} does not import rrlib"
     defined = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))]
     assert not defined, f"{name} defines functions/classes; move them into rrlib"
-    assert code.count(f'record_metrics("{name}"') == 1, f"{name} must record its metrics exactly once"
+    assert code.count(f'publish("{name}"') == 1, f"{name} must publish its metrics exactly once"
+    assert "glue(" not in code, f"{name}: rrlib.book.publish glues every metric; no hand-written glue(...) lines"
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# "), f"{name}: first cell must be the title"
     titles = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()
@@ -64,3 +66,25 @@ def test_thin_driver_over_rrlib(name):
 
 def test_no_generated_files_committed():
     assert not (Path(REPO_ROOT) / "notebooks" / ".ipynb_checkpoints").exists()
+
+
+GLUE_REFERENCE = re.compile(r"\{glue:text\}`([^`:]+)(?::[^`]*)?`")
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_bookkeeping_cells_are_hidden(name):
+    for cell in _load(name).cells:
+        if cell.cell_type == "code" and "publish(" in cell.source:
+            assert "remove-cell" in cell.metadata.get("tags", []), f"{name}: tag the publish cell 'remove-cell'"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_prose_pastes_only_published_numbers(name, chapter_metrics):
+    from rrlib.book import glue_keys
+
+    prose = "\n".join(c.source for c in _load(name).cells if c.cell_type == "markdown")
+    referenced = set(GLUE_REFERENCE.findall(prose))
+    published = glue_keys({k: v for k, v in chapter_metrics(name).items() if k != "_meta"})
+    assert referenced, f"{name}: no glued numbers in the prose"
+    assert referenced <= set(published), f"{name}: prose pastes unpublished keys {sorted(referenced - set(published))}"

@@ -11,9 +11,8 @@ import torch
 from torch import nn
 
 from rrlib.attacks import ThreatModel, ZeroGradientWarning, ball
-from rrlib.experiments.worst_case_mi import FlatCritic, SignRepresentation, StraightThroughSign
 from rrlib.mi.bounds import dv
-from rrlib.mi.critics import SeparableCritic
+from rrlib.mi.critics import FlatCritic, SeparableCritic
 from rrlib.mi.worst_case import (
     EstimatorConfig,
     critic_step,
@@ -22,6 +21,7 @@ from rrlib.mi.worst_case import (
     representation_vulnerability,
     worst_case_batch,
 )
+from rrlib.models.surrogates import SignRepresentation, StraightThroughSign
 from rrlib.theory import GaussianMixture, binary_entropy
 
 # The Gaussian mixture of Theorem 3.2 with a large exact RV: ‖θ‖ = 0.5 against unit noise, ℓ∞ threat in d = 2.

@@ -11,8 +11,9 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from rrlib.book import to_jsonable
+from rrlib import rendering
 from rrlib.experiments import worst_case_mi as W
+from rrlib.models.surrogates import LinearSignClassifier
 from rrlib.plotting import worst_case as plots
 
 
@@ -50,6 +51,8 @@ def test_risk_rows_masking_digits_and_cost(tiny_result):
     assert all(abs(row.z_score) < 5 for row in r.risk_rows)  # 5 binomial standard errors
     sign = r.masking.row("sign")
     assert sign.grad_norm == 0 and sign.moved == 0 and r.masking.warned
+    assert r.masking_row(None) is sign and sign.sharpness is None
+    assert [row.sharpness for row in r.masking.rows] == [None, 3.0, 3.0, 10.0]  # base k, then max(k values)
     with pytest.raises(KeyError):
         r.masking.row("nonexistent")
     assert {row.model for row in r.digits} == {"standard", "robust"}
@@ -58,16 +61,18 @@ def test_risk_rows_masking_digits_and_cost(tiny_result):
 
 def test_tables_figures_and_metrics(tiny_result):
     r = tiny_result
-    table = W.three_number_table(r.settings("eps"), ("eps",))
+    table = rendering.three_number_markdown(r.settings("eps"), ("eps",))
     assert table.count("\n") == 3 and "exact worst case" in table
-    assert "robust" in W.digits_table(r.digits) and "| 2 |" in W.cost_table(r.cost)
-    assert "sign" in W.masking_table(r.masking)
+    assert "robust" in rendering.digits_markdown(r.digits) and "| 2 |" in rendering.cost_markdown(r.cost)
+    assert "sign" in rendering.masking_markdown(r.masking)
     for make in (plots.pgd_risk_figure, plots.three_numbers_figure, plots.error_decomposition_figure,
                  plots.digits_figure, plots.cost_figure):
         assert isinstance(make(r), Figure)
-    metrics = to_jsonable(r.key_metrics())
-    json.dumps(metrics)
-    assert metrics["normal_exact"] == pytest.approx(math.log(2))
+    metrics = r.metrics()
+    json.dumps(metrics, allow_nan=False)
+    assert metrics["normal_exact"] == pytest.approx(math.log(2))  # I(X; sgn(wᵀX)) = H(1/2) for the symmetric mixture
+    assert metrics["mask_sharp_k"] == 10.0 and metrics["sharpness"] == 3.0
+    assert metrics["cost_forward"] == 2 + 2 and metrics["cost_backward"] == 2  # last row: S = 2
 
 
 def test_configs_validate_and_profiles_build():
@@ -75,14 +80,14 @@ def test_configs_validate_and_profiles_build():
         W.GaussianConfig(n_test=1000)
     with pytest.raises(ValueError, match="sweep_eps"):
         W.GaussianConfig(sweep_eps=0.7)
-    full = W.full_config(device="cpu")
-    assert full.gaussian.n_seeds > W.quick_config().gaussian.n_seeds
-    assert W.quick_config(seed=3).seed == 3
+    full = W.Config.full(device="cpu")
+    assert full.gaussian.n_seeds > W.Config.quick().gaussian.n_seeds
+    assert W.Config.quick(seed=3).seed == 3 and W.Config.quick(device="cpu").device == "cpu"
 
 
 def test_sign_classifier_and_flat_critic_shapes():
     w = np.array([0.6, 0.8])
-    clf = W.LinearSignClassifier(w, sign=-1)
+    clf = LinearSignClassifier(w, sign=-1)
     x = torch.tensor([[1.0, 1.0], [-1.0, -1.0]], dtype=torch.float64)
     logits = clf(x)
     assert logits.shape == (2, 2) and bool((logits.argmax(1) == torch.tensor([0, 1])).all())

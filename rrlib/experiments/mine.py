@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from rrlib.jsonable import to_jsonable
 from rrlib.mi.bounds import dv, infonce, nwj, smile
 from rrlib.mi.estimator import (
     StaircaseConfig,
@@ -34,19 +35,7 @@ from rrlib.mi.estimator import (
 from rrlib.runtime import select_device, torch_generator
 from rrlib.synthetic import CorrelatedGaussian, DeterministicCode
 
-__all__ = [
-    "ORACLE_BOUNDS",
-    "MineConfig",
-    "MineResult",
-    "OracleRow",
-    "RunSpec",
-    "oracle_experiment",
-    "best_at_top_markdown",
-    "oracle_table_markdown",
-    "oracle_tables_markdown",
-    "run",
-    "staircase_table_markdown",
-]
+__all__ = ["ORACLE_BOUNDS", "MineConfig", "MineResult", "OracleRow", "RunSpec", "oracle_experiment", "run"]
 
 #: Bounds evaluated with the oracle critic. ``js`` is omitted: at the oracle it *equals* ``nwj`` by construction
 #: (``js(log r) = nwj(log r + 1)``); ``mine`` reports plain DV.
@@ -77,22 +66,24 @@ class MineConfig:
     deterministic_steps: int = 20000
     deterministic_bounds: tuple[str, ...] = ("dv", "infonce")
     num_threads: int | None = None
+    seed: int = 0
+    device: str = "auto"
 
     @classmethod
-    def quick(cls) -> MineConfig:
+    def quick(cls, seed: int = 0, device: str = "auto") -> MineConfig:
         """CPU, about a minute: a shortened staircase (300 steps per level, 100 for concat), one CPU thread
         (the critics are too small to gain from more; see :func:`rrlib.mi.estimator.limit_threads`)."""
         bounds = ("dv", "nwj", "infonce", "js", "smile", "mine")
         runs = tuple(RunSpec("separable", b, 300) for b in bounds)
         runs += tuple(RunSpec("concat", b, 100) for b in ("dv", "smile"))
-        return cls(oracle_trials=500, runs=runs, deterministic_steps=1500, num_threads=1)
+        return cls(oracle_trials=500, runs=runs, deterministic_steps=1500, num_threads=1, seed=seed, device=device)
 
     @classmethod
-    def full(cls) -> MineConfig:
+    def full(cls, seed: int = 0, device: str = "auto") -> MineConfig:
         """The published protocol: 4,000 steps per level, separable and concat critics, every bound."""
         bounds = ("dv", "nwj", "infonce", "js", "smile", "mine")
         runs = tuple(RunSpec(c, b, 4000) for c in ("separable", "concat") for b in bounds)
-        return cls(oracle_trials=2000, runs=runs, deterministic_steps=20000)
+        return cls(oracle_trials=2000, runs=runs, deterministic_steps=20000, seed=seed, device=device)
 
 
 # ---------------------------------------------------------------------------------------------------------- oracle
@@ -176,7 +167,7 @@ class MineResult:
                 return r
         raise KeyError(f"no staircase run for critic={critic!r}, bound={bound!r}")
 
-    def headline(self) -> dict[str, float | str]:
+    def _headline(self) -> dict[str, float | str]:
         """The numbers quoted in the chapter's prose (nats unless named ``frac``/``z``/``best``).
 
         Uses the smallest and largest batch and level; ``nwj_z`` is the oracle NWJ bias at the lowest level and
@@ -209,8 +200,8 @@ class MineResult:
             "smile_bias_hi": self.oracle_row("smile", n_small, hi).bias,
             "filler_shift": self.oracle_row("dv", n_small, lo).mean - self.oracle_row("dv_filler", n_small, lo).mean,
             "filler_predicted": math.log(n_small / (n_small - 1)),
-            "deterministic_dv": float(self.key_metrics_deterministic().get("dv", math.nan)),
-            "deterministic_infonce": float(self.key_metrics_deterministic().get("infonce", math.nan)),
+            "deterministic_dv": float(self._deterministic_final().get("dv", math.nan)),
+            "deterministic_infonce": float(self._deterministic_final().get("infonce", math.nan)),
         }
         for critic in dict.fromkeys(r.critic for r in self.staircases):
             runs = [r for r in self.staircases if r.critic == critic]
@@ -223,12 +214,13 @@ class MineResult:
                 out[f"{critic}_{r.bound}_mse_hi"] = r.stats[-1].mse
         return out
 
-    def key_metrics_deterministic(self) -> dict[str, float]:
+    def _deterministic_final(self) -> dict[str, float]:
         """Mean training estimate over the last 10 % of steps for the deterministic code, per bound."""
         return {b: float(np.nanmean(h[-max(1, len(h) // 10):])) for b, h in self.deterministic.items()}
 
-    def key_metrics(self) -> dict:
-        """The chapter's key numbers (JSON-able) for ``rrlib.book.record_metrics``."""
+    def metrics(self) -> dict:
+        """The chapter's key numbers (JSON-able): the oracle table, the trained staircase, the deterministic code,
+        and under ``"headline"`` the numbers quoted in the prose (see :meth:`_headline`)."""
         batches = self.config.oracle_batches
         oracle = {f"{r.bound}_n{r.batch}_I{r.true_mi:g}": {"mean": r.mean, "std": r.std, "se": r.se,
                                                             "frac_above": r.frac_above}
@@ -236,7 +228,7 @@ class MineResult:
         staircase = {r.label: {"mse": [s.mse for s in r.stats], "bias": [s.bias for s in r.stats],
                                "variance": [s.variance for s in r.stats], "diverged_at": r.diverged_at,
                                "wall_s": r.wall_s} for r in self.staircases}
-        return {
+        return to_jsonable({
             "levels": list(self.config.levels),
             "oracle_batches": list(batches),
             "oracle_trials": self.config.oracle_trials,
@@ -244,11 +236,13 @@ class MineResult:
             "oracle": oracle,
             "staircase": {k: _none_for_nan(v) for k, v in staircase.items()},
             "staircase_steps_per_level": {r.label: r.config.steps_per_level for r in self.staircases},
-            "deterministic_final": self.key_metrics_deterministic(),
-            "headline": _none_for_nan(self.headline()),
+            "deterministic_final": self._deterministic_final(),
+            "headline": _none_for_nan(self._headline()),
             "deterministic_heldout": dict(self.deterministic_heldout),
+            "deterministic_steps": self.config.deterministic_steps,
+            "deterministic_dim": self.config.deterministic_dim,
             "wall_s": self.wall_s,
-        }
+        })
 
 
 def _none_for_nan(value):
@@ -261,13 +255,13 @@ def _none_for_nan(value):
     return value
 
 
-def run(config: MineConfig, *, seed: int = 0, device: str = "auto", show_progress: bool = True) -> MineResult:
-    """Run the three experiments of chapter 04 and return their numbers (nats)."""
+def run(config: MineConfig, *, show_progress: bool = True) -> MineResult:
+    """Run the three experiments of chapter 04 (seed and device from ``config``) and return their numbers (nats)."""
     if not isinstance(config, MineConfig):
         raise TypeError(f"config must be a MineConfig (MineConfig.quick() or .full()), got {type(config).__name__}")
-    dev = select_device(device)
+    dev = select_device(config.device)
     with limit_threads(config.num_threads if dev.type == "cpu" else None):
-        return _run(config, seed, dev, show_progress)
+        return _run(config, config.seed, dev, show_progress)
 
 
 def _run(config: MineConfig, seed: int, dev: torch.device, show_progress: bool) -> MineResult:
@@ -290,49 +284,3 @@ def _run(config: MineConfig, seed: int, dev: torch.device, show_progress: bool) 
                          seed=seed, show_progress=show_progress, desc=f"z = x, {b}")
         deterministic[b], heldout[b] = fit.history, fit.heldout
     return MineResult(config, oracle, staircases, deterministic, heldout, time.perf_counter() - start)
-
-
-# ------------------------------------------------------------------------------------------------------- tables
-def _fmt(x: float, digits: int = 2) -> str:
-    return "–" if not math.isfinite(x) else f"{x:.{digits}f}"
-
-
-def oracle_table_markdown(result: MineResult, batch: int) -> str:
-    """Markdown table: mean ± std of each oracle bound per true MI level at one batch size."""
-    levels = result.config.levels
-    head = "| bound | " + " | ".join(f"I = {v:g}" for v in levels) + " |"
-    lines = [head, "|---|" + "---|" * len(levels)]
-    for b in ORACLE_BOUNDS:
-        cells = [f"{_fmt(r.mean)} ± {_fmt(r.std)}" for r in (result.oracle_row(b, batch, v) for v in levels)]
-        lines.append(f"| {b} | " + " | ".join(cells) + " |")
-    lines.append("| log n | " + " | ".join(_fmt(math.log(batch)) for _ in levels) + " |")
-    return "\n".join(lines)
-
-
-def staircase_table_markdown(result: MineResult) -> str:
-    """Markdown table: bias / variance / MSE per level for every trained run."""
-    levels = result.config.levels
-    head = "| critic / bound | steps/level | " + " | ".join(f"I = {v:g}: bias, var, MSE" for v in levels) + " |"
-    lines = [head, "|---|---|" + "---|" * len(levels)]
-    for r in result.staircases:
-        cells = [f"{_fmt(s.bias)}, {_fmt(s.variance)}, {_fmt(s.mse)}" for s in r.stats]
-        lines.append(f"| {r.critic} / {r.bound} | {r.config.steps_per_level} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def oracle_tables_markdown(result: MineResult) -> str:
-    """:func:`oracle_table_markdown` for every batch size, each under a bold caption."""
-    parts = []
-    for n in result.config.oracle_batches:
-        parts.append(f"**Batch n = {n}** (oracle critic; mean ± standard deviation across "
-                     f"{result.config.oracle_trials} batches, nats)\n\n" + oracle_table_markdown(result, n))
-    return "\n\n".join(parts)
-
-
-def best_at_top_markdown(result: MineResult) -> str:
-    """One sentence: the bound with the smallest MSE at the top MI level, per critic."""
-    h = result.headline()
-    critics = dict.fromkeys(r.critic for r in result.staircases)
-    pieces = [f"{c} critic: **{h[c + '_best_hi']}** (MSE {h[c + '_best_mse_hi']:.2f})" for c in critics
-              if c + "_best_hi" in h]
-    return f"Smallest MSE at the top level, I = {max(result.config.levels):g} nats: " + "; ".join(pieces) + "."

@@ -29,7 +29,7 @@ from rrlib.theory import (
     p_key,
 )
 
-__all__ = ["PreliminariesConfig", "PreliminariesResult", "checks_markdown", "lemma_3_3_markdown", "run"]
+__all__ = ["PreliminariesConfig", "PreliminariesResult", "run"]
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,12 @@ class PreliminariesConfig:
     n_scatter: int = 300
 
     @classmethod
-    def quick(cls, seed: int = 0) -> PreliminariesConfig:
-        """CPU, about two seconds."""
+    def quick(cls, seed: int = 0, device: str = "auto") -> PreliminariesConfig:
+        """CPU, about two seconds. (NumPy only: ``device`` is accepted for the common contract and ignored.)"""
         return cls(seed=seed)
 
     @classmethod
-    def full(cls, seed: int = 0) -> PreliminariesConfig:
+    def full(cls, seed: int = 0, device: str = "auto") -> PreliminariesConfig:
         """Ten times the Monte Carlo samples (standard errors shrink by about 3.2)."""
         return cls(seed=seed, mc_samples=200_000)
 
@@ -97,7 +97,6 @@ class PreliminariesResult:
     dense_eps: np.ndarray
     dense_adversarial_risk: dict[str, np.ndarray]
     extras: dict[str, float] = field(default_factory=dict)
-    summary: dict[str, float | int] = field(default_factory=dict)
 
     # A log ratio that is constant (flip 0 or 1/2, rho 0) has zero variance: the standard error is floored at
     # SE_FLOOR so that float rounding (~1e-16) gives z ≈ 0 instead of 0/0.
@@ -119,6 +118,35 @@ class PreliminariesResult:
     def lemma_3_3_z(self) -> dict[str, np.ndarray]:
         return {key: (self.adversarial_risk_mc[key] - value) / self.adversarial_risk_se[key]
                 for key, value in self.adversarial_risk_exact.items()}
+
+    def metrics(self) -> dict[str, float | int]:
+        """The chapter's key numbers (JSON-able): exact values, worst |z| of each Monte Carlo family, transport."""
+        lemma_z = np.concatenate([np.abs(z) for z in self.lemma_3_3_z.values()])
+        mi_z = np.concatenate([[abs(self.discrete_z)], np.abs(self.bsc_z), np.abs(self.gaussian_z)])
+        ratios = list(self.transport_distance_ratio.values())
+        return {
+            "mc_samples": int(self.config.mc_samples),
+            "discrete_mi_exact": float(self.discrete_exact),
+            "discrete_mi_mc": float(self.discrete_mc),
+            "discrete_mi_mc_z": float(self.discrete_z),
+            "bsc_mc_max_abs_z": float(np.max(np.abs(self.bsc_z))),
+            "gaussian_mc_max_abs_z": float(np.max(np.abs(self.gaussian_z))),
+            "gaussian_mi_at_max_rho": float(self.gaussian_exact[-1]),
+            "max_rho": float(self.rhos[-1]),
+            "mi_mc_max_abs_z": float(mi_z.max()),
+            "mi_n_checks": int(mi_z.size),
+            "transport_distance_ratio_min": float(min(ratios)),
+            "transport_distance_ratio_max": float(max(ratios)),
+            "transport_eps": float(self.config.transport_eps),
+            "margin_shift_inf": float(self.extras["dual_norm_shift_inf"]),
+            "lemma_3_3_max_abs_z": float(lemma_z.max()),
+            "lemma_3_3_n_checks": int(lemma_z.size),
+            "clean_risk_exact": float(self.clean_risk_exact),
+            "clean_risk_mc": float(self.clean_risk_mc),
+            "adversarial_risk_inf_at_max_eps": float(self.adversarial_risk_exact["inf"][-1]),
+            "max_eps": float(self.eps_grid[-1]),
+            "margin_a": float(self.extras["margin_a"]),
+        }
 
 
 def _mean_and_se(values: np.ndarray) -> tuple[float, float]:
@@ -188,7 +216,7 @@ def run(config: PreliminariesConfig) -> PreliminariesResult:
     dense_flip = np.linspace(0.0, 0.5, 101)
     dense_rho = np.linspace(0.0, max(config.rhos), 200)
     dense_eps = np.linspace(0.0, max(config.eps_grid), 121)
-    result = PreliminariesResult(
+    return PreliminariesResult(
         config=config,
         discrete_joint=joint,
         discrete_exact=discrete_exact,
@@ -227,64 +255,3 @@ def run(config: PreliminariesConfig) -> PreliminariesResult:
             "margin_a": mixture.standardized_margin(w),
         },
     )
-    result.summary = _summary(result)
-    return result
-
-
-def _summary(result: PreliminariesResult) -> dict[str, float | int]:
-    """The chapter's key numbers (JSON-able): exact values, worst |z| of each Monte Carlo family, transport."""
-    lemma_z = np.concatenate([np.abs(z) for z in result.lemma_3_3_z.values()])
-    mi_z = np.concatenate([[abs(result.discrete_z)], np.abs(result.bsc_z), np.abs(result.gaussian_z)])
-    ratios = list(result.transport_distance_ratio.values())
-    return {
-        "mc_samples": int(result.config.mc_samples),
-        "discrete_mi_exact": float(result.discrete_exact),
-        "discrete_mi_mc": float(result.discrete_mc),
-        "discrete_mi_mc_z": float(result.discrete_z),
-        "bsc_mc_max_abs_z": float(np.max(np.abs(result.bsc_z))),
-        "gaussian_mc_max_abs_z": float(np.max(np.abs(result.gaussian_z))),
-        "gaussian_mi_at_max_rho": float(result.gaussian_exact[-1]),
-        "max_rho": float(result.rhos[-1]),
-        "mi_mc_max_abs_z": float(mi_z.max()),
-        "mi_n_checks": int(mi_z.size),
-        "transport_distance_ratio_min": float(min(ratios)),
-        "transport_distance_ratio_max": float(max(ratios)),
-        "transport_eps": float(result.config.transport_eps),
-        "margin_shift_inf": float(result.extras["dual_norm_shift_inf"]),
-        "lemma_3_3_max_abs_z": float(lemma_z.max()),
-        "lemma_3_3_n_checks": int(lemma_z.size),
-        "clean_risk_exact": float(result.clean_risk_exact),
-        "clean_risk_mc": float(result.clean_risk_mc),
-        "adversarial_risk_inf_at_max_eps": float(result.adversarial_risk_exact["inf"][-1]),
-        "max_eps": float(result.eps_grid[-1]),
-        "margin_a": float(result.extras["margin_a"]),
-    }
-
-
-def checks_markdown(result: PreliminariesResult) -> str:
-    """A markdown table: every Monte Carlo check of the chapter with its exact value and z-score."""
-    rows = ["| quantity | exact | Monte Carlo ± SE | z |", "|---|---|---|---|"]
-    rows.append(f"| discrete I(X; Y), {result.discrete_joint.shape[0]}×{result.discrete_joint.shape[1]} table "
-                f"| {result.discrete_exact:.4f} | {result.discrete_mc:.4f} ± {result.discrete_se:.4f} "
-                f"| {result.discrete_z:+.2f} |")
-    for flip, exact, mc, se, z in zip(result.flip_grid, result.bsc_exact, result.bsc_mc, result.bsc_se,
-                                      result.bsc_z, strict=True):
-        rows.append(f"| BSC, δ = {flip:g} | {exact:.4f} | {mc:.4f} ± {se:.4f} | {z:+.2f} |")
-    for rho, exact, mc, se, z in zip(result.rhos, result.gaussian_exact, result.gaussian_mc, result.gaussian_se,
-                                     result.gaussian_z, strict=True):
-        rows.append(f"| Gaussian, ρ = {rho:g}, d = {result.config.gaussian_dim} | {exact:.4f} "
-                    f"| {mc:.4f} ± {se:.4f} | {z:+.2f} |")
-    return "\n".join(rows)
-
-
-def lemma_3_3_markdown(result: PreliminariesResult) -> str:
-    """A markdown table of Lemma 3.3's check: exact AdvRisk and the risk under the transport map, per ε and p."""
-    keys = list(result.adversarial_risk_exact)
-    header = "| ε | " + " | ".join(f"ℓ{k if k != 'inf' else '∞'}: exact / transport map (z)" for k in keys) + " |"
-    rows = [header, "|---|" + "---|" * len(keys)]
-    z = result.lemma_3_3_z
-    for i, eps in enumerate(result.eps_grid):
-        cells = [f"{result.adversarial_risk_exact[k][i]:.4f} / {result.adversarial_risk_mc[k][i]:.4f} "
-                 f"({z[k][i]:+.2f})" for k in keys]
-        rows.append(f"| {eps:g} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)

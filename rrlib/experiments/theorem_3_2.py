@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import integrate, stats
 
+from rrlib.jsonable import to_jsonable
 from rrlib.runtime import numpy_rng
 from rrlib.theory import (
     LOG2,
@@ -30,14 +31,7 @@ from rrlib.theory import (
     theorem_3_2_bounds_from_gap,
 )
 
-__all__ = [
-    "Theorem32Config",
-    "Theorem32Result",
-    "counterexample_markdown",
-    "monte_carlo_markdown",
-    "random_instance",
-    "run",
-]
+__all__ = ["Theorem32Config", "Theorem32Result", "random_instance", "run"]
 
 #: Bound checks allow this much float rounding (the closed forms are accurate to ~1e-15 in nats).
 ROUNDING = 1e-12
@@ -67,12 +61,13 @@ class Theorem32Config:
     example_eps: float = 0.5
 
     @classmethod
-    def quick(cls, seed: int = 0) -> Theorem32Config:
-        """CPU, a few seconds: 1,000 random instances, 20,000 Monte Carlo samples."""
+    def quick(cls, seed: int = 0, device: str = "auto") -> Theorem32Config:
+        """CPU, a few seconds: 1,000 random instances, 20,000 Monte Carlo samples. (NumPy only: ``device`` is
+        accepted for the common contract and ignored.)"""
         return cls(seed=seed)
 
     @classmethod
-    def full(cls, seed: int = 0) -> Theorem32Config:
+    def full(cls, seed: int = 0, device: str = "auto") -> Theorem32Config:
         """10,000 random instances, 200 quadratures, 200,000 Monte Carlo samples."""
         return cls(seed=seed, n_instances=10_000, n_quad=200, mc_samples=200_000)
 
@@ -102,7 +97,12 @@ class Theorem32Result:
     gap_grid: np.ndarray
     gap_lower: np.ndarray
     gap_upper: np.ndarray
-    summary: dict[str, float | int] = field(default_factory=dict)
+    scalars: dict[str, float | int] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, float | int]:
+        """The chapter's key numbers (JSON-able): the sandwich on random instances, Monte Carlo z-scores, quadrature
+        error, the one-dimensional counterexample to the printed form (computed by :func:`run`)."""
+        return to_jsonable(self.scalars)
 
 
 def base_mixture(config: Theorem32Config) -> tuple[GaussianMixture, np.ndarray]:
@@ -360,50 +360,5 @@ def run(config: Theorem32Config) -> Theorem32Result:
         gap_grid=gap_grid,
         gap_lower=np.asarray(gap_lower),
         gap_upper=np.asarray(gap_upper),
-        summary=summary,
+        scalars=summary,
     )
-
-
-def counterexample_markdown(result: Theorem32Result, eps: float = 0.5, key: str = "inf") -> str:
-    """The printed form against the true RV: a 1-D example, the base instance at (``eps``, ``key``) and the
-    random instance where the printed form misses by most."""
-    index = int(np.argmin(np.abs(result.eps_grid - eps)))
-    base = {
-        "instance": f"base, d = {result.config.dim}, ℓ{key if key != 'inf' else '∞'}, "
-                    f"ε = {result.eps_grid[index]:g}",
-        "ag": result.ag_eps[key][index], "rv": result.rv_eps[key][index],
-        "printed_lower": result.printed_lower_eps[key][index], "printed_upper": result.printed_upper_eps[key][index],
-        "lower": result.lower_eps[key][index], "upper": result.upper_eps[key][index],
-    }
-    c = result.worst_counterexample
-    worst = {
-        "instance": f"worst random, d = {c['dim']}, ℓ{c['p'] if c['p'] != 'inf' else '∞'}, ε = {c['eps']:.3g}, "
-                    f"a = {c['a']:.2g}",
-        **{name: c[name] for name in ("ag", "rv", "printed_lower", "printed_upper", "lower", "upper")},
-    }
-    m = result.summary
-    example = {
-        "instance": f"d = 1, θ = 1, Σ = 1, w = 1, ℓ2, ε = {m['example_eps']:g}",
-        **{name: m[f"example_{name}"] for name in ("ag", "rv", "printed_lower", "printed_upper", "lower", "upper")},
-    }
-    rows = ["| instance | AG | RV (exact) | printed 'lower' | printed 'upper' | corrected lower | corrected upper |",
-            "|---|---|---|---|---|---|---|"]
-    for row in (example, base, worst):
-        rows.append(f"| {row['instance']} | {row['ag']:.4f} | {row['rv']:.4f} | {row['printed_lower']:.4f} "
-                    f"| {row['printed_upper']:.4f} | {row['lower']:.4f} | {row['upper']:.4f} |")
-    return "\n".join(rows)
-
-
-def monte_carlo_markdown(result: Theorem32Result) -> str:
-    """Monte Carlo vs exact for ``P[g(X') = 1]`` (worst-case map) and AG (adversarial map), with z-scores."""
-    rows = ["| p | ε | P[g(X')=1]: exact / MC (z) | RV exact / MC | AG: exact / MC (z) |", "|---|---|---|---|---|"]
-    for key, mc in result.mc.items():
-        for i, eps in enumerate(result.mc_eps):
-            z_rate = (mc["positive_rate"][i] - mc["positive_exact"][i]) / mc["positive_se"][i]
-            z_gap = (mc["gap_mc"][i] - mc["gap_exact"][i]) / mc["gap_se"][i]
-            rows.append(
-                f"| {key if key != 'inf' else '∞'} | {eps:g} | {mc['positive_exact'][i]:.4f} / "
-                f"{mc['positive_rate'][i]:.4f} ({z_rate:+.2f}) | {mc['rv_exact'][i]:.5f} / {mc['rv_mc'][i]:.5f} "
-                f"| {mc['gap_exact'][i]:.4f} / {mc['gap_mc'][i]:.4f} ({z_gap:+.2f}) |"
-            )
-    return "\n".join(rows)

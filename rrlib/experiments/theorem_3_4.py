@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rrlib.paper import FIGURE_2, FIGURE_2_TEXT
+from rrlib.analysis import paper_figure_2_points
+from rrlib.jsonable import to_jsonable
+from rrlib.paper import FIGURE_2_TEXT
 from rrlib.runtime import numpy_rng
 from rrlib.theory import (
     DiscreteRobustnessProblem,
@@ -26,7 +28,7 @@ from rrlib.theory import (
     saturating_worst_case_mi,
 )
 
-__all__ = ["Theorem34Config", "Theorem34Result", "bruteforce_markdown", "paper_points_markdown", "run"]
+__all__ = ["Theorem34Config", "Theorem34Result", "run"]
 
 ROUNDING = 1e-12
 
@@ -50,12 +52,13 @@ class Theorem34Config:
     kernels_per_problem: int = 500
 
     @classmethod
-    def quick(cls, seed: int = 0) -> Theorem34Config:
-        """CPU, a few seconds: 300 random problems."""
+    def quick(cls, seed: int = 0, device: str = "auto") -> Theorem34Config:
+        """CPU, a few seconds: 300 random problems. (NumPy only: ``device`` is accepted for the common contract and
+        ignored.)"""
         return cls(seed=seed)
 
     @classmethod
-    def full(cls, seed: int = 0) -> Theorem34Config:
+    def full(cls, seed: int = 0, device: str = "auto") -> Theorem34Config:
         """3,000 random problems and 50 × 500 random kernels."""
         return cls(seed=seed, n_problems=3000, kernel_problems=50)
 
@@ -72,7 +75,12 @@ class Theorem34Result:
     saturation: dict[int, float]
     problems: dict[str, np.ndarray]
     paper_points: list[dict[str, float | str]]
-    summary: dict[str, float | int] = field(default_factory=dict)
+    scalars: dict[str, float | int] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, float | int]:
+        """The chapter's key numbers (JSON-able): brute-force counts and margins, the paper's Figure-2 points against
+        their ceilings, the bound at the paper's two worst-case MI values (computed by :func:`run`)."""
+        return to_jsonable(self.scalars)
 
 
 def _problem(rng: np.random.Generator, config: Theorem34Config) -> tuple[DiscreteRobustnessProblem, dict]:
@@ -139,12 +147,7 @@ def run(config: Theorem34Config) -> Theorem34Result:
         "n_kernels": len(kernel_gaps),
         "min_kernel_gap": float(np.min(kernel_gaps)) if kernel_gaps else float("nan"),
     }
-    paper_points = []
-    for model, trainings in FIGURE_2.items():
-        for training, point in trainings.items():
-            bound = float(adversarial_accuracy_upper_bound(point.worst_mi, config.paper_classes))
-            paper_points.append({"model": model, "training": training, "worst_mi": point.worst_mi,
-                                 "accuracy": point.adversarial_accuracy / 100.0, "bound": bound})
+    paper_points = paper_figure_2_points(config.paper_classes)
     summary["paper_points_violations"] = int(sum(p["accuracy"] > p["bound"] for p in paper_points))
     summary["paper_points_min_slack"] = float(min(p["bound"] - p["accuracy"] for p in paper_points))
     summary["paper_bound_at_0_percent"] = float(FIGURE_2_TEXT["bound_at_zero_worst_mi_percent"])
@@ -167,32 +170,5 @@ def run(config: Theorem34Config) -> Theorem34Result:
         saturation={k: saturating_worst_case_mi(k) for k in config.class_counts},
         problems=problems,
         paper_points=paper_points,
-        summary=summary,
+        scalars=summary,
     )
-
-
-def paper_points_markdown(result: Theorem34Result) -> str:
-    """The paper's Figure 2 (digitised, ``rrlib.paper``): worst-case MI, measured adversarial accuracy and the
-    Theorem 3.4 ceiling computed from that worst-case MI."""
-    rows = ["| model | training | worst-case MI [nats] | adversarial accuracy | Theorem 3.4 ceiling |",
-            "|---|---|---|---|---|"]
-    for point in result.paper_points:
-        rows.append(f"| {point['model']} | {point['training']} | {point['worst_mi']:.2f} "
-                    f"| {100 * point['accuracy']:.1f}% | {100 * point['bound']:.1f}% |")
-    return "\n".join(rows)
-
-
-def bruteforce_markdown(result: Theorem34Result, n_rows: int = 6) -> str:
-    """The tightest brute-force problems (smallest exact risk − bound) among those with a non-vacuous bound and a
-    positive worst-case MI."""
-    problems = result.problems
-    margin = problems["min_adv_risk"] - problems["bound"]
-    candidates = np.flatnonzero((problems["bound"] > 0) & (problems["worst_mi"] > 1e-9))
-    order = candidates[np.argsort(margin[candidates])][:n_rows]
-    rows = ["| \\|Y\\| | \\|Z\\| | ε | I(X; g(X)) | worst-case MI | bound | label-free risk | inf_h AdvRisk |",
-            "|---|---|---|---|---|---|---|---|"]
-    for i in order:
-        rows.append(f"| {problems['n_classes'][i]} | {problems['n_codes'][i]} | {problems['eps'][i]:g} "
-                    f"| {problems['mi'][i]:.3f} | {problems['worst_mi'][i]:.3f} | {problems['bound'][i]:.3f} "
-                    f"| {problems['label_free_risk'][i]:.3f} | {problems['min_adv_risk'][i]:.3f} |")
-    return "\n".join(rows)

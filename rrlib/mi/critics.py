@@ -18,7 +18,15 @@ from torch import nn
 
 from rrlib.validation import check_bool, check_int, check_paired_samples
 
-__all__ = ["ConcatCritic", "EncodeAndDotCritic", "ResidualBlock1x1", "SeparableCritic", "encode_and_dot_critics", "mlp"]
+__all__ = [
+    "ConcatCritic",
+    "EncodeAndDotCritic",
+    "FlatCritic",
+    "ResidualBlock1x1",
+    "SeparableCritic",
+    "encode_and_dot_critics",
+    "mlp",
+]
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 1) -> nn.Sequential:
@@ -169,6 +177,17 @@ class EncodeAndDotCritic(nn.Module):
         phi = self.local_features(x).flatten(2)  # (n, hidden, L)
         psi = self.code_branch(z[:, :, None, None]).flatten(1)  # (n, hidden)
         return torch.einsum("icl,jc->lij", phi, psi)
+
+
+class FlatCritic(nn.Module):
+    """A vector critic applied to flattened images: ``T(x, z) = inner(x.flatten(1), z)``."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.inner(x.flatten(1), z)
 
 
 def encode_and_dot_critics(in_channels: int, z_dim: int, hidden: int = 2048, *,

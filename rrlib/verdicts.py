@@ -1,0 +1,84 @@
+"""Verdicts on the paper's §6.1 claims from a chapter-06 result: each claim's numbers and the rule that judges it
+(supported / not supported), in one place. :func:`rrlib.rendering.claims_markdown` turns them into a table.
+
+Rules (z-scores are differences over their combined standard errors):
+
+* ``rv_tracks_gap`` (Fig. 1): RV is ordered like the natural − adversarial gap and standard − robust RV > 3 SE.
+* ``standard_worst_zero`` (Fig. 2): the standard model's worst-case MI < 0.1 nats and adversarial accuracy < 10 %.
+* ``robust_keeps_worst`` (Fig. 2): robust − standard worst-case MI > 0.2 nats.
+* ``robust_more_normal`` (§6.1 text): robust − standard normal MI > 3 SE.
+* ``ceiling_holds`` (Thm 3.4): no model's adversarial accuracy above the ceiling of its worst-case MI.
+* ``training_works``: robust − standard adversarial accuracy > 5 SE.
+* ``neurons_less_vulnerable`` (Fig. 3): standard − robust mean per-neuron vulnerability > 3 SE.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rrlib.analysis import correlations
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rrlib.experiments.vulnerability import Result
+
+__all__ = ["Claim", "section_6_1"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim: a key (see the module docstring), the verdict and the numbers it rests on."""
+
+    key: str
+    verdict: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def _verdict(ok: bool, yes: str = "supported", no: str = "not supported") -> str:
+    return yes if ok else no
+
+
+def section_6_1(result: Result) -> list[Claim]:
+    """The claims of §6.1 that a chapter-06 result can judge, in the order of the chapter."""
+    std, rob = result.model("standard"), result.model("robust")
+    n_models = len(result.models)
+    corr = correlations([m.rv for m in result.models], [m.gap for m in result.models])
+    z_acc = (rob.adversarial_accuracy - std.adversarial_accuracy) / math.hypot(rob.accuracy_se, std.accuracy_se)
+    z_rv = (std.rv - rob.rv) / math.hypot(std.rv_se, rob.rv_se)
+    by_gap = sorted(result.models, key=lambda m: -m.gap)
+    monotone = all(a.rv > b.rv for a, b in zip(by_gap, by_gap[1:], strict=False))
+    normal_diff = rob.normal_mi - std.normal_mi
+    normal_se = math.hypot(rob.normal_mi_se, std.normal_mi_se)
+    violations = [m.name for m in result.models if m.adversarial_accuracy > m.bound]
+    strong = [m.name for m in result.models if m.adversarial_accuracy_strong > m.bound]
+    if not violations:
+        ceiling = "consistent"
+    elif not strong:
+        ceiling = "violated under the paper's attack only (the attack is too weak; see text)"
+    else:
+        ceiling = "violated even under the stronger attack: the worst-case MI estimate is too low (see text)"
+    claims = [
+        Claim("rv_tracks_gap", _verdict(monotone and z_rv > 3, f"supported ({n_models} models only)"),
+              {"n_models": n_models, "pearson": corr["pearson"], "spearman": corr["spearman"], "monotone": monotone,
+               "rv_diff": std.rv - rob.rv, "z": z_rv}),
+        Claim("standard_worst_zero", _verdict(std.worst_mi < 0.1 and std.adversarial_accuracy < 0.1),
+              {"worst_mi": std.worst_mi, "adversarial_accuracy": std.adversarial_accuracy}),
+        Claim("robust_keeps_worst", _verdict(rob.worst_mi - std.worst_mi > 0.2),
+              {"robust": rob.worst_mi, "standard": std.worst_mi}),
+        Claim("robust_more_normal", _verdict(normal_diff > 3 * normal_se, no="not supported at our scale"),
+              {"robust": rob.normal_mi, "robust_se": rob.normal_mi_se, "standard": std.normal_mi,
+               "standard_se": std.normal_mi_se}),
+        Claim("ceiling_holds", ceiling, {"violations": violations, "strong": strong, "n_models": n_models}),
+        Claim("training_works", _verdict(z_acc > 5),
+              {"diff": rob.adversarial_accuracy - std.adversarial_accuracy, "z": z_acc}),
+    ]
+    kinds = {n.kind for n in result.neurons}
+    if {"standard", "robust"} <= kinds:
+        ns, nr = result.neuron("standard"), result.neuron("robust")
+        se = math.hypot(ns.mean_vulnerability_se, nr.mean_vulnerability_se)
+        diff = float(ns.vulnerability.mean() - nr.vulnerability.mean())
+        claims.append(Claim("neurons_less_vulnerable", _verdict(diff > 3 * se),
+                            {"standard": float(ns.vulnerability.mean()), "robust": float(nr.vulnerability.mean()),
+                             "z": diff / se, "n_neurons": int(ns.normal.size)}))
+    return claims
