@@ -137,6 +137,7 @@ class PreliminariesResult:
             "mi_n_checks": int(mi_z.size),
             "transport_distance_ratio_min": float(min(ratios)),
             "transport_distance_ratio_max": float(max(ratios)),
+            "transport_distance_ratio_max_dev": float(max(abs(r - 1.0) for r in ratios)),
             "transport_eps": float(self.config.transport_eps),
             "margin_shift_inf": float(self.extras["dual_norm_shift_inf"]),
             "lemma_3_3_max_abs_z": float(lemma_z.max()),

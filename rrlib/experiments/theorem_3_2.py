@@ -8,7 +8,9 @@
    bounds, how often the printed form fails and its worst counterexample, and the ratio ``P / AG ∈ [1, 2]``.
 3. Numerical integration (``scipy.integrate.quad``) of the closed forms on the first ``n_quad`` instances.
 4. Monte Carlo on the base instance: samples moved by the optimal ∞-Wasserstein transport maps; the empirical
-   ``P[g(X') = 1]``, RV, adversarial risk and gap against the closed forms, with binomial standard errors.
+   ``P[g(X') = 1]``, RV, adversarial risk and gap against the closed forms, with binomial standard errors, and
+   the distance (in standard errors) of the estimate from what the supplement's printed (A.1) predicts.
+5. Which side of the corrected sandwich RV meets (:func:`tightness`; ``w`` along and orthogonal to θ).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from rrlib.theory import (
     theorem_3_2_bounds_from_gap,
 )
 
-__all__ = ["Theorem32Config", "Theorem32Result", "random_instance", "run"]
+__all__ = ["Theorem32Config", "Theorem32Result", "random_instance", "run", "tightness"]
 
 #: Bound checks allow this much float rounding (the closed forms are accurate to ~1e-15 in nats).
 ROUNDING = 1e-12
@@ -213,6 +215,14 @@ def _random_instances(config: Theorem32Config, rng: np.random.Generator) -> tupl
         "width_ratio_min": float(np.min(arrays["width"][checked] / arrays["ag"][checked])),
         "width_ratio_max": float(np.max(arrays["width"][checked] / arrays["ag"][checked])),
         "gap_above_half": int(np.sum(arrays["ag"] > 0.5)),
+        # the smallest absolute slack of the lower bound comes from a tiny-ε instance where RV and the bound both
+        # vanish; relative to the bound, RV stays well above it there (RV/lower → 4 as ε → 0)
+        "worst_slack_lower_eps": float(arrays["eps"][int(np.argmin(arrays["rv"] - arrays["lower"]))]),
+        "worst_slack_lower_ag": float(arrays["ag"][int(np.argmin(arrays["rv"] - arrays["lower"]))]),
+        "rv_over_lower_min": float(np.min(arrays["rv"][checked] / arrays["lower"][checked])),
+        "rv_over_lower_min_a": float(arrays["a"][checked][int(np.argmin(arrays["rv"][checked]
+                                                                          / arrays["lower"][checked]))]),
+        "rv_over_upper_max": float(np.max(arrays["rv"][checked] / arrays["upper"][checked])),
     }
     return arrays, counterexample, quad_err if config.n_quad else float("nan"), summary
 
@@ -227,7 +237,8 @@ def _monte_carlo(config: Theorem32Config, mixture: GaussianMixture, w: np.ndarra
         key = p_key(p)
         rows: dict[str, list[float]] = {name: [] for name in (
             "positive_rate", "positive_exact", "positive_se", "rv_mc", "rv_low", "rv_high", "rv_exact",
-            "gap_mc", "gap_exact", "gap_se", "adv_mc", "adv_exact", "adv_se", "clean_not_adv")}
+            "gap_mc", "gap_exact", "gap_se", "adv_mc", "adv_exact", "adv_se", "clean_not_adv",
+            "printed_positive", "printed_z", "lower", "upper")}
         for e in eps:
             rate = float(np.mean(mixture.represent(mixture.worst_case_transport(x, w, float(e), p), w) == 1))
             exact_low, _ = mixture.positive_probability_range(w, float(e), p)
@@ -239,11 +250,18 @@ def _monte_carlo(config: Theorem32Config, mixture: GaussianMixture, w: np.ndarra
             rows["positive_rate"].append(rate)
             rows["positive_exact"].append(exact_low)
             rows["positive_se"].append(se)
+            # the supplement's printed (A.1) would give P[g(X') = 1] = 1/2 - P; distance of the estimate from it
+            printed = max(0.5 - float(mixture.flip_probability_width(w, float(e), p)), 0.0)
+            rows["printed_positive"].append(printed)
+            rows["printed_z"].append((rate - printed) / se)
             rows["rv_mc"].append(LOG2 - float(binary_entropy(min(rate, 1 - rate))))
             # error bar: RV evaluated at rate ± 1 standard error (RV is monotone in rate on [0, 1/2])
             rows["rv_low"].append(LOG2 - float(binary_entropy(clip(rate + se))))
             rows["rv_high"].append(LOG2 - float(binary_entropy(clip(rate - se))))
             rows["rv_exact"].append(mixture.representation_vulnerability(w, float(e), p))
+            lower, upper = mixture.theorem_3_2_bounds(w, float(e), p)
+            rows["lower"].append(float(lower))
+            rows["upper"].append(float(upper))
             # the adversarial map only moves points towards the boundary, so adv_error ≥ clean_error pointwise
             # and adv_error − clean_error is a Bernoulli(AG) indicator
             rows["gap_mc"].append(float(np.mean(adv_errors & ~clean_errors)))
@@ -274,6 +292,14 @@ def _one_dimensional_example(config: Theorem32Config) -> dict[str, float]:
     }
 
 
+def _sides(mixture: GaussianMixture, w: np.ndarray, eps: float, p: object) -> dict[str, float]:
+    """RV, the corrected bounds and the ratios that say which bound RV meets: ``P/AG``, ``RV/lower``, ``RV/upper``."""
+    rv, ag, lower, upper = (float(v[0]) for v in _curves(mixture, w, np.array([eps]), p)[:4])
+    width = float(mixture.flip_probability_width(w, eps, p))
+    return {"rv": rv, "lower": lower, "upper": upper, "width_ratio": width / ag, "rv_over_lower": rv / lower,
+            "rv_over_upper": rv / upper}
+
+
 def tightness(mixture: GaussianMixture, w: np.ndarray, small_eps: float = 1e-4, margin: float = 5.0
               ) -> dict[str, float]:
     """Which side of the corrected sandwich RV sits on, from the ratio ``P / AG ∈ [1, 2]``.
@@ -282,22 +308,13 @@ def tightness(mixture: GaussianMixture, w: np.ndarray, small_eps: float = 1e-4, 
     As ``ε → 0``, ``P ≈ 2φ(a)b`` and ``AG ≈ φ(a)b``, so ``P/AG → 2``: RV meets the **upper** bound, and since
     ``log 2 - H2(1/2 - t/2) ≈ t²/2`` for small ``t``, ``RV / lower → 4``. At a large margin with ``b = a`` the
     interval ``[a - b, a + b]`` loses almost nothing above ``a``, ``P/AG → 1`` and RV meets the **lower** bound.
-    Returns both regimes: the base instance at ``small_eps`` (ℓ∞) and a 1-d mixture with ``a = b = margin``.
+    Returns both regimes: the base instance at ``small_eps`` (ℓ∞) and a 1-d mixture with ``a = b = margin``
+    (keys ``small_eps_<name>`` and ``large_margin_<name>`` for every name of :func:`_sides`).
     """
-    rv, ag, lower, upper = (float(v[0]) for v in _curves(mixture, w, np.array([small_eps]), math.inf)[:4])
-    width = float(mixture.flip_probability_width(w, small_eps, math.inf))
-    one_d, unit = GaussianMixture([margin], [[1.0]]), np.array([1.0])
-    rv_m, ag_m, lower_m, upper_m = (float(v[0]) for v in _curves(one_d, unit, np.array([margin]), 2)[:4])
-    return {
-        "small_eps": small_eps,
-        "small_eps_width_ratio": width / ag,
-        "small_eps_rv_over_upper": rv / upper,
-        "small_eps_rv_over_lower": rv / lower,
-        "large_margin": margin,
-        "large_margin_width_ratio": float(one_d.flip_probability_width(unit, margin, 2)) / ag_m,
-        "large_margin_rv_over_lower": rv_m / lower_m,
-        "large_margin_rv_over_upper": rv_m / upper_m,
-    }
+    small = _sides(mixture, w, small_eps, math.inf)
+    large = _sides(GaussianMixture([margin], [[1.0]]), np.array([1.0]), margin, 2)
+    return {"small_eps": small_eps, **{f"small_eps_{k}": v for k, v in small.items()},
+            "large_margin": margin, **{f"large_margin_{k}": v for k, v in large.items()}}
 
 
 def run(config: Theorem32Config) -> Theorem32Result:
@@ -328,6 +345,13 @@ def run(config: Theorem32Config) -> Theorem32Result:
         z_values.append(np.abs(rows["adv_mc"] - rows["adv_exact"]) / rows["adv_se"])
     summary["mc_max_abs_z"] = float(np.max(np.concatenate(z_values)))
     summary["mc_n_checks"] = int(sum(v.size for v in z_values))
+    printed_z = {(key, float(e)): abs(float(z)) for key, rows in mc.items()
+                 for e, z in zip(mc_eps, rows["printed_z"], strict=True)}
+    (closest_p, closest_eps), closest_z = min(printed_z.items(), key=lambda item: item[1])
+    summary["mc_printed_min_abs_z"] = closest_z
+    summary["mc_printed_min_abs_z_p"] = closest_p
+    summary["mc_printed_min_abs_z_eps"] = closest_eps
+    summary["mc_samples"] = int(config.mc_samples)
     summary["mc_clean_not_adversarial"] = float(max(float(rows["clean_not_adv"].max()) for rows in mc.values()))
     summary["quad_max_abs_err"] = quad_err
     summary.update(_one_dimensional_example(config))
@@ -335,6 +359,16 @@ def run(config: Theorem32Config) -> Theorem32Result:
     right_angle = int(np.argmin(np.abs(angles - math.pi / 2)))
     summary["orthogonal_upper_minus_rv"] = float(angle_rows[right_angle, 3] - angle_rows[right_angle, 0])
     summary.update(tightness(mixture, w))
+    # the base instance with w along θ (angle 0) and orthogonal to it (angle π/2), ℓ2, ε = angle_eps
+    for name, angle in (("aligned", 0.0), ("orthogonal", math.pi / 2)):
+        direction = math.cos(angle) * theta_hat + math.sin(angle) * other
+        summary.update({f"{name}_{k}": v for k, v in _sides(mixture, direction, config.angle_eps, 2).items()})
+    summary["angle_eps"] = float(config.angle_eps)
+    # the smallest Monte Carlo ε (ℓ∞): RV against both bounds, as the figure shows it
+    if "inf" in mc:
+        summary["mc_first_eps"] = float(mc_eps[0])
+        summary.update({f"mc_first_inf_{k}": v for k, v in _sides(mixture, w, float(mc_eps[0]), math.inf).items()})
+        summary["mc_first_inf_rv_mc"] = float(mc["inf"]["rv_mc"][0])
 
     gap_grid = np.linspace(0.0, 1.0, 201)
     gap_lower, gap_upper = theorem_3_2_bounds_from_gap(gap_grid)

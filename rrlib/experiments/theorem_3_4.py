@@ -6,9 +6,9 @@
    ``|Y|``, and the paper's two numbers for ``|Y| = 10`` (zero worst-case MI and 1.08 nats).
 2. A brute-force check on random small discrete problems (points on a line, ε-neighbourhoods, deterministic
    ``g``, uniform labels, ``|Y| ≥ 3``): exact worst-case MI by vertex enumeration, exact ``inf_h AdvRisk_ε(h∘g)``
-   by enumerating every ``h``, the risk of a label-free adversary (Lemma 3.3's reading), the theorem's lower
-   bound, and Fano plus data processing along the optimal *label-aware* coupling (its slack must be ``≥ 0``:
-   ``Y → X' → g(X')`` is a Markov chain for every coupling).
+   by enumerating every ``h``, the risk of a label-free adversary (a reading of Lemma 3.3 its proof does not
+   use), the theorem's lower bound, and Fano plus data processing along the optimal *label-aware* coupling (its
+   slack must be ``≥ 0``: ``Y → X' → g(X')`` is a Markov chain for every coupling).
 3. A check of the vertex enumeration against random kernels inside the W∞ ball (none may go lower).
 """
 

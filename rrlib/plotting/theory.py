@@ -33,7 +33,7 @@ ERRORBAR = dict(fmt="o", ms=4, capsize=3, lw=1.2)
 def plot_mutual_information_checks(result) -> Figure:
     """Exact MI curves with Monte Carlo estimates (±2 SE): binary symmetric channel and correlated Gaussians."""
     with style():
-        fig, axes = new_figure(2, width=4.3)
+        fig, axes = new_figure(2, width=3.7, height=3.0)
         ax = axes[0, 0]
         ax.plot(result.dense_flip, result.dense_bsc, color=PALETTE["exact"], label=r"exact $\log 2 - H_2(\delta)$")
         ax.errorbar(result.flip_grid, result.bsc_mc, yerr=2 * result.bsc_se, color=PALETTE["estimate"],
@@ -57,7 +57,7 @@ def plot_wasserstein_transport(result, key: str = "inf") -> Figure:
     config = result.config
     w = np.asarray(config.w)
     with style():
-        fig, axes = new_figure(2, width=4.3, height=3.6)
+        fig, axes = new_figure(2, width=3.8, height=3.4)
         ax = axes[0, 0]
         x, moved, y = result.scatter_x, result.scatter_moved[key], result.scatter_y
         for label, colour in ((1, PALETTE["standard"]), (-1, PALETTE["robust"])):
@@ -105,26 +105,30 @@ def plot_lemma_3_3(result) -> Figure:
 
 # ------------------------------------------------------------------------------------------------ chapter 2
 def plot_rv_vs_eps(result) -> Figure:
-    """Per ℓp: RV_ε (black), the corrected bounds (band) and the printed bounds (dashed), against ε; last
-    panel: the adversarial gap AG_ε(f*) for each p."""
+    """A 2×2 grid: per ℓp, RV_ε (black), the corrected bounds (band) and the printed bounds (dashed), against ε;
+    last panel: the adversarial gap AG_ε(f*) for each p."""
     keys = list(result.rv_eps)
     with style():
-        fig, axes = new_figure(len(keys) + 1, width=3.4, height=3.0)
-        for ax, key in zip(axes[0], keys, strict=False):
+        ncols = 2
+        nrows = math.ceil((len(keys) + 1) / ncols)
+        fig, axes = new_figure(ncols, nrows, width=3.9, height=3.0)
+        flat = axes.ravel()
+        for ax, key in zip(flat, keys, strict=False):
             eps = result.eps_grid
             ax.fill_between(eps, result.lower_eps[key], result.upper_eps[key], color=PALETTE["bound"], alpha=0.3,
                             label="corrected bounds")
             ax.plot(eps, result.printed_lower_eps[key], ls="--", color=PALETTE["neutral"], label="printed 'lower'")
             ax.plot(eps, result.printed_upper_eps[key], ls=":", color=PALETTE["neutral"], label="printed 'upper'")
             ax.plot(eps, result.rv_eps[key], color=PALETTE["exact"], label=r"RV$_\varepsilon$ (exact)")
-            ax.set(xlabel=r"$\varepsilon$", title=f"{P_NAMES[key]} threat model")
-        axes[0, 0].set_ylabel("nats")
-        axes[0, 0].legend(fontsize=7)
-        ax = axes[0, -1]
+            ax.set(xlabel=r"$\varepsilon$", ylabel="nats", title=f"{P_NAMES[key]} threat model")
+        flat[0].legend()
+        ax = flat[len(keys)]
         for key in keys:
             ax.plot(result.eps_grid, result.ag_eps[key], color=P_COLOURS[key], label=P_NAMES[key])
         ax.set(xlabel=r"$\varepsilon$", ylabel=r"AG$_\varepsilon(f^*)$", title="Adversarial gap")
-        ax.legend(fontsize=8)
+        ax.legend()
+        for ax in flat[len(keys) + 1:]:
+            ax.set_visible(False)
     return fig
 
 
@@ -132,7 +136,7 @@ def plot_rv_vs_angle(result) -> Figure:
     """RV, AG and the corrected bounds as ``w`` rotates from θ (0) through ⟂θ (π/2) to −θ (π), ℓ2, fixed ε."""
     degrees = np.degrees(result.angles)
     with style():
-        fig, axes = new_figure(2, width=4.2)
+        fig, axes = new_figure(2, width=3.7, height=3.0)
         ax = axes[0, 0]
         ax.fill_between(degrees, result.lower_angle, result.upper_angle, color=PALETTE["bound"], alpha=0.3,
                         label="corrected bounds")
@@ -154,7 +158,7 @@ def plot_rv_random_instances(result) -> Figure:
     (dashed). Right: the ratio P / AG, which the proof needs in [1, 2]."""
     inst = result.instances
     with style():
-        fig, axes = new_figure(2, width=4.3, height=3.4)
+        fig, axes = new_figure(2, width=3.8, height=3.2)
         ax = axes[0, 0]
         for key in ("1", "2", "inf"):
             sel = inst["p"] == key
@@ -181,7 +185,7 @@ def plot_rv_random_instances(result) -> Figure:
 def plot_rv_monte_carlo(result) -> Figure:
     """Monte Carlo with the optimal transport maps (dots, ±2 SE) vs the closed forms (lines): RV and AG."""
     with style():
-        fig, axes = new_figure(2, width=4.3)
+        fig, axes = new_figure(2, width=3.7, height=3.0)
         for key, rows in result.mc.items():
             colour = P_COLOURS[key]
             eps = result.mc_eps
@@ -224,11 +228,12 @@ def plot_accuracy_bound(result) -> Figure:
 
 
 def plot_bruteforce_check(result) -> Figure:
-    """Brute force: exact ``inf_h AdvRisk`` against Theorem 3.4's bound (must lie above the diagonal), and the
-    label-free adversary against the label-aware one."""
+    """Brute force, three panels: exact ``inf_h AdvRisk`` against Theorem 3.4's bound (must lie above the
+    diagonal); the label-free adversary against the label-aware one; the slack of Fano + data processing along the
+    optimal label-aware coupling (must be ``≥ 0``)."""
     problems = result.problems
     with style():
-        fig, axes = new_figure(2, width=4.2, height=3.6)
+        fig, axes = new_figure(3, width=2.9, height=3.0)
         ax = axes[0, 0]
         for k, colour in zip(sorted(set(problems["n_classes"].tolist())),
                              (PALETTE["weak"], PALETTE["standard"], PALETTE["robust"]), strict=False):
@@ -237,12 +242,17 @@ def plot_bruteforce_check(result) -> Figure:
                        label=f"|Y| = {k}")
         ax.plot([0, 1], [0, 1], color=PALETTE["exact"], lw=1.0)
         ax.set(xlabel="Theorem 3.4 lower bound", ylabel=r"exact $\inf_h$ AdvRisk$_\varepsilon(h\circ g)$",
-               xlim=(-0.02, 1), ylim=(0, 1), title="Brute force: every point above the diagonal")
+               xlim=(-0.02, 1), ylim=(0, 1), title="Theorem 3.4 holds")
         ax.legend(fontsize=8)
         ax = axes[0, 1]
         ax.scatter(problems["label_free_risk"], problems["min_adv_risk"], s=10, alpha=0.7,
                    color=PALETTE["estimate"])
         ax.plot([0, 1], [0, 1], color=PALETTE["exact"], lw=1.0)
-        ax.set(xlabel=r"label-free adversary $\inf_h\sup_T$", ylabel="label-aware (Definition 2.3)",
-               xlim=(0, 1), ylim=(0, 1), title="Lemma 3.3 needs the label")
+        ax.set(xlabel="label-free adversary", ylabel="label-aware adversary (Def. 2.3)",
+               xlim=(0, 1), ylim=(0, 1), title="Label-free is never stronger")
+        ax = axes[0, 2]
+        ax.hist(problems["fano_slack"], bins=30, color=PALETTE["estimate"])
+        ax.axvline(0.0, color=PALETTE["exact"], lw=1.0)
+        ax.set(xlabel="Fano slack", ylabel="problems", title="Fano, label-aware coupling")
+        ax.set_xlim(left=min(-0.05, float(problems["fano_slack"].min()) - 0.05))
     return fig

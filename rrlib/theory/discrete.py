@@ -250,7 +250,8 @@ class DiscreteRobustnessProblem:
         """``sup`` over label-free transport maps ``x ↦ x'`` of ``P[h(g(X')) ≠ Y]``, shape ``(n_maps,)``.
 
         The adversary sees ``x`` but not ``y``; per point it picks ``z ∈ R(x)`` maximising
-        ``Σ_y P[x, y]·1[h(z) ≠ y]``. This is ≤ ``AdvRisk_ε`` (Lemma 3.3 needs label-dependent maps for equality).
+        ``Σ_y P[x, y]·1[h(z) ≠ y]``. This is ≤ ``AdvRisk_ε``; Lemma 3.3's equality holds for the label-aware maps
+        its proof builds.
         """
         maps = self._check_maps(h)
         wrong = self.input_marginal[:, None, None] - self.joint[:, maps.T]  # (N, M, H): P[x] - P[x, h(z)]
