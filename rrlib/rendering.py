@@ -184,19 +184,19 @@ def _mi_table(head: list[str], rows: list[list[str]], caption: str | None = None
     return f":::{{table}} {caption}\n{label}:align: center\n\n{table}\n:::"
 
 
-def oracle_table_markdown(result: MineResult, batch: int, *, caption: str | None = None,
-                          name: str | None = None) -> str:
-    """Table: mean and standard deviation (sd, across batches) of each oracle bound per true MI level at one batch
-    size, one number per cell (nats), with a ``log n`` row."""
-    levels = result.config.levels
-    head = ["estimator"] + [h for v in levels for h in (f"mean, I = {v:g}", "sd")]
+def oracle_table_markdown(result: MineResult, *, caption: str | None = None, name: str | None = None) -> str:
+    """Long table, one number per cell: for each oracle bound and true MI level, the mean and standard deviation
+    (sd, across batches) at every batch size (nats)."""
+    batches = result.config.oracle_batches
+    head = ["estimator", "true MI"] + [h for n in batches for h in (f"mean, n = {n}", f"sd, n = {n}")]
     rows = []
     for b in ORACLE_BOUNDS:
-        cells = [b]
-        for r in (result.oracle_row(b, batch, v) for v in levels):
-            cells += [_fmt(r.mean), _fmt(r.std)]
-        rows.append(cells)
-    rows.append(["log n"] + [c for _ in levels for c in (_fmt(math.log(batch)), "")])
+        for v in result.config.levels:
+            cells = [b, f"{v:g}"]
+            for n in batches:
+                r = result.oracle_row(b, n, v)
+                cells += [_fmt(r.mean), _fmt(r.std)]
+            rows.append(cells)
     return _mi_table(head, rows, caption, name)
 
 
@@ -218,12 +218,12 @@ def staircase_table_markdown(result: MineResult, quantity: str = "mse", *, capti
 
 
 def oracle_tables_markdown(result: MineResult) -> str:
-    """:func:`oracle_table_markdown` for every batch size, each captioned (labels ``tab-ch4-oracle-n<batch>``)."""
-    return "\n\n".join(
-        oracle_table_markdown(result, n, name=f"tab-ch4-oracle-n{n}",
-                              caption=(f"Oracle critic, batch n = {n}: mean and standard deviation (sd) across "
-                                       f"{result.config.oracle_trials} batches of each estimator (nats)."))
-        for n in result.config.oracle_batches)
+    """:func:`oracle_table_markdown` with its caption (label ``tab-ch4-oracle``)."""
+    log_n = ", ".join(f"log {n} = {math.log(n):.2f}" for n in result.config.oracle_batches)
+    return oracle_table_markdown(
+        result, name="tab-ch4-oracle",
+        caption=(f"Oracle critic: mean and standard deviation (sd) across {result.config.oracle_trials} batches of "
+                 f"each estimator, per true MI and batch size n (nats; {log_n})."))
 
 
 def best_at_top_markdown(result: MineResult) -> str:

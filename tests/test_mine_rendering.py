@@ -29,7 +29,10 @@ def _cells(table: str) -> list[list[str]]:
 
 def test_tables_are_captioned_with_one_number_per_cell(tiny):
     oracle = rendering.oracle_tables_markdown(tiny)
-    assert oracle.count(":::{table}") == 2 and ":name: tab-ch4-oracle-n8" in oracle
+    assert oracle.count(":::{table}") == 1 and ":name: tab-ch4-oracle\n" in oracle
+    rows = _cells(oracle)
+    assert len(rows) == len(mine.ORACLE_BOUNDS) * len(tiny.config.levels)
+    assert all(len(row) == 2 + 2 * len(tiny.config.oracle_batches) for row in rows)
     for quantity in rendering.STAIRCASE_QUANTITIES:
         table = rendering.staircase_table_markdown(tiny, quantity, caption="c", name=f"tab-{quantity}")
         assert table.startswith(":::{table} c\n:name: tab-" + quantity) and table.endswith(":::")

@@ -52,7 +52,7 @@ def oracle_figure(result) -> Figure:
     levels = np.asarray(result.config.levels, dtype=float)
     import matplotlib.pyplot as plt
 
-    fig, axes = new_figure(ncols=len(batches), nrows=2, width=5.0, height=3.4)
+    fig, axes = new_figure(ncols=len(batches), nrows=2, width=3.8, height=2.9)
     with style(), plt.rc_context(_BIG):
         for col, n in enumerate(batches):
             top, bottom = axes[0, col], axes[1, col]
@@ -88,7 +88,7 @@ def staircase_figure(result, span: int = 50) -> Figure:
     import matplotlib.pyplot as plt
 
     critics = list(dict.fromkeys(r.critic for r in result.staircases))
-    fig, axes = new_figure(ncols=1, nrows=len(critics), width=10.0, height=3.8)
+    fig, axes = new_figure(ncols=1, nrows=len(critics), width=7.5, height=3.0)
     with style(), plt.rc_context(_BIG):
         for ax, critic in zip(axes[:, 0], critics, strict=True):
             runs = [r for r in result.staircases if r.critic == critic]
@@ -107,7 +107,8 @@ def staircase_figure(result, span: int = 50) -> Figure:
             ax.set_title(f"{critic} critic, {ref.config.steps_per_level} steps per level")
             ax.set_xlabel("training step")
             ax.set_ylabel("estimate (nats)")
-            ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+        handles, labels = max((ax.get_legend_handles_labels() for ax in axes[:, 0]), key=lambda hl: len(hl[1]))
+        fig.legend(handles, labels, loc="outside lower center", ncols=5)
     return fig
 
 
@@ -122,7 +123,7 @@ def staircase_spread_figure(result, critic: str = "separable", low: float = -2.0
     runs = [r for r in result.staircases if r.critic == critic]
     levels = list(runs[0].config.levels)
     width = 0.8 / len(runs)
-    fig, axes = new_figure(ncols=1, nrows=1, width=10.0, height=4.6)
+    fig, axes = new_figure(ncols=1, nrows=1, width=7.5, height=4.0)
     ax = axes[0, 0]
     handles = []
     with style(), plt.rc_context(_BIG):
@@ -145,7 +146,7 @@ def staircase_spread_figure(result, critic: str = "separable", low: float = -2.0
         ax.set_ylim(low, max(levels) + 3.0)
         ax.set_xlabel("true MI (nats)")
         ax.set_ylabel("estimate (nats)")
-        ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        fig.legend(handles=handles, loc="outside lower center", ncols=4)
         steps = runs[0].config.steps_per_level
         tail = max(1, int(round(runs[0].config.tail_fraction * steps)))
         ax.set_title(f"{critic} critic: the last {tail} of {steps} steps of each level")
@@ -156,7 +157,7 @@ def deterministic_figure(result, span: int = 50) -> Figure:
     """Training estimates for the deterministic code ``z = x`` (true MI = ∞) against ``log n``."""
     import matplotlib.pyplot as plt
 
-    fig, axes = new_figure(ncols=1, nrows=1, width=6.0, height=3.6)
+    fig, axes = new_figure(ncols=1, nrows=1, width=6.0, height=3.4)
     ax = axes[0, 0]
     with style(), plt.rc_context(_BIG):
         batch = result.config.staircase.batch
