@@ -53,6 +53,7 @@ __all__ = [
     "staircase_table_markdown",
     "three_number_markdown",
     "zoo_markdown",
+    "STAIRCASE_QUANTITIES",
 ]
 
 
@@ -236,36 +237,58 @@ def _fmt(x: float, digits: int = 2) -> str:
     return "–" if not math.isfinite(x) else f"{x:.{digits}f}"
 
 
-def oracle_table_markdown(result: MineResult, batch: int) -> str:
-    """Markdown table: mean ± std of each oracle bound per true MI level at one batch size."""
-    levels = result.config.levels
-    head = "| bound | " + " | ".join(f"I = {v:g}" for v in levels) + " |"
-    lines = [head, "|---|" + "---|" * len(levels)]
+def _mi_table(head: list[str], rows: list[list[str]], caption: str | None = None, name: str | None = None) -> str:
+    """A markdown table (chapters 4–5), inside a captioned MyST ``table`` directive when ``caption`` is given
+    (``name`` is its label for ``{numref}``)."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    table = "\n".join(lines)
+    if caption is None:
+        return table
+    label = f":name: {name}\n" if name else ""
+    return f":::{{table}} {caption}\n{label}:align: center\n\n{table}\n:::"
+
+
+def oracle_table_markdown(result: MineResult, *, caption: str | None = None, name: str | None = None) -> str:
+    """Long table, one number per cell: for each oracle bound and true MI level, the mean and standard deviation
+    (sd, across batches) at every batch size (nats)."""
+    batches = result.config.oracle_batches
+    head = ["estimator", "true MI"] + [h for n in batches for h in (f"mean, n = {n}", f"sd, n = {n}")]
+    rows = []
     for b in ORACLE_BOUNDS:
-        cells = [f"{_fmt(r.mean)} ± {_fmt(r.std)}" for r in (result.oracle_row(b, batch, v) for v in levels)]
-        lines.append(f"| {b} | " + " | ".join(cells) + " |")
-    lines.append("| log n | " + " | ".join(_fmt(math.log(batch)) for _ in levels) + " |")
-    return "\n".join(lines)
+        for v in result.config.levels:
+            cells = [b, f"{v:g}"]
+            for n in batches:
+                r = result.oracle_row(b, n, v)
+                cells += [_fmt(r.mean), _fmt(r.std)]
+            rows.append(cells)
+    return _mi_table(head, rows, caption, name)
 
 
-def staircase_table_markdown(result: MineResult) -> str:
-    """Markdown table: bias / variance / MSE per level for every trained run."""
+#: The quantities of :func:`staircase_table_markdown`: attribute of ``LevelStats`` and its unit.
+STAIRCASE_QUANTITIES = {"bias": "nats", "variance": "nats²", "mse": "nats²"}
+
+
+def staircase_table_markdown(result: MineResult, quantity: str = "mse", *, caption: str | None = None,
+                             name: str | None = None) -> str:
+    """Table: one of bias / variance / MSE (``quantity``) per MI level for every trained run, one number per
+    cell; ``–`` where a run diverged before the level."""
+    if quantity not in STAIRCASE_QUANTITIES:
+        raise ValueError(f"unknown quantity {quantity!r}; valid choices: {tuple(STAIRCASE_QUANTITIES)}")
     levels = result.config.levels
-    head = "| critic / bound | steps/level | " + " | ".join(f"I = {v:g}: bias, var, MSE" for v in levels) + " |"
-    lines = [head, "|---|---|" + "---|" * len(levels)]
-    for r in result.staircases:
-        cells = [f"{_fmt(s.bias)}, {_fmt(s.variance)}, {_fmt(s.mse)}" for s in r.stats]
-        lines.append(f"| {r.critic} / {r.bound} | {r.config.steps_per_level} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    head = ["critic", "estimator", "steps per level"] + [f"I = {v:g}" for v in levels]
+    rows = [[r.critic, r.bound, f"{r.config.steps_per_level}"] + [_fmt(getattr(s, quantity)) for s in r.stats]
+            for r in result.staircases]
+    return _mi_table(head, rows, caption, name)
 
 
 def oracle_tables_markdown(result: MineResult) -> str:
-    """:func:`oracle_table_markdown` for every batch size, each under a bold caption."""
-    parts = []
-    for n in result.config.oracle_batches:
-        parts.append(f"**Batch n = {n}** (oracle critic; mean ± standard deviation across "
-                     f"{result.config.oracle_trials} batches, nats)\n\n" + oracle_table_markdown(result, n))
-    return "\n\n".join(parts)
+    """:func:`oracle_table_markdown` with its caption (label ``tab-ch4-oracle``)."""
+    log_n = ", ".join(f"log {n} = {math.log(n):.2f}" for n in result.config.oracle_batches)
+    return oracle_table_markdown(
+        result, name="tab-ch4-oracle",
+        caption=(f"Oracle critic: mean and standard deviation (sd) across {result.config.oracle_trials} batches of "
+                 f"each estimator, per true MI and batch size n (nats; {log_n})."))
 
 
 def best_at_top_markdown(result: MineResult) -> str:
@@ -289,59 +312,60 @@ def nwj_check_markdown(headline: dict[str, Any]) -> str:
 # ---------------------------------------- chapter 5: worst-case MI
 
 
-def three_number_markdown(settings: list[GaussianSetting], columns: tuple[str, ...] = ("eps",)) -> str:
-    """A markdown table: setting, estimate, true MI of the attacked data, exact worst case and the two errors."""
+def three_number_markdown(settings: list[GaussianSetting], columns: tuple[str, ...] = ("eps",), *,
+                          caption: str | None = None, name: str | None = None) -> str:
+    """A table, one number per cell: setting, estimate, true MI of the attacked data, exact worst case and the two
+    errors, each as mean and standard deviation over seeds (nats); captioned when ``caption`` is given."""
     labels = {"eps": "ε", "sharpness": "k", "steps": "S", "iterations": "T", "gradient": "gradient"}
-    head = [labels[c] for c in columns] + ["Î_worst (estimate)", "I(X′;Z′) of the attack", "exact worst case",
-                                          "estimation error", "search error"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = [labels[c] for c in columns] + ["Î_worst", "sd", "I(X′; Z′)", "sd", "exact J₂",
+                                          "estimation error", "sd", "search error", "sd"]
+    rows = []
     for s in settings:
         row = [f"{getattr(s, c):g}" if not isinstance(getattr(s, c), str) else getattr(s, c) for c in columns]
         for arr in (s.estimate, s.attacked_true):
             m, sd = mean_std(arr)
-            row.append(f"{m:.3f} ± {sd:.3f}")
+            row += [f"{m:.3f}", f"{sd:.3f}"]
         row.append(f"{s.exact:.3f}")
         for arr in (s.estimation_error, s.search_error):
             m, sd = mean_std(arr)
-            row.append(f"{m:+.3f} ± {sd:.3f}")
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+            row += [f"{m:+.3f}", f"{sd:.3f}"]
+        rows.append(row)
+    return _mi_table(head, rows, caption, name)
 
 
-def masking_markdown(demo: MaskingDemo) -> str:
-    """A markdown table of the gradient-masking demonstration."""
-    lines = ["| representation (backward) | adversary's gradient | ‖∇ₓJ‖ | moved | estimate V1 | P̂[Z′ = 1] | "
-             "true MI of the attacked batch |", "|---|---|---|---|---|---|---|"]
-    for r in demo.rows:
-        lines.append(f"| {r.representation} | {r.gradient} | {r.grad_norm:.3g} | {100 * r.moved:.0f}% | "
-                     f"{r.estimate:.3f} | {r.positive:.3f} | {r.true_mi:.3f} |")
-    lines.append(f"\n\nClean estimate {demo.estimate_clean:.3f} nats; exact worst case at ε = {demo.eps:g}: "
-                 f"{demo.exact_worst:.3f} nats.")
-    return "\n".join(lines)
+def masking_markdown(demo: MaskingDemo, *, caption: str | None = None, name: str | None = None) -> str:
+    """A table of the gradient-masking demonstration: the last PGD iterate (fraction of points moved, its DV value)
+    and the kept (best) iterate (fraction moved, ``V1``, ``P̂[Z′ = 1]``, true MI); one number per cell."""
+    head = ["backward pass of g", "adversary's gradient", "‖∇ₓJ‖", "last iterate: moved", "last iterate: J",
+            "kept iterate: moved", "kept iterate: V1", "P̂[Z′ = 1]", "true MI of the kept batch"]
+    rows = [[r.representation, r.gradient, f"{r.grad_norm:.3g}", f"{100 * r.moved:.0f}%", f"{r.last_estimate:.3f}",
+             f"{100 * r.best_moved:.0f}%", f"{r.estimate:.3f}", f"{r.positive:.3f}", f"{r.true_mi:.3f}"]
+            for r in demo.rows]
+    return _mi_table(head, rows, caption, name)
 
 
-def digits_markdown(rows: list[DigitsRow]) -> str:
-    """A markdown table of the digits experiment (MI in nats, accuracies in %)."""
-    lines = ["| model | ε | normal MI | worst-case MI | RV | natural acc. | PGD acc. |",
-             "|---|---|---|---|---|---|---|"]
+def digits_markdown(rows: list[DigitsRow], *, caption: str | None = None, name: str | None = None) -> str:
+    """A table of the digits experiment (MI in nats as mean and standard deviation over seeds, accuracies in %)."""
+    head = ["model", "ε", "normal MI", "sd", "worst-case MI", "sd", "RV", "sd", "natural acc. (%)", "PGD acc. (%)"]
+    body = []
     for r in rows:
         cells = [r.model, f"{r.eps:g}"]
         for arr in (r.normal, r.worst, r.rv):
             m, sd = mean_std(arr)
-            cells.append(f"{m:.3f} ± {sd:.3f}")
+            cells += [f"{m:.3f}", f"{sd:.3f}"]
         cells += [f"{100 * r.nat_acc:.1f}", f"{100 * r.adv_acc:.1f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        body.append(cells)
+    return _mi_table(head, body, caption, name)
 
 
-def cost_markdown(rows: list[CostRow]) -> str:
-    """A markdown table of the measured cost of one iteration."""
-    lines = ["| S | plain step (ms) | worst-case step (ms) | ratio | S + 1 | passes of g: plain | worst (with ∇ₓ) |",
-             "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r.steps} | {1e3 * r.plain_seconds:.2f} | {1e3 * r.worst_seconds:.2f} | {r.ratio:.2f} | "
-                     f"{r.steps + 1} | {r.plain_forward} | {r.worst_forward} ({r.worst_input_backward}) |")
-    return "\n".join(lines)
+def cost_markdown(rows: list[CostRow], *, caption: str | None = None, name: str | None = None) -> str:
+    """A table of the measured cost of one iteration (one number per cell)."""
+    head = ["S", "plain step (ms)", "worst-case step (ms)", "ratio", "S + 1", "passes of g: plain",
+            "passes of g: worst case", "of which with ∇ₓ"]
+    body = [[f"{r.steps}", f"{1e3 * r.plain_seconds:.2f}", f"{1e3 * r.worst_seconds:.2f}", f"{r.ratio:.2f}",
+             f"{r.steps + 1}", f"{r.plain_forward}", f"{r.worst_forward}", f"{r.worst_input_backward}"]
+            for r in rows]
+    return _mi_table(head, body, caption, name)
 
 
 # ---------------------------------------- chapter 6: vulnerability and robustness

@@ -62,9 +62,13 @@ def test_risk_rows_masking_digits_and_cost(tiny_result):
 def test_tables_figures_and_metrics(tiny_result):
     r = tiny_result
     table = rendering.three_number_markdown(r.settings("eps"), ("eps",))
-    assert table.count("\n") == 3 and "exact worst case" in table
+    assert table.count("\n") == 3 and "exact J₂" in table
     assert "robust" in rendering.digits_markdown(r.digits) and "| 2 |" in rendering.cost_markdown(r.cost)
-    assert "sign" in rendering.masking_markdown(r.masking)
+    masking = rendering.masking_markdown(r.masking, caption="Masking.", name="tab-masking")
+    assert "sign" in masking and "last iterate: J" in masking and "kept iterate: moved" in masking
+    assert masking.startswith(":::{table} Masking.\n:name: tab-masking") and masking.endswith(":::")
+    for row in r.masking.rows:  # the kept iterate is never worse than the clean batch; both iterates are recorded
+        assert math.isfinite(row.last_estimate) and 0.0 <= row.best_moved <= 1.0
     for make in (plots.pgd_risk_figure, plots.three_numbers_figure, plots.error_decomposition_figure,
                  plots.digits_figure, plots.cost_figure):
         assert isinstance(make(r), Figure)

@@ -167,6 +167,33 @@ class MineResult:
                 return r
         raise KeyError(f"no staircase run for critic={critic!r}, bound={bound!r}")
 
+    def tail_estimates(self, critic: str, bound: str) -> list[np.ndarray]:
+        """Per level, the per-step estimates over which the level's bias / variance / MSE are computed (the last
+        ``tail_fraction`` of its steps; NaN after a divergence removed)."""
+        r = self.staircase(critic, bound)
+        k = r.config.steps_per_level
+        tail = max(1, int(round(r.config.tail_fraction * k)))
+        out = []
+        for i in range(len(r.config.levels)):
+            v = r.estimates[(i + 1) * k - tail:(i + 1) * k]
+            out.append(v[np.isfinite(v)])
+        return out
+
+    def outlier_summary(self, critic: str, bound: str) -> dict[str, float]:
+        """Where a run's variance comes from, at its level of largest variance: the level, the variance, the
+        number of steps, the lowest and second-lowest per-step estimates, the median, and the variance left after
+        dropping the 1 and the 3 lowest steps (nats; nats² for variances). ``exp_excess = 1 − min``: for the JS/NWJ
+        readout ``1 + mean_i S_ii − mean_{i≠j} e^{S_ij}`` it is how far the off-diagonal mean of ``e^S`` exceeded the
+        mean joint score on the lowest step."""
+        r = self.staircase(critic, bound)
+        variances = [s.variance for s in r.stats]
+        i = int(np.nanargmax(variances))
+        v = np.sort(self.tail_estimates(critic, bound)[i])
+        return {"level": float(r.config.levels[i]), "variance": float(variances[i]), "steps": float(v.size),
+                "min": float(v[0]), "second": float(v[1]), "median": float(np.median(v)),
+                "variance_wo_1": float(v[1:].var()), "variance_wo_3": float(v[3:].var()),
+                "exp_excess": float(1.0 - v[0])}
+
     def _headline(self) -> dict[str, float | str]:
         """The numbers quoted in the chapter's prose (nats unless named ``frac``/``z``/``best``).
 
@@ -198,11 +225,17 @@ class MineResult:
             "infonce_hi": self.oracle_row("infonce", n_small, hi).mean,
             "infonce_hi_large": self.oracle_row("infonce", n_large, hi).mean,
             "smile_bias_hi": self.oracle_row("smile", n_small, hi).bias,
+            "smile_mean_hi": self.oracle_row("smile", n_small, hi).mean,
+            "dv_mean_hi": dv_hi.mean,
+            "smile_frac_above_hi": self.oracle_row("smile", n_small, hi).frac_above,
             "filler_shift": self.oracle_row("dv", n_small, lo).mean - self.oracle_row("dv_filler", n_small, lo).mean,
             "filler_predicted": math.log(n_small / (n_small - 1)),
             "deterministic_dv": float(self._deterministic_final().get("dv", math.nan)),
             "deterministic_infonce": float(self._deterministic_final().get("infonce", math.nan)),
         }
+        if any(r.critic == "separable" and r.bound == "js" for r in self.staircases):
+            for key, value in self.outlier_summary("separable", "js").items():
+                out[f"js_outlier_{key}"] = value
         for critic in dict.fromkeys(r.critic for r in self.staircases):
             runs = [r for r in self.staircases if r.critic == critic]
             mse_hi = {r.bound: r.stats[-1].mse for r in runs if math.isfinite(r.stats[-1].mse)}

@@ -6,9 +6,14 @@ standard deviations over seeds.
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from rrlib.plotting import PALETTE, Figure, new_figure, style
+
+#: Larger text for the chapter's full-width figures (applied inside :func:`rrlib.plotting.style`).
+_BIG = {"font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12, "xtick.labelsize": 11, "ytick.labelsize": 11,
+        "legend.fontsize": 10}
 
 __all__ = [
     "cost_figure",
@@ -26,8 +31,8 @@ def _ms(values) -> tuple[float, float]:
 
 def pgd_risk_figure(result) -> Figure:
     """PGD adversarial risk of the linear classifier vs the closed form ``Φ(b − a)``, ℓ∞ and ℓ2."""
-    fig, axes = new_figure(2, 1, width=3.8, height=3.0)
-    with style():
+    fig, axes = new_figure(2, 1, width=5.0, height=3.6)
+    with style(), plt.rc_context(_BIG):
         for ax, norm, title in zip(axes[0], ("linf", "l2"), ("ℓ∞", "ℓ2"), strict=True):
             grid, exact = result.risk_curve[norm]
             ax.plot(grid, exact, color=PALETTE["exact"], label="closed form Φ(b − a)")
@@ -42,9 +47,9 @@ def pgd_risk_figure(result) -> Figure:
 
 def three_numbers_figure(result) -> Figure:
     """Estimate, true MI of the attacked data and exact worst case vs ε, for both gradient paths."""
-    fig, axes = new_figure(2, 1, width=4.0, height=3.2)
+    fig, axes = new_figure(2, 1, width=5.0, height=4.0)
     grid, exact = result.worst_curve
-    with style():
+    with style(), plt.rc_context(_BIG):
         for ax, sweep, title in zip(axes[0], ("eps", "eps_full"),
                                     ("adversary's gradient through g only (paper)", "full gradient"), strict=True):
             settings = result.settings(sweep)
@@ -62,7 +67,7 @@ def three_numbers_figure(result) -> Figure:
                 ax.errorbar([s.eps for s in oracle], [m for m, _ in stats], yerr=[sd for _, sd in stats], fmt="^:",
                             color=PALETTE["bound"], label="estimate on the exact worst case", capsize=3)
             ax.set(xlabel="ε (ℓ∞)", ylabel="nats", title=title, ylim=(0, 0.8))
-        axes[0][0].legend(loc="lower left", fontsize=8)
+        axes[0][0].legend(loc="lower left")
     return fig
 
 
@@ -70,8 +75,8 @@ def error_decomposition_figure(result) -> Figure:
     """Estimation error (estimate − true MI of the attack) and search error (true MI − exact) per sweep."""
     sweeps = (("sharpness", "sharpness", "surrogate sharpness k"), ("steps", "steps", "PGD steps S"),
               ("iterations", "iterations", "critic iterations T"))
-    fig, axes = new_figure(len(sweeps), 1, width=3.3, height=3.0)
-    with style():
+    fig, axes = new_figure(len(sweeps), 1, width=3.4, height=3.6)
+    with style(), plt.rc_context(_BIG):
         for ax, (sweep, attr, xlabel) in zip(axes[0], sweeps, strict=True):
             settings = result.settings(sweep)
             pos = np.arange(len(settings))
@@ -93,8 +98,8 @@ def error_decomposition_figure(result) -> Figure:
 
 def digits_figure(result) -> Figure:
     """Digits: normal and worst-case MI, RV, and PGD accuracy vs ε for the standard and the robust network."""
-    fig, axes = new_figure(3, 1, width=3.4, height=3.0)
-    with style():
+    fig, axes = new_figure(3, 1, width=3.6, height=3.6)
+    with style(), plt.rc_context(_BIG):
         for model, color in (("standard", PALETTE["standard"]), ("robust", PALETTE["robust"])):
             rows = sorted((r for r in result.digits if r.model == model), key=lambda r: r.eps)
             eps = [r.eps for r in rows]
@@ -111,15 +116,15 @@ def digits_figure(result) -> Figure:
         axes[0][2].set(xlabel="ε (ℓ∞)", ylabel="%", title="PGD accuracy", ylim=(0, 100))
         for ax in axes[0]:
             ax.axvline(result.digits_train_eps, color=PALETTE["neutral"], lw=1, ls=":")
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=9)
     return fig
 
 
 def cost_figure(result) -> Figure:
     """Measured time of a worst-case iteration over a plain one vs S, against the ``S + 1`` rule of thumb."""
-    fig, axes = new_figure(1, 1, width=4.0, height=3.0)
+    fig, axes = new_figure(1, 1, width=5.0, height=3.6)
     ax = axes[0][0]
-    with style():
+    with style(), plt.rc_context(_BIG):
         steps = np.array([r.steps for r in result.cost])
         ax.plot(steps, [r.ratio for r in result.cost], "o-", color=PALETTE["estimate"], label="measured")
         ax.plot(steps, steps + 1, "--", color=PALETTE["exact"], label="S + 1")

@@ -162,6 +162,7 @@ class Result:
         full = {s.eps: s for s in self.settings("eps_full")}[base.eps]
         sign = self.masking_row(None)
         st = self.masking_row(g.sharpness)
+        st_full = self.masking_row(g.sharpness, "full")
         sharp = self.masking.rows[-1]
         h: dict[str, float] = {
             "risk_max_abs_z": max(abs(r.z_score) for r in self.risk_rows),
@@ -176,6 +177,9 @@ class Result:
             "mask_st_grad": st.grad_norm, "mask_st_moved": st.moved, "mask_st_estimate": st.estimate,
             "mask_sharp_k": float(sharp.sharpness), "mask_sharp_estimate": sharp.estimate,
             "mask_sharp_true": sharp.true_mi, "mask_sharp_positive": sharp.positive,
+            "mask_full_moved": st_full.moved, "mask_full_last_estimate": st_full.last_estimate,
+            "mask_full_best_moved": st_full.best_moved, "mask_full_estimate": st_full.estimate,
+            "mask_st_last_estimate": st.last_estimate, "mask_st_best_moved": st.best_moved,
             "base_exact": base.exact, "attack_slack": self.attack_slack(),
         }
         for prefix, setting in (("base", base), ("full", full)):

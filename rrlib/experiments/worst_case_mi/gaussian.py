@@ -91,9 +91,11 @@ class MaskingRow:
     """Algorithm 1 against one fixed critic (trained on clean data) with one representation and gradient path.
 
     ``grad_norm``: ‖∇ₓJ‖ at the clean batch; ``moved``: fraction of points the last PGD iterate moved;
-    ``estimate``: ``V1`` with the best iterate kept; ``positive``: ``P̂[Z′ = 1]`` of that iterate and
-    ``true_mi = H2(positive)`` the true MI of the attacked batch; ``sharpness``: the surrogate's ``k`` (``None``
-    for the true sign).
+    ``last_estimate``: ``J`` of that last iterate; ``estimate``: ``V1`` with the best iterate kept (the start, the
+    clean batch, is an iterate, so ``estimate ≤`` the clean ``J``); ``best_moved``: fraction of points the kept
+    iterate moved (0 when no PGD iterate lowered ``J`` below its clean value and the start is kept);
+    ``positive``: ``P̂[Z′ = 1]`` of the kept iterate and ``true_mi = H2(positive)`` the true MI of the attacked
+    batch; ``sharpness``: the surrogate's ``k`` (``None`` for the true sign).
     """
 
     representation: str
@@ -104,6 +106,8 @@ class MaskingRow:
     positive: float
     true_mi: float
     sharpness: float | None = None
+    last_estimate: float = math.nan
+    best_moved: float = math.nan
 
 
 @dataclass
@@ -241,11 +245,13 @@ def masking_demo(cfg: GaussianConfig, seed: int, device: torch.device) -> Maskin
                 threat = ThreatModel("linf", eps, cfg.steps, attack_step(eps, cfg.steps, cfg.step_factor), box=None)
                 outs.append(worst_case_batch(critic, rep, xb, threat, gradient=gradient, keep_best=keep_best))
         warned = warned or any(issubclass(c.category, ZeroGradientWarning) for c in caught)
-        (x_last, _), (x_best, v_best) = outs
+        (x_last, v_last), (x_best, v_best) = outs
         positive = _positive_fraction(x_best, w)
         moved = float(((x_last - xb).abs().amax(dim=1) > 0).double().mean())
+        best_moved = float(((x_best - xb).abs().amax(dim=1) > 0).double().mean())
         rows.append(MaskingRow(name, gradient, grad_norm, moved, float(v_best), positive,
-                               float(binary_entropy(positive)), sharpness=k))
+                               float(binary_entropy(positive)), sharpness=k, last_estimate=float(v_last),
+                               best_moved=best_moved))
     exact = float(gm.worst_case_mutual_information(w, eps, math.inf))
     return MaskingDemo(eps=eps, estimate_clean=clean, exact_worst=exact, sample_worst=_sample_worst(xb, w, eps),
                        batch=xb.shape[0], warned=warned, rows=rows)
