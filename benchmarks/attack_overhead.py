@@ -22,20 +22,24 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rrlib.attacks import adversarial_examples
-from rrlib.mi.critics import FlatCritic, SeparableCritic
-from rrlib.mi.worst_case import AttackConfig, critic_step, worst_case_batch
-from rrlib.models import build_model
-from rrlib.runtime import select_device
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from rrlib.attacks import adversarial_examples  # noqa: E402
+from rrlib.mi.critics import FlatCritic, SeparableCritic  # noqa: E402
+from rrlib.mi.worst_case import AttackConfig, critic_step, worst_case_batch  # noqa: E402
+from rrlib.models import build_model  # noqa: E402
+from rrlib.runtime import select_device  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

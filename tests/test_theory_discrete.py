@@ -119,3 +119,51 @@ def test_errors():
     skewed = DiscreteRobustnessProblem(np.array([[0.5, 0.1], [0.2, 0.2]]), np.eye(2, dtype=bool), [0, 1])
     with pytest.raises(ValueError, match="uniform labels"):
         skewed.theorem_3_4_bound()
+
+
+# ---------------------------------------------------------------------------------- Fano along label-aware couplings
+def test_label_aware_coupling_attains_the_adversarial_risk_and_stays_in_the_ball():
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        problem = DiscreteRobustnessProblem.random_on_a_line(
+            rng, n_points=int(rng.integers(4, 9)), n_classes=int(rng.integers(2, 5)), n_codes=int(rng.integers(2, 5)),
+            eps=float(rng.uniform(0.0, 3.0)), random_codes=bool(rng.integers(2)))
+        risk, h = problem.min_adversarial_risk()
+        kernel = problem.label_aware_coupling(h)
+        # every (x, y) moves to one point of its own neighbourhood
+        assert np.array_equal(kernel.sum(axis=2), np.ones(kernel.shape[:2]))
+        assert not kernel[np.broadcast_to(~problem.neighbours[:, None, :], kernel.shape)].any()
+        check = problem.fano_check(h)
+        assert check.error == pytest.approx(risk, abs=1e-12)  # brute-force AdvRisk (Definition 2.3)
+
+
+def test_fano_and_data_processing_hold_for_label_aware_couplings():
+    """Y → X' → g(X') is Markov for any coupling, so Theorem 3.4's Fano step needs no label-free adversary."""
+    rng = np.random.default_rng(12)
+    slacks = []
+    for _ in range(150):
+        problem = DiscreteRobustnessProblem.random_on_a_line(
+            rng, n_points=int(rng.integers(4, 9)), n_classes=int(rng.integers(2, 5)), n_codes=int(rng.integers(2, 5)),
+            eps=float(rng.uniform(0.0, 3.0)), random_codes=bool(rng.integers(2)))
+        check = problem.fano_check(problem.min_adversarial_risk()[1])
+        assert check.label_information <= check.code_information + 1e-12  # data processing
+        assert check.code_information >= problem.worst_case_mutual_information() - 1e-12  # law of X' in the ball
+        assert check.fano_bound >= check.data_processing_bound - 1e-12
+        slacks.append(check.slack)
+    assert min(slacks) >= -1e-12
+
+
+def test_fano_check_by_hand():
+    """Two points one unit apart, ε = 1, labels = points, g = identity: the adversary swaps every point.
+
+    The optimal h is any map; with h = identity every (x, y) is misclassified (error 1), Z' = 1 - X is still a
+    uniform bit that determines Y, so I(Y; Z') = H(Z') = log 2 and both bounds are 1 - 2 log 2 / log 2 = -1.
+    """
+    problem = DiscreteRobustnessProblem.on_a_line([[0.5, 0.0], [0.0, 0.5]], [0.0, 1.0], 1.0, [0, 1])
+    check = problem.fano_check([0, 1])
+    assert check.error == pytest.approx(1.0)
+    assert check.label_information == pytest.approx(np.log(2.0))
+    assert check.code_information == pytest.approx(np.log(2.0))
+    assert check.data_processing_bound == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="uniform labels"):
+        DiscreteRobustnessProblem.on_a_line([[0.6, 0.0], [0.0, 0.4]], [0.0, 1.0], 1.0, [0, 1]).fano_check([0, 1])

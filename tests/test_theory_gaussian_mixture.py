@@ -281,3 +281,17 @@ def test_bounds_from_gap_validation_and_monotonicity():
         theorem_3_2_bounds_from_gap(1.2)
     with pytest.raises(ValueError, match="valid choices"):
         theorem_3_2_bounds_from_gap(0.2, form="other")
+
+
+def test_which_side_of_the_corrected_sandwich_rv_meets():
+    """Analytic limits (Taylor expansion, not the code's formula): as ε → 0, P/AG → 2, RV/upper → 1, RV/lower → 4;
+    at a large margin with b = a, P/AG → 1 and RV/lower → 1. Errors are O(ε) and O(φ(2a)/φ(0)) respectively."""
+    from rrlib.experiments.theorem_3_2 import Theorem32Config, base_mixture, tightness
+
+    mixture, w = base_mixture(Theorem32Config.quick(0))
+    t = tightness(mixture, w, small_eps=1e-4, margin=5.0)
+    assert t["small_eps_width_ratio"] == pytest.approx(2.0, abs=1e-3)
+    assert t["small_eps_rv_over_upper"] == pytest.approx(1.0, abs=1e-3)
+    assert t["small_eps_rv_over_lower"] == pytest.approx(4.0, abs=4e-3)
+    assert t["large_margin_width_ratio"] == pytest.approx(1.0, abs=1e-5)
+    assert t["large_margin_rv_over_lower"] == pytest.approx(1.0, abs=1e-5)

@@ -274,6 +274,32 @@ def _one_dimensional_example(config: Theorem32Config) -> dict[str, float]:
     }
 
 
+def tightness(mixture: GaussianMixture, w: np.ndarray, small_eps: float = 1e-4, margin: float = 5.0
+              ) -> dict[str, float]:
+    """Which side of the corrected sandwich RV sits on, from the ratio ``P / AG ∈ [1, 2]``.
+
+    ``RV = log 2 - H2(1/2 - P/2)`` while the bounds put ``AG`` (lower) or ``2·AG`` (upper) in place of ``P``.
+    As ``ε → 0``, ``P ≈ 2φ(a)b`` and ``AG ≈ φ(a)b``, so ``P/AG → 2``: RV meets the **upper** bound, and since
+    ``log 2 - H2(1/2 - t/2) ≈ t²/2`` for small ``t``, ``RV / lower → 4``. At a large margin with ``b = a`` the
+    interval ``[a - b, a + b]`` loses almost nothing above ``a``, ``P/AG → 1`` and RV meets the **lower** bound.
+    Returns both regimes: the base instance at ``small_eps`` (ℓ∞) and a 1-d mixture with ``a = b = margin``.
+    """
+    rv, ag, lower, upper = (float(v[0]) for v in _curves(mixture, w, np.array([small_eps]), math.inf)[:4])
+    width = float(mixture.flip_probability_width(w, small_eps, math.inf))
+    one_d, unit = GaussianMixture([margin], [[1.0]]), np.array([1.0])
+    rv_m, ag_m, lower_m, upper_m = (float(v[0]) for v in _curves(one_d, unit, np.array([margin]), 2)[:4])
+    return {
+        "small_eps": small_eps,
+        "small_eps_width_ratio": width / ag,
+        "small_eps_rv_over_upper": rv / upper,
+        "small_eps_rv_over_lower": rv / lower,
+        "large_margin": margin,
+        "large_margin_width_ratio": float(one_d.flip_probability_width(unit, margin, 2)) / ag_m,
+        "large_margin_rv_over_lower": rv_m / lower_m,
+        "large_margin_rv_over_upper": rv_m / upper_m,
+    }
+
+
 def run(config: Theorem32Config) -> Theorem32Result:
     """Compute everything chapter 2 shows (about ten seconds for 1,000 instances on one core)."""
     rng = numpy_rng(config.seed)
@@ -308,6 +334,7 @@ def run(config: Theorem32Config) -> Theorem32Result:
     summary["worst_violation"] = float(counterexample["violation"])
     right_angle = int(np.argmin(np.abs(angles - math.pi / 2)))
     summary["orthogonal_upper_minus_rv"] = float(angle_rows[right_angle, 3] - angle_rows[right_angle, 0])
+    summary.update(tightness(mixture, w))
 
     gap_grid = np.linspace(0.0, 1.0, 201)
     gap_lower, gap_upper = theorem_3_2_bounds_from_gap(gap_grid)

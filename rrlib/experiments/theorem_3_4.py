@@ -6,7 +6,9 @@
    ``|Y|``, and the paper's two numbers for ``|Y| = 10`` (zero worst-case MI and 1.08 nats).
 2. A brute-force check on random small discrete problems (points on a line, ε-neighbourhoods, deterministic
    ``g``, uniform labels, ``|Y| ≥ 3``): exact worst-case MI by vertex enumeration, exact ``inf_h AdvRisk_ε(h∘g)``
-   by enumerating every ``h``, the label-free risk that Fano bounds directly, and the theorem's lower bound.
+   by enumerating every ``h``, the risk of a label-free adversary (Lemma 3.3's reading), the theorem's lower
+   bound, and Fano plus data processing along the optimal *label-aware* coupling (its slack must be ``≥ 0``:
+   ``Y → X' → g(X')`` is a Markov chain for every coupling).
 3. A check of the vertex enumeration against random kernels inside the W∞ ball (none may go lower).
 """
 
@@ -100,20 +102,21 @@ def run(config: Theorem34Config) -> Theorem34Result:
     curves = {k: np.asarray(adversarial_accuracy_upper_bound(mi_grid, k)) for k in config.class_counts}
 
     names = ("n_classes", "n_codes", "eps", "mi", "worst_mi", "rv", "bound", "min_adv_risk",
-             "label_free_risk", "standard_risk")
+             "label_free_risk", "standard_risk", "fano_slack")
     table: dict[str, list] = {name: [] for name in names}
     kernel_gaps = []
     kernel_checked = 0
     for _ in range(config.n_problems):
         problem, meta = _problem(rng, config)
         worst = problem.worst_case_mutual_information()
-        risk, _ = problem.min_adversarial_risk()
+        risk, best_h = problem.min_adversarial_risk()
         standard = DiscreteRobustnessProblem(problem.joint, np.eye(problem.n_points, dtype=bool), problem.codes,
                                              problem.n_codes).min_adversarial_risk()[0]
         row = meta | {
             "mi": problem.mutual_information(), "worst_mi": worst, "rv": problem.representation_vulnerability(),
             "bound": problem.theorem_3_4_bound(), "min_adv_risk": risk,
             "label_free_risk": problem.min_label_free_adversarial_risk(), "standard_risk": standard,
+            "fano_slack": problem.fano_check(best_h).slack,
         }
         for name in names:
             table[name].append(row[name])
@@ -135,6 +138,8 @@ def run(config: Theorem34Config) -> Theorem34Result:
         "n_label_free_above_adv": int(np.sum(problems["label_free_risk"] > problems["min_adv_risk"] + ROUNDING)),
         "n_label_free_strictly_below": int(np.sum(problems["label_free_risk"] < problems["min_adv_risk"] - 1e-9)),
         "n_nonvacuous": int(nonvacuous.sum()),
+        "n_fano_violations": int(np.sum(problems["fano_slack"] < -ROUNDING)),
+        "min_fano_slack": float(problems["fano_slack"].min()),
         "min_margin": float(margin.min()),
         "median_margin_nonvacuous": float(np.median(margin[nonvacuous])) if nonvacuous.any() else float("nan"),
         "min_margin_nonvacuous": float(margin[nonvacuous].min()) if nonvacuous.any() else float("nan"),

@@ -22,7 +22,9 @@ __all__ = ["ConcatCritic", "EncodeAndDotCritic", "FlatCritic", "ResidualBlock1x1
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 1) -> nn.Sequential:
     """``Linear(in, hidden) → ReLU → [Linear(hidden, hidden) → ReLU] × layers → Linear(hidden, out)``.
 
-    ``layers = 1`` gives the two-hidden-layer MLP of Poole et al. (2019) and Song & Ermon (2020).
+    The MLP has ``layers + 1`` hidden layers: ``layers = 1`` gives the two-hidden-layer critic of Poole et al. (2019).
+    Song & Ermon's (2020) code builds its MLP the same way (``layers + 1`` hidden layers) but its demo uses
+    ``layers = 2``, i.e. three hidden layers; compare equal architectures.
     """
     check_int("in_dim", in_dim)
     check_int("hidden", hidden)

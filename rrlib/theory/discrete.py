@@ -18,17 +18,46 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from rrlib.theory.information import entropy
+from rrlib.theory.information import LOG2, discrete_mutual_information, entropy
 from rrlib.theory.risk_bounds import adversarial_risk_lower_bound
 
 #: Refuse enumerations larger than this (vertices of the transport polytope, or maps h: Z → Y).
 MAX_ENUMERATION = 2_000_000
 
-__all__ = ["MAX_ENUMERATION", "DiscreteRobustnessProblem"]
+__all__ = ["MAX_ENUMERATION", "DiscreteRobustnessProblem", "FanoCheck"]
+
+
+@dataclass(frozen=True)
+class FanoCheck:
+    """Fano's inequality and data processing along one adversarial coupling ``(X, Y, X')`` (nats).
+
+    With ``Z' = g(X')`` and a classifier ``h``, ``Y → X' → Z' → h(Z')`` is a Markov chain for *every* coupling, label
+    -aware or not, because ``Z'`` is a function of ``X'``. Fano's inequality with uniform labels then gives
+    ``P[h(Z') ≠ Y] ≥ 1 - (I(Y; Z') + log 2) / log K`` and data processing gives ``I(Y; Z') ≤ I(X'; Z') = H(Z')``.
+
+    Attributes:
+        error: ``P[h(Z') ≠ Y]`` under the coupling (for the optimal label-aware coupling: ``AdvRisk_ε(h∘g)``).
+        label_information: ``I(Y; Z')``.
+        code_information: ``I(X'; Z') = H(Z')`` (``≥`` the worst-case MI, since the law of ``X'`` is in the ball).
+        fano_bound: ``1 - (I(Y; Z') + log 2) / log K`` (unclipped).
+        data_processing_bound: ``1 - (H(Z') + log 2) / log K`` (unclipped), ``≤ fano_bound``.
+    """
+
+    error: float
+    label_information: float
+    code_information: float
+    fano_bound: float
+    data_processing_bound: float
+
+    @property
+    def slack(self) -> float:
+        """``error - data_processing_bound``: ``≥ 0`` when Fano and data processing hold along the coupling."""
+        return self.error - self.data_processing_bound
 
 
 class DiscreteRobustnessProblem:
@@ -236,7 +265,11 @@ class DiscreteRobustnessProblem:
         return float(risks[best]), maps[best]
 
     def min_label_free_adversarial_risk(self) -> float:
-        """``inf_h sup_{label-free T} P[h(g(T(X))) ≠ Y]``: the quantity Fano's inequality bounds directly."""
+        """``inf_h sup_{label-free T} P[h(g(T(X))) ≠ Y]``, never above ``inf_h AdvRisk_ε``.
+
+        Fano plus data processing bounds this quantity, but it bounds ``AdvRisk_ε`` itself too: along *any*
+        coupling ``Y → X' → g(X')`` is a Markov chain, label-aware adversaries included (:meth:`fano_check`).
+        """
         return float(self.label_free_adversarial_risks(self._all_maps()).min())
 
     def theorem_3_4_bound(self) -> float:
@@ -245,3 +278,40 @@ class DiscreteRobustnessProblem:
             raise ValueError(f"Theorem 3.4 assumes uniform labels; label marginal is {self.joint.sum(axis=0)}")
         mi = self.mutual_information()
         return float(adversarial_risk_lower_bound(mi, self.representation_vulnerability(), self.n_classes))
+
+    # ------------------------------------------------------------------------------------ label-aware Fano
+    def label_aware_coupling(self, h: ArrayLike) -> np.ndarray:
+        """The optimal label-aware adversary against ``h∘g`` as a kernel ``Q[x, y, x']`` (shape ``(N, K, N)``).
+
+        The adversary sees ``(x, y)``: it moves ``x`` to the first ``x' ∈ B(x, ε)`` with ``h(g(x')) ≠ y`` when one
+        exists (then ``(x, y)`` is misclassified, as in Definition 2.3) and leaves ``x`` in place otherwise. The
+        coupling attains ``AdvRisk_ε(h∘g)`` and its ``X'``-marginal lies in the W∞ ball (every move stays in a
+        neighbourhood). This is the label-aware transport of Lemma 3.3's proof, which builds ``T`` from ``(x, y)``.
+        """
+        (labels,) = self._check_maps(h)
+        n, k = self.n_points, self.n_classes
+        kernel = np.zeros((n, k, n))
+        wrong = labels[self.codes][:, None] != np.arange(k)[None, :]  # (N, K): h(g(x')) ≠ y
+        for x in range(n):
+            for y in range(k):
+                targets = np.flatnonzero(self.neighbours[x] & wrong[:, y])
+                kernel[x, y, targets[0] if targets.size else x] = 1.0
+        return kernel
+
+    def fano_check(self, h: ArrayLike) -> FanoCheck:
+        """Fano and data processing along :meth:`label_aware_coupling` of ``h`` (needs uniform labels)."""
+        if not self.labels_uniform():
+            raise ValueError(f"the Fano check assumes uniform labels; label marginal is {self.joint.sum(axis=0)}")
+        (labels,) = self._check_maps(h)
+        kernel = self.label_aware_coupling(labels)
+        # joint law of (Y, X') and then of (Y, Z'), Z' = g(X')
+        y_x = np.einsum("xy,xyv->yv", self.joint, kernel)
+        y_z = np.zeros((self.n_classes, self.n_codes))
+        np.add.at(y_z.T, self.codes, y_x.T)
+        error = float(1.0 - y_z[labels, np.arange(self.n_codes)].sum())
+        label_information = discrete_mutual_information(y_z)
+        code_information = float(entropy(y_z.sum(axis=0)))
+        log_k = math.log(self.n_classes)
+        return FanoCheck(error=error, label_information=label_information, code_information=code_information,
+                         fano_bound=1.0 - (label_information + LOG2) / log_k,
+                         data_processing_bound=1.0 - (code_information + LOG2) / log_k)
