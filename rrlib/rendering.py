@@ -290,7 +290,10 @@ def _pct(x: float) -> str:
 
 
 def _table(title: str, name: str, rows: list[str], note: str = "") -> str:
-    """A captioned, numbered MyST table (``{numref}`name```) with an optional note below it."""
+    """A captioned, numbered MyST table (``{numref}`name```) with an optional note below it. The title is the
+    fence's info string, where CommonMark allows no backticks."""
+    if "`" in title:
+        raise ValueError(f"a table title may not contain backticks: {title!r}")
     out = f"```{{table}} {title}\n:name: {name}\n\n" + "\n".join(rows) + "\n```"
     return out + (f"\n\n{note}" if note else "")
 
@@ -329,22 +332,21 @@ def zoo_markdown(result: VulnerabilityResult) -> str:
 
 
 def zoo_mi_markdown(result: VulnerabilityResult) -> str:
-    """Our zoo's logit-layer MI estimates (raw, with standard errors and flags) and their valid clipped values."""
+    """Our zoo's logit-layer MI estimates (raw, with standard errors; † = impossible) and their valid clipped values."""
     rows = [
-        "| model | normal MI | SE | worst-case MI | SE | RV | SE | check | worst-case MI (valid) | RV (valid) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | normal MI | SE | worst-case MI | SE | RV | SE | valid worst-case MI | valid RV |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for m in result.models:
-        mark = f"{IMPOSSIBLE_MARK} impossible" if m.flags.impossible else "ok"
-        worst = f"{m.worst_mi:.3f}{IMPOSSIBLE_MARK if m.flags.impossible else ''}"
-        rv = f"{m.rv:.3f}{IMPOSSIBLE_MARK if m.flags.impossible else ''}"
+        mark = IMPOSSIBLE_MARK if m.flags.impossible else ""
         rows.append(
-            f"| {m.name} | {m.normal_mi:.3f} | {m.normal_mi_se:.3f} | {worst} | {m.worst_mi_se:.3f} | {rv} | "
-            f"{m.rv_se:.3f} | {mark} | {m.worst_mi_valid:.3f} | {m.rv_valid:.3f} |")
+            f"| {m.name} | {m.normal_mi:.3f} | {m.normal_mi_se:.3f} | {m.worst_mi:.3f}{mark} | {m.worst_mi_se:.3f} | "
+            f"{m.rv:.3f}{mark} | {m.rv_se:.3f} | {m.worst_mi_valid:.3f} | {m.rv_valid:.3f} |")
     return _table(
-        "Logit-layer MI of our zoo (nats): raw estimates with their standard errors over test batches, the "
-        "plausibility check, and the valid values (clipped into $0 \\le I_{\\text{worst}} \\le I$) that the "
-        "figures and ceilings use.", "tab-zoo-mi", rows, impossible_note(result))
+        f"Logit-layer MI of our zoo (nats): raw estimates with their standard errors over test batches "
+        f"({IMPOSSIBLE_MARK}: impossible, see the note), and the valid values (clipped into "
+        "$0 \\le I_{\\text{worst}} \\le I$) that the figures and ceilings use.", "tab-zoo-mi", rows,
+        impossible_note(result))
 
 
 def figure_1_markdown() -> str:
@@ -426,7 +428,7 @@ def claims_markdown(result: VulnerabilityResult) -> str:
         else:  # pragma: no cover - a new verdict needs its row here
             raise KeyError(f"no rendering for claim {c.key!r}")
     return _table("The claims of §6.1, our evidence at this profile's scale and the verdict computed from it "
-                  "(rules: `rrlib.verdicts`). MI enters through its valid (clipped) values.", "tab-claims", rows,
+                  "(rules in rrlib.verdicts). MI enters through its valid (clipped) values.", "tab-claims", rows,
                   f"{IMPOSSIBLE_MARK} impossible raw estimate, see {{numref}}`tab-zoo-mi`."
                   if any(m.flags.impossible for m in result.models) else "")
 
@@ -455,7 +457,7 @@ def config_markdown(config: VulnerabilityConfig) -> str:
         rows.append(f"| neuron critics | per neuron, hidden {nc.hidden}, embed {nc.embed}, batch {nc.batch_size}, "
                     f"lr {nc.lr:g}; {_critic_protocol(nc.warm_start, nc.pretrain_iterations, nc.iterations)}; "
                     f"{'interior' if nc.interior_only else 'all'} locations |")
-    return _table("The settings of this run (`rrlib.experiments.vulnerability.Config`).", "tab-config", rows)
+    return _table("The settings of this run (rrlib.experiments.vulnerability.Config).", "tab-config", rows)
 
 
 def _critic_protocol(warm_start: bool, pretrain: int, iterations: int) -> str:
