@@ -52,8 +52,11 @@ __all__ = [
     "sandwich_sides_markdown",
     "staircase_table_markdown",
     "three_number_markdown",
+    "impossible_note",
+    "protocol_markdown",
     "zoo_markdown",
     "STAIRCASE_QUANTITIES",
+    "zoo_mi_markdown",
 ]
 
 
@@ -375,20 +378,64 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
+def _table(title: str, name: str, rows: list[str], note: str = "") -> str:
+    """A captioned, numbered MyST table (``{numref}`name```) with an optional note below it. The title is the
+    fence's info string, where CommonMark allows no backticks."""
+    if "`" in title:
+        raise ValueError(f"a table title may not contain backticks: {title!r}")
+    out = f"```{{table}} {title}\n:name: {name}\n\n" + "\n".join(rows) + "\n```"
+    return out + (f"\n\n{note}" if note else "")
+
+
+#: The marker of an impossible estimate in the tables of chapter 06 (explained by :func:`impossible_note`).
+IMPOSSIBLE_MARK = "†"
+
+
+def impossible_note(result: VulnerabilityResult) -> str:
+    """The footnote of the † marker: which models break which limit and what the tables and figures do with it."""
+    flagged = [m for m in result.models if m.flags.impossible]
+    if not flagged:
+        return (f"{IMPOSSIBLE_MARK} No estimate breaks the limits $0 \\le I_{{\\text{{worst}}}} \\le I$ "
+                "(checked with `rrlib.mi.plausibility.check_estimates`).")
+    parts = "; ".join(f"{m.name}: " + "; ".join(m.flags.explanations).replace(">=", "≥") for m in flagged)
+    return (f"{IMPOSSIBLE_MARK} Impossible estimate ({parts}). It is printed as measured, marked, and never used "
+            "as a measurement: the *valid* columns move it to the nearest possible value "
+            "($0 \\le I_{\\text{worst}} \\le I$, `rrlib.mi.plausibility.clip_to_valid`).")
+
+
 def zoo_markdown(result: VulnerabilityResult) -> str:
-    """Our zoo: accuracies (both attacks), logit-layer MI, RV and the Theorem 3.4 ceilings."""
+    """Our zoo's accuracies (both attacks) next to the Theorem 3.4 ceilings (from the valid MI values)."""
     rows = [
-        "| model | ε_train | natural % | adversarial % (paper PGD) | adversarial % (stronger) | normal MI | "
-        "worst-case MI | RV | Thm 3.4 ceiling % | ε=0 ceiling % |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | ε_train | natural | ε=0 ceiling | adv. (paper PGD) | SE | adv. (stronger) | Thm 3.4 ceiling |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for m in result.models:
         rows.append(
-            f"| {m.name} | {m.train_eps:.3g} | {_pct(m.natural_accuracy)} | {_pct(m.adversarial_accuracy)} ± "
-            f"{_pct(m.accuracy_se)} | {_pct(m.adversarial_accuracy_strong)} | {m.normal_mi:.3f} ± "
-            f"{m.normal_mi_se:.3f} | {m.worst_mi:.3f} ± {m.worst_mi_se:.3f} | {m.rv:.3f} | {_pct(m.bound)} | "
-            f"{_pct(m.natural_bound)} |")
-    return "\n".join(rows)
+            f"| {m.name} | {m.train_eps:.3g} | {_pct(m.natural_accuracy)} | {_pct(m.natural_bound)} | "
+            f"{_pct(m.adversarial_accuracy)} | {_pct(m.accuracy_se)} | {_pct(m.adversarial_accuracy_strong)} | "
+            f"{_pct(m.bound)} |")
+    return _table(
+        "Accuracies of our zoo (%) and the Theorem 3.4 ceilings. SE: binomial standard error of the paper-PGD "
+        "accuracy. The ceilings are computed from the valid (clipped) MI values of the next table: the ε=0 "
+        "ceiling from the normal MI, the Thm 3.4 ceiling from the worst-case MI.", "tab-zoo-accuracy", rows)
+
+
+def zoo_mi_markdown(result: VulnerabilityResult) -> str:
+    """Our zoo's logit-layer MI estimates (raw, with standard errors; † = impossible) and their valid clipped values."""
+    rows = [
+        "| model | normal MI | SE | worst-case MI | SE | RV | SE | valid worst-case MI | valid RV |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in result.models:
+        mark = IMPOSSIBLE_MARK if m.flags.impossible else ""
+        rows.append(
+            f"| {m.name} | {m.normal_mi:.3f} | {m.normal_mi_se:.3f} | {m.worst_mi:.3f}{mark} | {m.worst_mi_se:.3f} | "
+            f"{m.rv:.3f}{mark} | {m.rv_se:.3f} | {m.worst_mi_valid:.3f} | {m.rv_valid:.3f} |")
+    return _table(
+        f"Logit-layer MI of our zoo (nats): raw estimates with their standard errors over test batches "
+        f"({IMPOSSIBLE_MARK}: impossible, see the note), and the valid values (clipped into "
+        "$0 \\le I_{\\text{worst}} \\le I$) that the figures and ceilings use.", "tab-zoo-mi", rows,
+        impossible_note(result))
 
 
 def figure_1_markdown() -> str:
@@ -397,7 +444,8 @@ def figure_1_markdown() -> str:
     rows = ["| model | training | RV (nats) | gap (%) |", "|---|---|---|---|"]
     for model, training, rv, gap in figure_1_rows():
         rows.append(f"| {model} | {names[training]} | {rv:.3f} | {gap:.1f} |")
-    return "\n".join(rows)
+    return _table("The paper's Figure 1 (digitised from the bitmap, about ±0.01 nats and ±1 point): logit-layer RV "
+                  "and natural − adversarial accuracy gap of its 12 CIFAR-10 models.", "tab-paper-figure-1", rows)
 
 
 def figure_2_markdown() -> str:
@@ -408,7 +456,9 @@ def figure_2_markdown() -> str:
             ceiling = adversarial_accuracy_upper_bound(p.worst_mi, 10)
             rows.append(f"| {model} | {training} | {p.worst_mi:.2f} | {p.normal_mi:.2f} | "
                         f"{p.adversarial_accuracy:.1f} | {100 * ceiling:.1f} |")
-    return "\n".join(rows)
+    return _table("The paper's Figure 2 (digitised): logit-layer MI (nats) and adversarial accuracy (%) of its 10 "
+                  "standard and robust CIFAR-10 models, with the Theorem 3.4 ceiling (%) computed here from each "
+                  "worst-case MI.", "tab-paper-figure-2", rows)
 
 
 def figure_3_markdown() -> str:
@@ -418,27 +468,32 @@ def figure_3_markdown() -> str:
         for quantity, v in parts.items():
             rows.append(f"| {kind} | {quantity.replace('_', ' ')} | {v['low']:.2f} | {v['high']:.2f} | "
                         f"{v['mode']:.3f} |")
-    return "\n".join(rows)
+    return _table("The paper's Figure 3 histograms (CIFAR-10, 128 second-layer neurons of Baseline-H, averaged over "
+                  "two models per kind): approximate range and mode of each histogram, nats.", "tab-paper-figure-3",
+                  rows)
 
 
 def claims_markdown(result: VulnerabilityResult) -> str:
     """Which of §6.1's claims our run supports, at its scale, with the evidence (verdicts: :mod:`rrlib.verdicts`)."""
     rows = ["| claim (paper §6.1) | our evidence | verdict |", "|---|---|---|"]
+    mark = IMPOSSIBLE_MARK
     for c in section_6_1(result):
         e = c.evidence
         if c.key == "rv_tracks_gap":
             rows.append(
-                f"| Fig. 1: lower RV goes with a smaller natural − adversarial gap | {e['n_models']} models: Pearson "
-                f"{e['pearson']:.2f}, Spearman {e['spearman']:.2f}; RV ordered like the gap: {e['monotone']}; "
-                f"standard − robust RV = {e['rv_diff']:.3f} nats ({e['z']:.1f} SE) | {c.verdict} |")
+                f"| Fig. 1: lower RV goes with a smaller natural − adversarial gap | {e['n_models']} models, valid "
+                f"RV: Pearson {e['pearson']:.2f}, Spearman {e['spearman']:.2f}; RV ordered like the gap: "
+                f"{e['monotone']}; standard − robust valid RV = {e['rv_diff']:.3f} nats ({e['z']:.1f} SE) | "
+                f"{c.verdict} |")
         elif c.key == "standard_worst_zero":
             rows.append(
                 f"| Fig. 2: standard models have worst-case MI ≈ 0 and adversarial accuracy ≈ 0 | worst-case MI "
-                f"{e['worst_mi']:.3f}, adversarial accuracy {_pct(e['adversarial_accuracy'])}% | {c.verdict} |")
+                f"{e['worst_mi']:.3f}{mark if e['impossible'] else ''} (valid {e['worst_mi_valid']:.3f}), "
+                f"adversarial accuracy {_pct(e['adversarial_accuracy'])}% | {c.verdict} |")
         elif c.key == "robust_keeps_worst":
             rows.append(
-                f"| Fig. 2: robust models keep much more worst-case MI | robust {e['robust']:.3f} vs standard "
-                f"{e['standard']:.3f} nats | {c.verdict} |")
+                f"| Fig. 2: robust models keep much more worst-case MI | valid values: robust {e['robust']:.3f} vs "
+                f"standard {e['standard']:.3f} nats | {c.verdict} |")
         elif c.key == "robust_more_normal":
             rows.append(
                 f"| §6.1 text: robust logit layers carry more normal MI than standard ones | robust "
@@ -461,7 +516,10 @@ def claims_markdown(result: VulnerabilityResult) -> str:
                 f"{e['n_neurons']} neurons) | {c.verdict} |")
         else:  # pragma: no cover - a new verdict needs its row here
             raise KeyError(f"no rendering for claim {c.key!r}")
-    return "\n".join(rows)
+    return _table("The claims of §6.1, our evidence at this profile's scale and the verdict computed from it "
+                  "(rules in rrlib.verdicts). MI enters through its valid (clipped) values.", "tab-claims", rows,
+                  f"{IMPOSSIBLE_MARK} impossible raw estimate, see {{numref}}`tab-zoo-mi`."
+                  if any(m.flags.impossible for m in result.models) else "")
 
 
 def config_markdown(config: VulnerabilityConfig) -> str:
@@ -481,11 +539,81 @@ def config_markdown(config: VulnerabilityConfig) -> str:
             f"| critic training / test images | {config.mi_train_size} / {config.mi_test_size} |"]
     mi = config.mi
     rows.append(f"| logit critic | encode-and-dot-product, hidden {mi.critic_hidden}, batch {mi.batch_size}, Adam lr "
-                f"{mi.lr:g}; {mi.pretrain_iterations} clean + {mi.iterations} iterations; {mi.test_batches} test "
-                f"batches; adversary's gradient: {mi.gradient} |")
+                f"{mi.lr:g}; {_critic_protocol(mi.warm_start, mi.pretrain_iterations, mi.iterations)}; "
+                f"{mi.test_batches} test batches; adversary's gradient: {mi.gradient} |")
     if config.neurons is not None:
         nc = config.neurons
         rows.append(f"| neuron critics | per neuron, hidden {nc.hidden}, embed {nc.embed}, batch {nc.batch_size}, "
-                    f"lr {nc.lr:g}; {nc.pretrain_iterations} clean + {nc.iterations} iterations; "
+                    f"lr {nc.lr:g}; {_critic_protocol(nc.warm_start, nc.pretrain_iterations, nc.iterations)}; "
                     f"{'interior' if nc.interior_only else 'all'} locations |")
-    return "\n".join(rows)
+    return _table("The settings of this run (rrlib.experiments.vulnerability.Config).", "tab-config", rows)
+
+
+def _critic_protocol(warm_start: bool, pretrain: int, iterations: int) -> str:
+    if warm_start:
+        return (f"one critic: {pretrain} clean iterations, then continued {iterations} without and {iterations} "
+                "with attack")
+    return f"two critics from scratch, {iterations} iterations each"
+
+
+def _zoo_summary(config: VulnerabilityConfig) -> str:
+    members = config.members()
+    counts = ", ".join(f"{ARCHITECTURE_TITLES.get(a, a)} ×{sum(b == a for b, _ in members)}"
+                       for a in config.architectures)
+    return f"{len(members)}: {counts}"
+
+
+def _training_summary(config: VulnerabilityConfig) -> str:
+    from rrlib.experiments.vulnerability import train_config
+
+    recipes: dict[str, list[str]] = {}
+    for arch in config.architectures:
+        t = train_config(config, arch, config.train_eps[0])
+        images = "all" if t.train_subset is None else str(t.train_subset)
+        recipes.setdefault(f"{t.epochs} epochs, {t.optimizer} lr {t.lr:g}, {images} training images", []).append(
+            ARCHITECTURE_TITLES.get(arch, arch))
+    if len(recipes) == 1:
+        return next(iter(recipes))
+    return "; ".join(f"{', '.join(names)}: {recipe}" for recipe, names in recipes.items())
+
+
+def _neuron_protocol(config: VulnerabilityConfig) -> str:
+    nc = config.neurons
+    return "not measured" if nc is None else _critic_protocol(nc.warm_start, nc.pretrain_iterations, nc.iterations)
+
+
+def protocol_markdown(quick: VulnerabilityConfig, full: VulnerabilityConfig) -> str:
+    """Quick profile vs full profile vs the paper, row by row: every shortcut of the quick profile and what the
+    full profile does instead. The two profile columns are read from the configurations; the paper's column
+    restates supplement D.1 and the released code (REFERENCE.md §8)."""
+    def width(c: VulnerabilityConfig) -> str:
+        return "1" if c.width is None else f"{c.width:g}"
+
+    rows = ["| | quick profile (this page) | full profile | paper |", "|---|---|---|---|"]
+    table = [
+        ("data set", get_spec(quick.dataset).title, get_spec(full.dataset).title, "CIFAR-10"),
+        ("models", _zoo_summary(quick), _zoo_summary(full),
+         "12: Baseline-H ×3, VGG16 ×3, ResNet18 ×2, ResNet50 ×2, DenseNet121 ×2"),
+        ("ε_train", ", ".join(f"{e:.3g}" for e in quick.train_eps),
+         ", ".join("0" if e == 0 else f"{e * 255:.0f}/255" for e in full.train_eps), "0, 2/255, 8/255"),
+        ("Baseline-H width", width(quick), width(full), "1"),
+        ("classifier training", _training_summary(quick), _training_summary(full),
+         "Baseline-H: 300 epochs, adam lr 0.0001; others: 200 epochs, sgd lr 0.1; all training images"),
+        ("logit critic", f"hidden {quick.mi.critic_hidden}, batch {quick.mi.batch_size}, lr {quick.mi.lr:g}",
+         f"hidden {full.mi.critic_hidden}, batch {full.mi.batch_size}, lr {full.mi.lr:g}",
+         "hidden 2048, batch 128, lr 0.0001"),
+        ("normal and worst-case critics",
+         _critic_protocol(quick.mi.warm_start, quick.mi.pretrain_iterations, quick.mi.iterations),
+         _critic_protocol(full.mi.warm_start, full.mi.pretrain_iterations, full.mi.iterations),
+         "two critics from scratch, 300 epochs each"),
+        ("critic training images", f"{quick.mi_train_size}", f"{full.mi_train_size}", "50000"),
+        ("per-neuron critics", _neuron_protocol(quick), _neuron_protocol(full), "not stated (code path not wired)"),
+        ("per-neuron worst case", "one PGD perturbation for all neurons", "one PGD perturbation for all neurons",
+         "not stated (a batch-of-units loss implies one)"),
+        ("models per kind in Figure 3", "1", "1", "2 (histograms averaged)"),
+        ("stronger accuracy attack", f"PGD-{quick.strong_steps}, {quick.strong_restarts} restart(s)",
+         f"PGD-{full.strong_steps}, {full.strong_restarts} restart(s)", "none (ours only)"),
+    ]
+    rows += [f"| {' | '.join(r)} |" for r in table]
+    return _table("What each profile does, next to the paper (supplement D.1 and its released code). The quick "
+                  "profile's shortcuts are the cells that differ from the paper's column.", "tab-protocol", rows)

@@ -1,11 +1,15 @@
 """Verdicts on the paper's §6.1 claims from a chapter-06 result: each claim's numbers and the rule that judges it
 (supported / not supported), in one place. :func:`rrlib.rendering.claims_markdown` turns them into a table.
 
-Rules (z-scores are differences over their combined standard errors):
+Rules (z-scores are differences over their combined standard errors). MI and RV enter as their *valid* values
+(clipped into ``0 ≤ I_worst ≤ I`` by :func:`rrlib.mi.plausibility.clip_to_valid`): an impossible raw estimate is
+no measurement, and the evidence records the raw value and its flag next to the valid one.
 
-* ``rv_tracks_gap`` (Fig. 1): RV is ordered like the natural − adversarial gap and standard − robust RV > 3 SE.
-* ``standard_worst_zero`` (Fig. 2): the standard model's worst-case MI < 0.1 nats and adversarial accuracy < 10 %.
-* ``robust_keeps_worst`` (Fig. 2): robust − standard worst-case MI > 0.2 nats.
+* ``rv_tracks_gap`` (Fig. 1): valid RV is ordered like the natural − adversarial gap and standard − robust valid RV
+  > 3 SE (the SE of the raw difference).
+* ``standard_worst_zero`` (Fig. 2): the standard model's valid worst-case MI < 0.1 nats and adversarial accuracy
+  < 10 %.
+* ``robust_keeps_worst`` (Fig. 2): robust − standard valid worst-case MI > 0.2 nats.
 * ``robust_more_normal`` (§6.1 text): robust − standard normal MI > 3 SE.
 * ``ceiling_holds`` (Thm 3.4): no model's adversarial accuracy above the ceiling of its worst-case MI.
 * ``training_works``: robust − standard adversarial accuracy > 5 SE.
@@ -43,11 +47,11 @@ def section_6_1(result: Result) -> list[Claim]:
     """The claims of §6.1 that a chapter-06 result can judge, in the order of the chapter."""
     std, rob = result.model("standard"), result.model("robust")
     n_models = len(result.models)
-    corr = correlations([m.rv for m in result.models], [m.gap for m in result.models])
+    corr = correlations([m.rv_valid for m in result.models], [m.gap for m in result.models])
     z_acc = (rob.adversarial_accuracy - std.adversarial_accuracy) / math.hypot(rob.accuracy_se, std.accuracy_se)
-    z_rv = (std.rv - rob.rv) / math.hypot(std.rv_se, rob.rv_se)
+    z_rv = (std.rv_valid - rob.rv_valid) / math.hypot(std.rv_se, rob.rv_se)
     by_gap = sorted(result.models, key=lambda m: -m.gap)
-    monotone = all(a.rv > b.rv for a, b in zip(by_gap, by_gap[1:], strict=False))
+    monotone = all(a.rv_valid > b.rv_valid for a, b in zip(by_gap, by_gap[1:], strict=False))
     normal_diff = rob.normal_mi - std.normal_mi
     normal_se = math.hypot(rob.normal_mi_se, std.normal_mi_se)
     violations = [m.name for m in result.models if m.adversarial_accuracy > m.bound]
@@ -61,11 +65,12 @@ def section_6_1(result: Result) -> list[Claim]:
     claims = [
         Claim("rv_tracks_gap", _verdict(monotone and z_rv > 3, f"supported ({n_models} models only)"),
               {"n_models": n_models, "pearson": corr["pearson"], "spearman": corr["spearman"], "monotone": monotone,
-               "rv_diff": std.rv - rob.rv, "z": z_rv}),
-        Claim("standard_worst_zero", _verdict(std.worst_mi < 0.1 and std.adversarial_accuracy < 0.1),
-              {"worst_mi": std.worst_mi, "adversarial_accuracy": std.adversarial_accuracy}),
-        Claim("robust_keeps_worst", _verdict(rob.worst_mi - std.worst_mi > 0.2),
-              {"robust": rob.worst_mi, "standard": std.worst_mi}),
+               "rv_diff": std.rv_valid - rob.rv_valid, "z": z_rv}),
+        Claim("standard_worst_zero", _verdict(std.worst_mi_valid < 0.1 and std.adversarial_accuracy < 0.1),
+              {"worst_mi": std.worst_mi, "worst_mi_valid": std.worst_mi_valid, "impossible": std.flags.impossible,
+               "adversarial_accuracy": std.adversarial_accuracy}),
+        Claim("robust_keeps_worst", _verdict(rob.worst_mi_valid - std.worst_mi_valid > 0.2),
+              {"robust": rob.worst_mi_valid, "standard": std.worst_mi_valid}),
         Claim("robust_more_normal", _verdict(normal_diff > 3 * normal_se, no="not supported at our scale"),
               {"robust": rob.normal_mi, "robust_se": rob.normal_mi_se, "standard": std.normal_mi,
                "standard_se": std.normal_mi_se}),
