@@ -121,6 +121,11 @@ class TablesConfig:
             raise ValueError(f"autoattack_n must be a non-negative integer, got {self.autoattack_n!r}")
         self._configs(seeds[0])  # fail now on bad sizes, not after an hour of training
 
+    @property
+    def seed(self) -> int:
+        """The first seed (the profiles' ``seed`` argument); the table averages over all of ``seeds``."""
+        return self.seeds[0]
+
     @classmethod
     def quick(cls, seed: int = 0, device: str = "auto") -> TablesConfig:
         """Tiny (≈1–2 min on one CPU core): 2 seeds, 512 images, 1–2 epochs, AutoAttack on 20 images."""
