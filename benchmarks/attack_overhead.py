@@ -24,8 +24,6 @@ import argparse
 import json
 import platform
 import sys
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -41,28 +39,9 @@ from rrlib.mi.critics import FlatCritic, SeparableCritic  # noqa: E402
 from rrlib.mi.worst_case import critic_step, worst_case_batch  # noqa: E402
 from rrlib.models import build_model  # noqa: E402
 from rrlib.runtime import select_device  # noqa: E402
+from rrlib.timing import interleaved_medians  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int, device: torch.device) -> dict[str, float]:
-    """Median seconds of each function, calling them in turn ``repeats`` times after one warm-up call each."""
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            _sync(device)
-            t0 = time.perf_counter()
-            fn()
-            _sync(device)
-            times[name].append(time.perf_counter() - t0)
-    return {name: float(np.median(v)) for name, v in times.items()}
 
 
 def _bare_passes(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int) -> torch.Tensor:

@@ -24,42 +24,21 @@ import json
 import platform
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from rrlib.data import dataset_threat_model, load_dataset, subset  # noqa: E402
 from rrlib.models.heads import build_head  # noqa: E402
 from rrlib.runtime import atomic_write_text, select_device  # noqa: E402
+from rrlib.timing import interleaved_medians  # noqa: E402
 from rrlib.train.downstream import FrozenEncoderClassifier, head_step  # noqa: E402
 from rrlib.train.encoder import PixelCritic, PixelEncoder, encoder_step  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int, device: torch.device) -> dict[str, float]:
-    """Median seconds of each function, calling them in turn ``repeats`` times after one warm-up call each."""
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            _sync(device)
-            t0 = time.perf_counter()
-            fn()
-            _sync(device)
-            times[name].append(time.perf_counter() - t0)
-    return {name: float(np.median(v)) for name, v in times.items()}
 
 
 def encoder_rows(args, device, x) -> list[dict]:
