@@ -31,6 +31,13 @@ def check_int(name: str, value: object, minimum: int = 1, *, what: str | None = 
     return value
 
 
+def check_int_fields(obj: object, names: tuple[str, ...], minimum: int = 1, *, what: str | None = None,
+                     allow_none: bool = False) -> None:
+    """:func:`check_int` on each attribute ``names`` of ``obj`` (a config's integer fields), naming the field."""
+    for name in names:
+        check_int(name, getattr(obj, name), minimum, what=what, allow_none=allow_none)
+
+
 def check_optional_int(name: str, value: object, minimum: int = 1) -> int | None:
     """Like :func:`check_int`, but ``None`` is allowed too (and returned)."""
     if value is None:

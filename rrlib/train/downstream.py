@@ -54,7 +54,7 @@ from rrlib.runtime import atomic_write_text, managed_modes, progress, seed_every
 from rrlib.train.cache import config_hash
 from rrlib.train.checkpoint import check_resumable, read_checkpoint, rng_state, save_checkpoint, set_rng_state
 from rrlib.train.encoder import load_encoder, resolve_threat, threat_dict
-from rrlib.validation import check_int, check_nonnegative_float, check_optional_int, check_positive_float
+from rrlib.validation import check_int, check_int_fields, check_optional_int, check_positive_float
 
 __all__ = [
     "CLASSIFIER_LOSSES",
@@ -147,17 +147,13 @@ class ClassifierConfig:
             raise ValueError(f"unknown head {self.head!r}; valid choices: {HEADS}")
         if self.classifier_loss not in CLASSIFIER_LOSSES:
             raise ValueError(f"unknown classifier_loss {self.classifier_loss!r}; valid choices: {CLASSIFIER_LOSSES}")
-        for name in ("epochs", "batch_size", "eval_every"):
-            check_int(name, getattr(self, name), 1)
-        for name in ("train_subset", "test_subset", "attack_steps"):
+        check_int_fields(self, ("epochs", "batch_size", "eval_every"))
+        for name in ("train_subset", "test_subset"):
             check_optional_int(name, getattr(self, name), 1)
         check_int("val_size", self.val_size, 0)
         check_int("seed", self.seed, 0)
         check_positive_float("lr", self.lr)
-        check_nonnegative_float("eps", self.eps, allow_none=True)
-        if self.attack_step_size is not None:
-            check_positive_float("attack_step_size", self.attack_step_size)
-        self.threat()
+        self.threat()  # checks eps, attack_steps, attack_step_size and that they fit together
 
     def threat(self) -> ThreatModel:
         """The :class:`~rrlib.attacks.ThreatModel` of robust training and evaluation: the dataset's

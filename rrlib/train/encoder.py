@@ -65,7 +65,13 @@ from rrlib.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from rrlib.validation import check_int, check_nonnegative_float, check_optional_int, check_positive_float
+from rrlib.validation import (
+    check_int,
+    check_int_fields,
+    check_nonnegative_float,
+    check_optional_int,
+    check_positive_float,
+)
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -95,6 +101,10 @@ def resolve_threat(dataset: str, eps: float | None, steps: int | None, step_size
     A dataset without a threat model in the paper needs all three values (ℓ∞ in the [0, 1] pixel box then).
     Shared by :class:`EncoderConfig` and :class:`rrlib.train.downstream.ClassifierConfig`.
     """
+    check_nonnegative_float("eps", eps, allow_none=True)
+    check_optional_int("attack_steps", steps, 1)
+    if step_size is not None:
+        check_positive_float("attack_step_size", step_size)
     given = {"eps": eps, "steps": steps, "step_size": step_size}
     overrides = {k: v for k, v in given.items() if v is not None}
     if get_spec(dataset).threat is None:
@@ -204,16 +214,11 @@ class EncoderConfig:
         object.__setattr__(self, "dataset", canonical_name(self.dataset))
         if self.estimator_loss not in ESTIMATOR_LOSSES:
             raise ValueError(f"unknown estimator_loss {self.estimator_loss!r}; valid choices: {ESTIMATOR_LOSSES}")
-        for name in ("rep_dim", "critic_hidden", "epochs", "heldout_batches"):
-            check_int(name, getattr(self, name), 1)
+        check_int_fields(self, ("rep_dim", "critic_hidden", "epochs", "heldout_batches"))
         check_optional_int("train_subset", self.train_subset, 1)
-        check_optional_int("attack_steps", self.attack_steps, 1)
         check_int("batch_size", self.batch_size, 2, what="an integer >= 2 (the DV bound needs negatives)")
         check_positive_float("width", self.width)
         check_positive_float("lr", self.lr)
-        check_nonnegative_float("eps", self.eps, allow_none=True)
-        if self.attack_step_size is not None:
-            check_positive_float("attack_step_size", self.attack_step_size)
         check_int("seed", self.seed, 0, what="a non-negative integer")
         self.threat()  # a dataset without a paper threat model must say its attack; the values must fit together
 

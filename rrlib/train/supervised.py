@@ -55,7 +55,7 @@ from rrlib.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from rrlib.validation import check_int, check_nonnegative_float
+from rrlib.validation import check_int, check_int_fields, check_nonnegative_float
 
 OPTIMIZERS = ("adam", "sgd")
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -123,10 +123,9 @@ class TrainConfig:
             raise ValueError(f"width must be a positive number or None, got {self.width!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; valid choices: {OPTIMIZERS}")
-        for name in ("epochs", "batch_size", "eval_every"):
-            _positive_int(name, getattr(self, name))
-        for name in ("lr_step_epochs", "adv_steps", "train_subset", "test_subset"):
-            _positive_int(name, getattr(self, name), allow_none=True)
+        check_int_fields(self, ("epochs", "batch_size", "eval_every"), what="a positive integer")
+        check_int_fields(self, ("lr_step_epochs", "adv_steps", "train_subset", "test_subset"),
+                         what="a positive integer", allow_none=True)
         for name in ("lr", "momentum", "weight_decay", "lr_gamma"):
             _nonneg_float(name, getattr(self, name))
         for name in ("adv_eps", "adv_step_size", "eval_eps"):
