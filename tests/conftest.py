@@ -11,6 +11,26 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("RRBOOK_NO_PROGRESS", "1")
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``): tiny
+    convolutions gain nothing from more, and lose a lot on a busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_fmnist_root(tmp_path_factory) -> Path:
+    """A Fashion-MNIST folder in the true on-disk format: 64 training and 32 test images (read-only to tests)."""
+    from _tiny_fmnist import write_fmnist
+
+    return write_fmnist(tmp_path_factory.mktemp("fmnist"), 64, 32)
+
+
 @pytest.fixture(scope="session")
 def chapter_metrics(tmp_path_factory):
     """``chapter_metrics("NN_name")`` executes that chapter once (quick profile) and returns its recorded metrics."""

@@ -14,7 +14,6 @@ from dataclasses import asdict
 
 import pytest
 import torch
-from _tiny_fmnist import write_fmnist
 
 from rrlib.attacks import ThreatModel
 from rrlib.cli import build_parser, main
@@ -24,17 +23,7 @@ ATTACK = ["--attack-steps", "2", "--step-size", "0.05"]
 COMMON = ["--device", "cpu", "--no-progress", "--seed", "3"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return write_fmnist(tmp_path_factory.mktemp("fmnist"), 64, 32)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def encoder_args(root, out, epochs=2, *extra):
@@ -65,15 +54,16 @@ def _numbers(history):
 
 
 @pytest.fixture(scope="module")
-def encoder_dir(root, tmp_path_factory):
+def encoder_dir(tiny_fmnist_root, tmp_path_factory):
     """The straight 2-epoch run, through the command line."""
     folder = tmp_path_factory.mktemp("enc") / "g"
-    assert main(encoder_args(root, folder)) == 0
+    assert main(encoder_args(tiny_fmnist_root, folder)) == 0
     return folder
 
 
-def test_train_encoder_prints_epochs_and_writes_metrics(encoder_dir, root, capsys):
-    code, out, _ = run(capsys, encoder_args(root, encoder_dir))  # the same command again reuses the finished run
+def test_train_encoder_prints_epochs_and_writes_metrics(encoder_dir, tiny_fmnist_root, capsys):
+    # the same command again reuses the finished run
+    code, out, _ = run(capsys, encoder_args(tiny_fmnist_root, encoder_dir))
     assert code == 0 and "continuing (or reusing)" in out and "epoch" not in out.replace("epochs", "")
     metrics = json.loads((encoder_dir / "metrics.json").read_text())
     assert metrics["finished"] and [r["epoch"] for r in metrics["history"]] == [1, 2]
@@ -81,11 +71,11 @@ def test_train_encoder_prints_epochs_and_writes_metrics(encoder_dir, root, capsy
     assert metrics["final"]["heldout_mi_worst"] <= metrics["final"]["heldout_mi_normal"] + 1e-6
 
 
-def test_encoder_epochs_1_then_2_equals_straight_2(encoder_dir, root, tmp_path, capsys):
+def test_encoder_epochs_1_then_2_equals_straight_2(encoder_dir, tiny_fmnist_root, tmp_path, capsys):
     folder = tmp_path / "g"
-    code, out, _ = run(capsys, encoder_args(root, folder, 1))
+    code, out, _ = run(capsys, encoder_args(tiny_fmnist_root, folder, 1))
     assert code == 0 and "epoch   1/1  train DV" in out and " s\n" in out
-    code, out, _ = run(capsys, encoder_args(root, folder, 2))
+    code, out, _ = run(capsys, encoder_args(tiny_fmnist_root, folder, 2))
     assert code == 0 and "epoch   2/2" in out and "epoch   1/" not in out  # continued, not restarted
     straight, resumed = _weights(encoder_dir), _weights(folder)
     assert straight.keys() == resumed.keys() and all(torch.equal(straight[k], resumed[k]) for k in straight)
@@ -93,9 +83,9 @@ def test_encoder_epochs_1_then_2_equals_straight_2(encoder_dir, root, tmp_path, 
     assert _numbers(a["history"]) == _numbers(b["history"])
 
 
-def test_train_classifier_metrics_resume_and_autoattack(encoder_dir, root, tmp_path, capsys):
+def test_train_classifier_metrics_resume_and_autoattack(encoder_dir, tiny_fmnist_root, tmp_path, capsys):
     folder = tmp_path / "h"
-    code, out, _ = run(capsys, classifier_args(root, encoder_dir, folder))
+    code, out, _ = run(capsys, classifier_args(tiny_fmnist_root, encoder_dir, folder))
     assert code == 0 and "epoch   1/2  train loss" in out and "val nat" in out and "test nat" in out
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["attack"]["eps"] == 0.1 and metrics["attack"]["steps"] == 2 and metrics["attack"]["norm"] == "linf"
@@ -104,26 +94,27 @@ def test_train_classifier_metrics_resume_and_autoattack(encoder_dir, root, tmp_p
             assert 0.0 <= metrics[which][key] <= 1.0
     assert metrics["final"]["epoch"] == 2
     before = (folder / "checkpoint.pt").read_bytes()
-    code, out, _ = run(capsys, classifier_args(root, encoder_dir, folder))  # finished: reused, not retrained
+    # finished: reused, not retrained
+    code, out, _ = run(capsys, classifier_args(tiny_fmnist_root, encoder_dir, folder))
     assert code == 0 and "epoch   " not in out and (folder / "checkpoint.pt").read_bytes() == before
     pytest.importorskip("torchattacks")
-    code, out, _ = run(capsys, classifier_args(root, encoder_dir, folder, "--autoattack", "8"))
+    code, out, _ = run(capsys, classifier_args(tiny_fmnist_root, encoder_dir, folder, "--autoattack", "8"))
     assert code == 0 and "AutoAttack (standard version) on 8 test images" in out
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["autoattack"]["n_images"] == 8
     for which in ("final", "best"):
         assert 0.0 <= metrics[which]["autoattack_accuracy"] <= metrics[which]["adversarial_accuracy"] + 1.0 / 8
-    code, out, _ = run(capsys, classifier_args(root, encoder_dir, folder, "--autoattack", "8"))
+    code, out, _ = run(capsys, classifier_args(tiny_fmnist_root, encoder_dir, folder, "--autoattack", "8"))
     assert code == 0 and "reusing the numbers" in out
 
 
-def test_classifier_epochs_1_then_2_equals_straight_2(encoder_dir, root, tmp_path, capsys):
+def test_classifier_epochs_1_then_2_equals_straight_2(encoder_dir, tiny_fmnist_root, tmp_path, capsys):
     straight, resumed = tmp_path / "a", tmp_path / "b"
-    assert run(capsys, classifier_args(root, encoder_dir, straight))[0] == 0
-    short = classifier_args(root, encoder_dir, resumed)
+    assert run(capsys, classifier_args(tiny_fmnist_root, encoder_dir, straight))[0] == 0
+    short = classifier_args(tiny_fmnist_root, encoder_dir, resumed)
     short[short.index("--epochs") + 1] = "1"
     assert run(capsys, short)[0] == 0
-    code, out, _ = run(capsys, classifier_args(root, encoder_dir, resumed))
+    code, out, _ = run(capsys, classifier_args(tiny_fmnist_root, encoder_dir, resumed))
     assert code == 0 and "epoch   2/2" in out and "epoch   1/" not in out
     a, b = (torch.load(f / "checkpoint.pt", weights_only=True) for f in (straight, resumed))
     assert all(torch.equal(a["head"][k], b["head"][k]) for k in a["head"])
@@ -139,17 +130,17 @@ def _argparse_error(capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
-def test_unknown_names_are_refused_by_the_parser(root, tmp_path, capsys):
-    args = encoder_args(root, tmp_path / "e")
+def test_unknown_names_are_refused_by_the_parser(tiny_fmnist_root, tmp_path, capsys):
+    args = encoder_args(tiny_fmnist_root, tmp_path / "e")
     args[args.index("fmnist")] = "imagenet"
     _argparse_error(capsys, args, "argument --dataset: unknown dataset 'imagenet'; valid choices:")
-    args = encoder_args(root, tmp_path / "e")
+    args = encoder_args(tiny_fmnist_root, tmp_path / "e")
     args[args.index("worst")] = "wrost"
     _argparse_error(capsys, args, "argument --estimator-loss: invalid choice: 'wrost' (choose from 'normal', 'worst')")
-    args = classifier_args(root, tmp_path / "e", tmp_path / "h")
+    args = classifier_args(tiny_fmnist_root, tmp_path / "e", tmp_path / "h")
     args[args.index("mlp")] = "resnet"
     _argparse_error(capsys, args, "argument --head: invalid choice: 'resnet' (choose from 'mlp', 'linear')")
-    args = classifier_args(root, tmp_path / "e", tmp_path / "h")
+    args = classifier_args(tiny_fmnist_root, tmp_path / "e", tmp_path / "h")
     args[args.index("robust")] = "adversarial"
     _argparse_error(capsys, args, "argument --classifier-loss: invalid choice: 'adversarial'")
     assert not (tmp_path / "e").exists() and not (tmp_path / "h").exists()
@@ -164,38 +155,43 @@ def _one_line_error(capsys, argv, *messages):
         assert m in lines[0], lines[0]
 
 
-def test_bad_encoder_folders_give_one_line_and_write_nothing(encoder_dir, root, tmp_path, capsys):
+def test_bad_encoder_folders_give_one_line_and_write_nothing(encoder_dir, tiny_fmnist_root, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    _one_line_error(capsys, classifier_args(root, tmp_path / "empty", tmp_path / "h1"),
+    _one_line_error(capsys, classifier_args(tiny_fmnist_root, tmp_path / "empty", tmp_path / "h1"),
                     "no encoder checkpoint at", "train-encoder")
-    _one_line_error(capsys, classifier_args(root, tmp_path / "nowhere", tmp_path / "h1"), "no encoder folder at")
+    _one_line_error(capsys, classifier_args(tiny_fmnist_root, tmp_path / "nowhere", tmp_path / "h1"),
+                    "no encoder folder at")
     unfinished = tmp_path / "unfinished"
     config = EncoderConfig(dataset="fmnist", width=0.125, critic_hidden=16, epochs=2, batch_size=16,
                            attack_steps=2, attack_step_size=0.05)
-    train_encoder(config, unfinished, device="cpu", data_root=root, show_progress=False, stop_after_epochs=1)
-    _one_line_error(capsys, classifier_args(root, unfinished, tmp_path / "h1"),
+    train_encoder(config, unfinished, device="cpu", data_root=tiny_fmnist_root, show_progress=False,
+                  stop_after_epochs=1)
+    _one_line_error(capsys, classifier_args(tiny_fmnist_root, unfinished, tmp_path / "h1"),
                     "has not finished training (epoch 1 of 2)")
     good = (encoder_dir / "checkpoint.pt").read_bytes()
     for name, content in (("truncated", good[: len(good) // 2]), ("garbage", b"not a checkpoint\n" * 50)):
         folder = tmp_path / name
         folder.mkdir()
         (folder / "checkpoint.pt").write_bytes(content)
-        _one_line_error(capsys, classifier_args(root, folder, tmp_path / "h1"), "is corrupt or truncated")
-        _one_line_error(capsys, encoder_args(root, folder), "is corrupt or truncated")  # resuming it: refused too
+        _one_line_error(capsys, classifier_args(tiny_fmnist_root, folder, tmp_path / "h1"), "is corrupt or truncated")
+        # resuming it: refused too
+        _one_line_error(capsys, encoder_args(tiny_fmnist_root, folder), "is corrupt or truncated")
         assert (folder / "checkpoint.pt").read_bytes() == content
-    _one_line_error(capsys, classifier_args(root, encoder_dir, tmp_path / "h1", "--dataset", "mnist"),
+    _one_line_error(capsys, classifier_args(tiny_fmnist_root, encoder_dir, tmp_path / "h1", "--dataset", "mnist"),
                     "--dataset mnist: the encoder in", "was trained on 'fashion-mnist'", "omit --dataset")
     assert not (tmp_path / "h1").exists()
 
 
-def test_other_configuration_or_fewer_epochs_is_refused(encoder_dir, root, capsys):
+def test_other_configuration_or_fewer_epochs_is_refused(encoder_dir, tiny_fmnist_root, capsys):
     before = (encoder_dir / "checkpoint.pt").read_bytes()
-    args = encoder_args(root, encoder_dir)
+    args = encoder_args(tiny_fmnist_root, encoder_dir)
     args[args.index("--lr") + 1] = "5e-4"
     _one_line_error(capsys, args, "another configuration (differs in lr: 0.001 there, 0.0005 asked)",
                     "nothing was overwritten")
-    _one_line_error(capsys, encoder_args(root, encoder_dir, 1), "trained for 2 epochs, more than the 1 asked for")
-    _one_line_error(capsys, encoder_args(root, encoder_dir, 2, "--epochs", "0"), "epochs must be an integer >= 1")
+    _one_line_error(capsys, encoder_args(tiny_fmnist_root, encoder_dir, 1),
+                    "trained for 2 epochs, more than the 1 asked for")
+    _one_line_error(capsys, encoder_args(tiny_fmnist_root, encoder_dir, 2, "--epochs", "0"),
+                    "epochs must be an integer >= 1")
     assert (encoder_dir / "checkpoint.pt").read_bytes() == before
 
 

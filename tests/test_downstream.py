@@ -13,7 +13,6 @@ from dataclasses import asdict, replace
 
 import pytest
 import torch
-from _tiny_fmnist import write_fmnist
 
 import rrlib.attacks
 from rrlib.attacks import ThreatModel
@@ -38,23 +37,13 @@ HEAD = ClassifierConfig(dataset="fashion-mnist", head="mlp", classifier_loss="ro
                         lr=3e-3, val_size=16, attack_steps=2, attack_step_size=0.05, seed=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return write_fmnist(tmp_path_factory.mktemp("fmnist"), 64, 32)
-
-
-@pytest.fixture(scope="module")
-def encoder_dir(root, tmp_path_factory):
+def encoder_dir(tiny_fmnist_root, tmp_path_factory):
     folder = tmp_path_factory.mktemp("enc") / "g"
-    train_encoder(ENCODER, folder, device="cpu", data_root=root, show_progress=False)
+    train_encoder(ENCODER, folder, device="cpu", data_root=tiny_fmnist_root, show_progress=False)
     return folder
 
 
@@ -72,8 +61,8 @@ def _same(a, b):
 
 
 @pytest.fixture(scope="module")
-def reference(encoder_dir, root, tmp_path_factory):
-    return _train(HEAD, encoder_dir, tmp_path_factory.mktemp("cls") / "h", root)
+def reference(encoder_dir, tiny_fmnist_root, tmp_path_factory):
+    return _train(HEAD, encoder_dir, tmp_path_factory.mktemp("cls") / "h", tiny_fmnist_root)
 
 
 def test_config_validates_names():
@@ -108,11 +97,11 @@ def test_result_reports_final_and_best_test_accuracies_and_the_attack(reference)
     assert metrics["final"]["natural_accuracy"] == reference.final["nat_acc"]
 
 
-def test_best_head_is_the_head_of_the_best_epoch(reference, encoder_dir, root):
+def test_best_head_is_the_head_of_the_best_epoch(reference, encoder_dir, tiny_fmnist_root):
     best = load_classifier(reference.out_dir, best=True)
     from rrlib.data import load_dataset
 
-    x, y = load_dataset("fmnist", "test", root=root).tensors()
+    x, y = load_dataset("fmnist", "test", root=tiny_fmnist_root).tensors()
     got = evaluate_classifier(best.model, x, y, HEAD.threat())
     assert got == {"nat_acc": reference.best["nat_acc"], "adv_acc": reference.best["adv_acc"]}
     final = load_classifier(reference.out_dir)
@@ -120,14 +109,16 @@ def test_best_head_is_the_head_of_the_best_epoch(reference, encoder_dir, root):
                                                                     for k in ("nat_acc", "adv_acc")}
 
 
-def test_robust_with_eps_zero_is_exactly_standard(encoder_dir, root, tmp_path):
-    standard = _train(replace(HEAD, classifier_loss="standard", eps=0.0, epochs=2), encoder_dir, tmp_path / "s", root)
-    robust = _train(replace(HEAD, classifier_loss="robust", eps=0.0, epochs=2), encoder_dir, tmp_path / "r", root)
+def test_robust_with_eps_zero_is_exactly_standard(encoder_dir, tiny_fmnist_root, tmp_path):
+    standard = _train(replace(HEAD, classifier_loss="standard", eps=0.0, epochs=2), encoder_dir,
+                      tmp_path / "s", tiny_fmnist_root)
+    robust = _train(replace(HEAD, classifier_loss="robust", eps=0.0, epochs=2), encoder_dir,
+                    tmp_path / "r", tiny_fmnist_root)
     assert _same(standard.model.head.state_dict(), robust.model.head.state_dict())
     assert _numbers(standard.history) == _numbers(robust.history)
 
 
-def test_encoder_stays_frozen_and_pgd_attacks_h_of_g(reference, encoder_dir, root, tmp_path, monkeypatch):
+def test_encoder_stays_frozen_and_pgd_attacks_h_of_g(reference, encoder_dir, tiny_fmnist_root, tmp_path, monkeypatch):
     before = {k: v.clone() for k, v in load_encoder(encoder_dir).encoder.state_dict().items()}
     calls = []
     original = rrlib.attacks.adversarial_examples
@@ -139,7 +130,7 @@ def test_encoder_stays_frozen_and_pgd_attacks_h_of_g(reference, encoder_dir, roo
         return out
 
     monkeypatch.setattr(rrlib.attacks, "adversarial_examples", spy)
-    res = _train(replace(HEAD, epochs=1, val_size=0), encoder_dir, tmp_path / "h", root)
+    res = _train(replace(HEAD, epochs=1, val_size=0), encoder_dir, tmp_path / "h", tiny_fmnist_root)
     assert calls and all(c == ("FrozenEncoderClassifier", False, ThreatModel("linf", 0.1, 2, 0.05)) for c in calls)
     assert len(calls) == 64 // 16 + 1  # one per training batch, one for the test set (no validation split)
     assert _same(before, res.model.encoder.state_dict())
@@ -148,47 +139,47 @@ def test_encoder_stays_frozen_and_pgd_attacks_h_of_g(reference, encoder_dir, roo
     assert isinstance(res.model, FrozenEncoderClassifier) and not res.model.encoder.training
 
 
-def test_one_epoch_then_resume_equals_straight(reference, encoder_dir, root, tmp_path):
+def test_one_epoch_then_resume_equals_straight(reference, encoder_dir, tiny_fmnist_root, tmp_path):
     folder = tmp_path / "h"
-    part = _train(HEAD, encoder_dir, folder, root, stop_after_epochs=1)
+    part = _train(HEAD, encoder_dir, folder, tiny_fmnist_root, stop_after_epochs=1)
     assert not part.finished and len(part.history) == 1
-    done = _train(HEAD, encoder_dir, folder, root)
+    done = _train(HEAD, encoder_dir, folder, tiny_fmnist_root)
     assert _same(done.model.head.state_dict(), reference.model.head.state_dict())
     assert _same(done.best_head_state, reference.best_head_state)
     assert _numbers(done.history) == _numbers(reference.history)
 
 
-def test_bad_encoder_folders_and_no_overwrite(reference, encoder_dir, root, tmp_path):
+def test_bad_encoder_folders_and_no_overwrite(reference, encoder_dir, tiny_fmnist_root, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match=r"no encoder checkpoint at .*empty.*train-encoder"):
-        _train(HEAD, tmp_path / "empty", tmp_path / "h1", root)
+        _train(HEAD, tmp_path / "empty", tmp_path / "h1", tiny_fmnist_root)
     unfinished = tmp_path / "unfinished"
-    train_encoder(replace(ENCODER, epochs=2), unfinished, device="cpu", data_root=root, show_progress=False,
+    train_encoder(replace(ENCODER, epochs=2), unfinished, device="cpu", data_root=tiny_fmnist_root, show_progress=False,
                   stop_after_epochs=1)
     with pytest.raises(CheckpointError, match="has not finished training"):
-        _train(HEAD, unfinished, tmp_path / "h2", root)
+        _train(HEAD, unfinished, tmp_path / "h2", tiny_fmnist_root)
     saved = torch.load(encoder_dir / "checkpoint.pt", weights_only=True)
     saved["config"]["dataset"] = "mnist"
     (tmp_path / "mnist").mkdir()
     torch.save(saved, tmp_path / "mnist" / "checkpoint.pt")
     with pytest.raises(ValueError, match=r"trained on 'mnist', but the classifier asks for 'fashion-mnist'"):
-        _train(HEAD, tmp_path / "mnist", tmp_path / "h3", root)
+        _train(HEAD, tmp_path / "mnist", tmp_path / "h3", tiny_fmnist_root)
     assert not any((tmp_path / f"h{i}").exists() for i in (1, 2, 3))
     path = reference.out_dir / CHECKPOINT_FILE
     before = path.read_bytes()
     with pytest.raises(ValueError, match="another configuration"):
-        _train(replace(HEAD, lr=1e-4), encoder_dir, reference.out_dir, root)
+        _train(replace(HEAD, lr=1e-4), encoder_dir, reference.out_dir, tiny_fmnist_root)
     with pytest.raises(FileExistsError, match="resume=False"):
-        _train(HEAD, encoder_dir, reference.out_dir, root, resume=False)
+        _train(HEAD, encoder_dir, reference.out_dir, tiny_fmnist_root, resume=False)
     assert path.read_bytes() == before
 
 
-def test_trials_and_mean_std(encoder_dir, root, tmp_path):
+def test_trials_and_mean_std(encoder_dir, tiny_fmnist_root, tmp_path):
     assert mean_std([0.25]) == (0.25, 0.0)
     m, s = mean_std([0.1, 0.2, 0.6])
     assert m == pytest.approx(0.3) and s == pytest.approx(math.sqrt(((0.2) ** 2 + 0.1 ** 2 + 0.3 ** 2) / 2))
     trials = run_trials(replace(HEAD, classifier_loss="standard", epochs=1), encoder_dir, tmp_path, seeds=(0, 1),
-                        device="cpu", data_root=root, show_progress=False)
+                        device="cpu", data_root=tiny_fmnist_root, show_progress=False)
     summary = trials.summary()
     assert set(summary) == {"final_nat_acc", "final_adv_acc", "best_nat_acc", "best_adv_acc"}
     assert summary["final_nat_acc"] == mean_std([r.final["nat_acc"] for r in trials.results])

@@ -15,13 +15,7 @@ import rrlib.train.encoder
 import rrlib.train.supervised
 from rrlib.experiments.downstream_tables import COLUMNS, HEADS, ROWS, TablesConfig, cells, prediction_shares, run
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

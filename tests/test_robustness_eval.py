@@ -16,13 +16,7 @@ from torch import nn
 from rrlib.attacks import ThreatModel
 from rrlib.robustness_eval import INSTALL_HINT, autoattack_examples, robustness_report
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -25,12 +25,7 @@ from rrlib.train.encoder import PixelCritic, PixelEncoder
 H = 1e-6  # central differences in float64: truncation O(H²) and rounding O(1e-16 / H), both ≪ the 1e-6 tolerance
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _finite_difference(fn, x: torch.Tensor, coords) -> torch.Tensor:

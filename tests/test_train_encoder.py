@@ -31,7 +31,7 @@ from rrlib.train.encoder import (
     train_encoder,
 )
 
-N_TRAIN, N_TEST = 64, 32
+N_TRAIN, N_TEST = 64, 32  # the sizes of conftest's tiny_fmnist_root
 TINY = EncoderConfig(dataset="fashion-mnist", width=0.125, critic_hidden=16, epochs=2, batch_size=16, lr=1e-3,
                      estimator_loss="worst", attack_steps=2, attack_step_size=0.05, heldout_batches=2, seed=3)
 
@@ -55,24 +55,13 @@ def _numbers(history):
     return [{k: v for k, v in rec.items() if k not in TIMING_KEYS} for rec in history]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: tiny convolutions gain nothing from more, and lose a lot on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return write_fmnist(tmp_path_factory.mktemp("fmnist"), N_TRAIN, N_TEST)
-
-
-@pytest.fixture(scope="module")
-def reference(root, tmp_path_factory):
+def reference(tiny_fmnist_root, tmp_path_factory):
     """The uninterrupted 2-epoch ``worst`` run."""
-    res = _train(TINY, tmp_path_factory.mktemp("ref") / "enc", root)
+    res = _train(TINY, tmp_path_factory.mktemp("ref") / "enc", tiny_fmnist_root)
     return res
 
 
@@ -110,13 +99,13 @@ def test_training_writes_history_checkpoint_and_metrics(reference):
 
 
 # ------------------------------------------------------------------------------------------------ resumption
-def test_one_epoch_then_resume_equals_two_epochs_straight(reference, root, tmp_path):
+def test_one_epoch_then_resume_equals_two_epochs_straight(reference, tiny_fmnist_root, tmp_path):
     folder = tmp_path / "enc"
-    first = _train(TINY, folder, root, stop_after_epochs=1)
+    first = _train(TINY, folder, tiny_fmnist_root, stop_after_epochs=1)
     assert not first.finished and len(first.history) == 1
     with pytest.raises(CheckpointError, match="has not finished training.*epoch 1 of 2.*resume"):
         load_encoder(folder)
-    resumed = _train(TINY, folder, root)
+    resumed = _train(TINY, folder, tiny_fmnist_root)
     assert resumed.finished
     _assert_same(_states(resumed), _states(reference))
     assert _numbers(resumed.history) == _numbers(reference.history)
@@ -129,23 +118,23 @@ def test_one_epoch_then_resume_equals_two_epochs_straight(reference, root, tmp_p
     _assert_same(_states(loaded), _states(reference))
 
 
-def test_a_finished_shorter_run_is_extended_to_more_epochs(reference, root, tmp_path):
+def test_a_finished_shorter_run_is_extended_to_more_epochs(reference, tiny_fmnist_root, tmp_path):
     """Constant lr: ``epochs`` is only a stopping point, so a finished 1-epoch run continues to 2 epochs exactly."""
     folder = tmp_path / "enc"
-    short = _train(replace(TINY, epochs=1), folder, root)
+    short = _train(replace(TINY, epochs=1), folder, tiny_fmnist_root)
     assert short.finished and load_encoder(folder).config.epochs == 1
-    longer = _train(TINY, folder, root)
+    longer = _train(TINY, folder, tiny_fmnist_root)
     assert longer.finished and [r["epoch"] for r in longer.history] == [1, 2]
     _assert_same(_states(longer), _states(reference))
     assert _numbers(longer.history) == _numbers(reference.history)
     assert load_encoder(folder).config.epochs == 2
     before = (folder / CHECKPOINT_FILE).read_bytes()
     with pytest.raises(ValueError, match=r"trained for 2 epochs, more than the 1 asked for.*nothing was overwritten"):
-        _train(replace(TINY, epochs=1), folder, root)
+        _train(replace(TINY, epochs=1), folder, tiny_fmnist_root)
     assert (folder / CHECKPOINT_FILE).read_bytes() == before
 
 
-def test_crash_mid_epoch_then_rerun_equals_uninterrupted(reference, root, tmp_path):
+def test_crash_mid_epoch_then_rerun_equals_uninterrupted(reference, tiny_fmnist_root, tmp_path):
     folder = tmp_path / "enc"
 
     def crash(info):
@@ -153,15 +142,15 @@ def test_crash_mid_epoch_then_rerun_equals_uninterrupted(reference, root, tmp_pa
             raise KeyboardInterrupt("killed")
 
     with pytest.raises(KeyboardInterrupt):
-        _train(TINY, folder, root, callback=crash)
+        _train(TINY, folder, tiny_fmnist_root, callback=crash)
     assert torch.load(folder / CHECKPOINT_FILE, weights_only=True)["epoch"] == 1
-    _assert_same(_states(_train(TINY, folder, root)), _states(reference))
+    _assert_same(_states(_train(TINY, folder, tiny_fmnist_root)), _states(reference))
 
 
 # ------------------------------------------------------------------------------------------------ ground truth
-def test_worst_with_eps_zero_is_exactly_normal(root, tmp_path):
-    normal = _train(replace(TINY, estimator_loss="normal", eps=0.0, epochs=1), tmp_path / "n", root)
-    worst = _train(replace(TINY, estimator_loss="worst", eps=0.0, epochs=1), tmp_path / "w", root)
+def test_worst_with_eps_zero_is_exactly_normal(tiny_fmnist_root, tmp_path):
+    normal = _train(replace(TINY, estimator_loss="normal", eps=0.0, epochs=1), tmp_path / "n", tiny_fmnist_root)
+    worst = _train(replace(TINY, estimator_loss="worst", eps=0.0, epochs=1), tmp_path / "w", tiny_fmnist_root)
     _assert_same(_states(normal), _states(worst))
     assert _numbers(normal.history) == _numbers(worst.history)
 
@@ -196,7 +185,7 @@ def test_labels_are_never_read(tmp_path):
     assert _numbers(shuffled.history) == _numbers(plain.history)
 
 
-def test_worst_training_uses_the_estimators_algorithm_1(root, tmp_path, monkeypatch):
+def test_worst_training_uses_the_estimators_algorithm_1(tiny_fmnist_root, tmp_path, monkeypatch):
     calls = []
     original = rrlib.mi.worst_case.worst_case_batch
 
@@ -205,12 +194,12 @@ def test_worst_training_uses_the_estimators_algorithm_1(root, tmp_path, monkeypa
         return original(critic, representation, x, threat, **kwargs)
 
     monkeypatch.setattr(rrlib.mi.worst_case, "worst_case_batch", spy)
-    _train(replace(TINY, epochs=1), tmp_path / "w", root)
+    _train(replace(TINY, epochs=1), tmp_path / "w", tiny_fmnist_root)
     steps, heldout = N_TRAIN // TINY.batch_size, TINY.heldout_batches
     # no random start, best batch iterate kept, the adversary's gradient through z only (the official code)
     assert calls == [(ThreatModel("linf", 0.1, 2, 0.05), True, "representation")] * (steps + heldout)
     calls.clear()
-    _train(replace(TINY, epochs=1, estimator_loss="normal"), tmp_path / "n", root)
+    _train(replace(TINY, epochs=1, estimator_loss="normal"), tmp_path / "n", tiny_fmnist_root)
     assert len(calls) == heldout  # normal training attacks only the held-out batches it reports
 
 
@@ -237,17 +226,17 @@ def test_load_encoder_errors_name_the_path_and_what_to_do(reference, tmp_path):
         load_encoder(folder)
 
 
-def test_nothing_on_disk_is_overwritten(reference, root, tmp_path):
+def test_nothing_on_disk_is_overwritten(reference, tiny_fmnist_root, tmp_path):
     folder = tmp_path / "enc"
     folder.mkdir()
     (folder / CHECKPOINT_FILE).write_bytes(b"\x00garbage")
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
-        _train(TINY, folder, root)
+        _train(TINY, folder, tiny_fmnist_root)
     assert (folder / CHECKPOINT_FILE).read_bytes() == b"\x00garbage"
     path = reference.out_dir / CHECKPOINT_FILE
     before = path.read_bytes()
     with pytest.raises(ValueError, match=r"another configuration \(differs in lr.*another out_dir"):
-        _train(replace(TINY, lr=5e-4), reference.out_dir, root)
+        _train(replace(TINY, lr=5e-4), reference.out_dir, tiny_fmnist_root)
     with pytest.raises(FileExistsError, match="resume=False"):
-        _train(TINY, reference.out_dir, root, resume=False)
+        _train(TINY, reference.out_dir, tiny_fmnist_root, resume=False)
     assert path.read_bytes() == before
