@@ -196,17 +196,31 @@ def _one_line_warnings() -> Iterator[None]:
         warnings.showwarning = saved
 
 
+def _guarded_training(train: Callable[[], Any], out: Path) -> tuple[Any, int]:
+    """Run ``train()`` as the three training commands do: warnings as one line, a bad checkpoint or configuration
+    as one ``error:`` line (exit 2), Ctrl-C as a line saying how to resume (exit 130). Returns (result, 0) or
+    (None, exit code)."""
+    from rrlib.train.checkpoint import CheckpointError
+
+    try:
+        with _one_line_warnings():
+            return train(), 0
+    except (CheckpointError, ValueError, FileExistsError, FileNotFoundError) as err:
+        return None, _error(err)
+    except KeyboardInterrupt:
+        print(f"interrupted; rerun the same command to continue from the last checkpoint in {out}", file=sys.stderr)
+        return None, 130
+
+
 def _train_run(args: argparse.Namespace) -> int:
     from rrlib.runtime import atomic_write_text, select_device
     from rrlib.train.cache import canonical_json, config_hash, entry_dir
-    from rrlib.train.checkpoint import CheckpointError
     from rrlib.train.supervised import CHECKPOINT_FILE, METRICS_FILE, train_model
 
     try:
         config = _train_config(args)
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error(err)
     device = select_device(args.device)
     out = args.out if args.out is not None else entry_dir(config)
     out.mkdir(parents=True, exist_ok=True)
@@ -217,21 +231,11 @@ def _train_run(args: argparse.Namespace) -> int:
         f"{'adversarial ' + str(threat) if threat else 'standard'}, device {device}"
     )
     print(f"config {config_hash(config)[:12]} → {out}")
-    try:
-        with _one_line_warnings():
-            result = train_model(
-                config,
-                device=device,
-                checkpoint_path=out / CHECKPOINT_FILE,
-                checkpoint_every=args.checkpoint_every,
-                max_steps=args.max_steps,
-                data_root=args.data_root,
-                log=print,
-                show_progress=not args.no_progress,
-            )
-    except (CheckpointError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    result, code = _guarded_training(lambda: train_model(
+        config, device=device, checkpoint_path=out / CHECKPOINT_FILE, checkpoint_every=args.checkpoint_every,
+        max_steps=args.max_steps, data_root=args.data_root, log=print, show_progress=not args.no_progress), out)
+    if code:
+        return code
     metrics = result.metrics()
     atomic_write_text(out / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     state = "finished" if result.finished else f"stopped at step {result.global_step} (rerun to resume)"
@@ -572,7 +576,6 @@ def _describe_threat(threat: ThreatModel) -> str:
 
 def _encoder_run(args: argparse.Namespace) -> int:
     from rrlib.runtime import select_device
-    from rrlib.train.checkpoint import CheckpointError
     from rrlib.train.encoder import CHECKPOINT_FILE, METRICS_FILE, EncoderConfig, train_encoder
 
     fields = {"epochs": "epochs", "train_subset": "train_subset", "width": "width", "critic_hidden": "critic_hidden",
@@ -587,16 +590,11 @@ def _encoder_run(args: argparse.Namespace) -> int:
           f"attack {_describe_threat(config.threat())} -> {args.out}")
     if (args.out / CHECKPOINT_FILE).is_file():
         print(f"found {args.out / CHECKPOINT_FILE}: continuing (or reusing) it")
-    try:
-        result = train_encoder(config, args.out, device=device, data_root=args.data_root,
-                               on_epoch=lambda rec: print(_encoder_line(rec, config.epochs), flush=True),
-                               show_progress=not args.no_progress)
-    except (CheckpointError, ValueError, FileExistsError, FileNotFoundError) as err:
-        return _error(err)
-    except KeyboardInterrupt:
-        print(f"interrupted; rerun the same command to continue from the last finished epoch in {args.out}",
-              file=sys.stderr)
-        return 130
+    result, code = _guarded_training(lambda: train_encoder(
+        config, args.out, device=device, data_root=args.data_root, show_progress=not args.no_progress,
+        on_epoch=lambda rec: print(_encoder_line(rec, config.epochs), flush=True)), args.out)
+    if code:
+        return code
     final = result.final
     print(f"finished: {len(result.history)} epochs; held-out MI normal {final['heldout_mi_normal']:.4f}, worst "
           f"{final['heldout_mi_worst']:.4f}, RV {final['heldout_rv']:.4f} nats; metrics {args.out / METRICS_FILE}")
@@ -681,16 +679,11 @@ def _classifier_run(args: argparse.Namespace) -> int:
           f"{config.epochs} epochs, device {device}; attack {_describe_threat(config.threat())} -> {args.out}")
     if (args.out / CHECKPOINT_FILE).is_file():
         print(f"found {args.out / CHECKPOINT_FILE}: continuing (or reusing) it")
-    try:
-        result = train_classifier(config, args.encoder, args.out, device=device, data_root=args.data_root,
-                                  on_epoch=lambda rec: print(_classifier_line(rec, config.epochs), flush=True),
-                                  show_progress=not args.no_progress)
-    except (CheckpointError, ValueError, FileExistsError, FileNotFoundError) as err:
-        return _error(err)
-    except KeyboardInterrupt:
-        print(f"interrupted; rerun the same command to continue from the last finished epoch in {args.out}",
-              file=sys.stderr)
-        return 130
+    result, code = _guarded_training(lambda: train_classifier(
+        config, args.encoder, args.out, device=device, data_root=args.data_root, show_progress=not args.no_progress,
+        on_epoch=lambda rec: print(_classifier_line(rec, config.epochs), flush=True)), args.out)
+    if code:
+        return code
     metrics = result.metrics()
     if args.autoattack is not None:
         previous = _read_json(args.out / METRICS_FILE) or {}

@@ -154,3 +154,17 @@ def test_attack_lr_is_a_deprecated_alias_of_step_size(capsys):
     assert "--attack-lr is deprecated" in err and "use --step-size" in err
     args = build_parser().parse_args(["estimate-mi", "--checkpoint", "x", "--step-size", "0.1"])
     assert args.step_size == 0.1 and "deprecated" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, function", [("train-model", "rrlib.train.supervised.train_model"),
+                                               ("train-encoder", "rrlib.train.encoder.train_encoder")])
+def test_ctrl_c_during_training_says_how_to_resume_and_exits_130(command, function, tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(function, interrupted)
+    argv = {"train-model": ["train-model", "--dataset", "digits", "--epochs", "1", "--no-adv-eval"],
+            "train-encoder": ["train-encoder", "--dataset", "fmnist", "--estimator-loss", "normal"]}[command]
+    assert main([*argv, "--device", "cpu", "--out", str(tmp_path / "run"), "--no-progress"]) == 130
+    assert f"interrupted; rerun the same command to continue from the last checkpoint in {tmp_path / 'run'}" \
+        in capsys.readouterr().err
