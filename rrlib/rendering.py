@@ -68,12 +68,17 @@ def _norm(key: str) -> str:
     return f"ℓ{'∞' if key == 'inf' else key}"
 
 
-def _captioned_table(caption: str, name: str, header: list[str], rows: list[list[str]]) -> str:
-    """A MyST ``{table}`` with a numbered caption and a label (``{numref}`name```) around a markdown table."""
-    lines = [f":::{{table}} {caption}", f":name: {name}", ":align: center", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join([*lines, ":::"])
+def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A plain markdown table, one string per cell."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def _captioned_table(caption: str, name: str | None, header: list[str], rows: list[list[str]]) -> str:
+    """A MyST ``{table}`` with a numbered caption (and, given ``name``, a label for ``{numref}`name```) around a
+    markdown table."""
+    label = f":name: {name}\n" if name else ""
+    return f":::{{table}} {caption}\n{label}:align: center\n\n{_markdown_table(header, rows)}\n:::"
 
 
 # chapter 1
@@ -243,13 +248,7 @@ def _fmt(x: float, digits: int = 2) -> str:
 def _mi_table(head: list[str], rows: list[list[str]], caption: str | None = None, name: str | None = None) -> str:
     """A markdown table (chapters 4–5), inside a captioned MyST ``table`` directive when ``caption`` is given
     (``name`` is its label for ``{numref}``)."""
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    table = "\n".join(lines)
-    if caption is None:
-        return table
-    label = f":name: {name}\n" if name else ""
-    return f":::{{table}} {caption}\n{label}:align: center\n\n{table}\n:::"
+    return _markdown_table(head, rows) if caption is None else _captioned_table(caption, name, head, rows)
 
 
 def oracle_table_markdown(result: MineResult, *, caption: str | None = None, name: str | None = None) -> str:
