@@ -17,8 +17,9 @@ Usage (from the repository root)::
 
 A failing chapter stops the run with the chapter's name, the failing cell and the error.
 ``build`` stages ``book/``, ``_config.yml``, ``_toc.yml`` and the executed notebooks into ``_build/book_src`` (so
-Sphinx never scans the virtual environment or build outputs), copies MathJax from the
-``jupyter-server-mathjax`` package so that math renders offline, and runs
+Sphinx never scans the virtual environment or build outputs; ``_config.yml`` through
+:func:`rrlib.colab.stage_config`, which turns the Colab buttons on when ``repository.url`` is set), copies
+MathJax from the ``jupyter-server-mathjax`` package so that math renders offline, and runs
 ``jupyter-book build -W -n --keep-going`` (warnings are errors) into ``_build/html``.
 """
 
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rrlib.colab import stage_config
 from rrlib.jsonable import to_jsonable
 from rrlib.profiles import PROFILES, get_profile
 
@@ -323,8 +325,9 @@ def stage_book(root: Path = REPO_ROOT, executed_dir: Path | None = None, staging
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(root / name, staging / name)
+    # the repository named in _config.yml switches the Colab buttons on or off (rrlib.colab.stage_config)
+    stage_config(root / "_config.yml", staging / "_config.yml")
+    shutil.copy2(root / "_toc.yml", staging / "_toc.yml")
     shutil.copytree(root / "book", staging / "book")
     (staging / "notebooks").mkdir()
     for name in chapters(root):

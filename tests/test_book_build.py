@@ -6,8 +6,10 @@ import shutil
 
 import nbformat
 import pytest
+import yaml
 
 from rrlib.book import REPO_ROOT, build_book, run_chapters
+from rrlib.colab import Repository, colab_url, sync_notebook
 
 TOC = """format: jb-book
 root: book/intro
@@ -27,9 +29,13 @@ See {doc}`../notebooks/01_figure`.
 """
 
 
-@pytest.mark.slow
-def test_tiny_book_builds_offline_with_math_and_figures(tmp_path):
+def _tiny_book(tmp_path, repository: Repository | None = None):
     shutil.copy2(REPO_ROOT / "_config.yml", tmp_path / "_config.yml")
+    if repository is not None:
+        config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
+        config["repository"] = {"url": repository.url, "branch": repository.branch,
+                                "path_to_book": repository.path_to_book}
+        (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
     (tmp_path / "_toc.yml").write_text(TOC)
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "intro.md").write_text(INTRO)
@@ -48,9 +54,15 @@ def test_tiny_book_builds_offline_with_math_and_figures(tmp_path):
         ),
     ]
     nbformat.write(nb, tmp_path / "notebooks" / "01_figure.ipynb")
+    sync_notebook(tmp_path / "notebooks" / "01_figure.ipynb", repository)
 
     run_chapters("quick", root=tmp_path)
-    html = build_book(tmp_path)
+    return build_book(tmp_path)
+
+
+@pytest.mark.slow
+def test_tiny_book_builds_offline_with_math_and_figures(tmp_path):
+    html = _tiny_book(tmp_path)
 
     page = (html / "notebooks" / "01_figure.html").read_text()
     assert "0.50" in page and "<img" in page  # glued number and the figure are rendered
@@ -58,3 +70,14 @@ def test_tiny_book_builds_offline_with_math_and_figures(tmp_path):
     assert "../mathjax/MathJax.js" in intro and "cdn.jsdelivr" not in intro
     assert (html / "mathjax" / "MathJax.js").exists()
     assert (html / "mathjax" / "config" / "TeX-AMS-MML_HTMLorMML-full.js").exists()
+
+    # the repository's _config.yml names no repository: no launch button, and the set-up cell is not rendered
+    assert "colab.research.google.com" not in page and "Set-up for Google Colab" not in page
+
+
+@pytest.mark.slow
+def test_a_named_repository_gives_every_chapter_its_colab_button(tmp_path):
+    repository = Repository("https://github.com/someone/rrbook", "dev", "docs")
+    page = (_tiny_book(tmp_path, repository) / "notebooks" / "01_figure.html").read_text()
+    assert f'href="{colab_url("01_figure", repository)}"' in page
+    assert "Set-up for Google Colab" not in page
