@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "best_at_top_markdown",
+    "captioned_table",
+    "markdown_table",
     "bruteforce_markdown",
     "checks_markdown",
     "claims_markdown",
@@ -68,17 +70,17 @@ def _norm(key: str) -> str:
     return f"ℓ{'∞' if key == 'inf' else key}"
 
 
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     """A plain markdown table, one string per cell."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def _captioned_table(caption: str, name: str | None, header: list[str], rows: list[list[str]]) -> str:
+def captioned_table(caption: str, name: str | None, header: list[str], rows: list[list[str]]) -> str:
     """A MyST ``{table}`` with a numbered caption (and, given ``name``, a label for ``{numref}`name```) around a
     markdown table."""
     label = f":name: {name}\n" if name else ""
-    return f":::{{table}} {caption}\n{label}:align: center\n\n{_markdown_table(header, rows)}\n:::"
+    return f":::{{table}} {caption}\n{label}:align: center\n\n{markdown_table(header, rows)}\n:::"
 
 
 # chapter 1
@@ -99,7 +101,7 @@ def checks_markdown(result: PreliminariesResult) -> str:
                      f"{se:.4f}", f"{z:+.2f}"])
     caption = (f"Mutual information [nats]: exact value against the unbiased Monte Carlo mean of the log density "
                f"ratio over {result.config.mc_samples:,} samples, its standard error (SE) and z = (MC − exact) / SE.")
-    return _captioned_table(caption, "tbl-mi-checks", ["quantity", "exact", "Monte Carlo", "SE", "z"], rows)
+    return captioned_table(caption, "tbl-mi-checks", ["quantity", "exact", "Monte Carlo", "SE", "z"], rows)
 
 
 def lemma_3_3_markdown(result: PreliminariesResult) -> str:
@@ -114,7 +116,7 @@ def lemma_3_3_markdown(result: PreliminariesResult) -> str:
     caption = ("Lemma 3.3 on the mixture: closed-form adversarial risk Φ(b − a) of f* (exact), the error rate of f* "
                "on the samples moved by the optimal transport map (map), and z = (map − exact) / binomial SE, "
                f"for each threat model; {result.config.mc_samples:,} samples shared by all rows.")
-    return _captioned_table(caption, "tbl-lemma-3-3", header, rows)
+    return captioned_table(caption, "tbl-lemma-3-3", header, rows)
 
 
 # chapter 2
@@ -147,7 +149,7 @@ def counterexample_markdown(result: Theorem32Result, eps: float = 0.5, key: str 
             for row in (example, base, worst)]
     caption = ("The printed Theorem 3.2 against the exact RV (nats): RV lies outside the printed interval and inside "
                "the corrected one in every row.")
-    return _captioned_table(caption, "tbl-printed-vs-corrected", header, rows)
+    return captioned_table(caption, "tbl-printed-vs-corrected", header, rows)
 
 
 def sandwich_sides_markdown(result: Theorem32Result) -> str:
@@ -167,7 +169,7 @@ def sandwich_sides_markdown(result: Theorem32Result) -> str:
     header = ["regime", "instance", "P/AG", "lower", "RV", "upper", "RV/lower", "RV/upper"]
     caption = ("Which side of the corrected sandwich RV meets (nats). P/AG ∈ [1, 2] decides it: near 2, RV is at the "
                "upper bound and about 4 times the lower one; near 1, RV is at the lower bound.")
-    return _captioned_table(caption, "tbl-sandwich-sides", header, rows)
+    return captioned_table(caption, "tbl-sandwich-sides", header, rows)
 
 
 def monte_carlo_markdown(result: Theorem32Result) -> str:
@@ -185,7 +187,7 @@ def monte_carlo_markdown(result: Theorem32Result) -> str:
     caption = (f"P[g(X') = 1] under the worst-case transport map, {result.config.mc_samples:,} samples: the estimate "
                "agrees with the derived value 1/2 − P/2 (column z) and lies the last column's number of standard "
                "errors away from the printed (A.1)'s 1/2 − P.")
-    return _captioned_table(caption, "tbl-mc-rate", header, rows)
+    return captioned_table(caption, "tbl-mc-rate", header, rows)
 
 
 def monte_carlo_rv_markdown(result: Theorem32Result) -> str:
@@ -201,7 +203,7 @@ def monte_carlo_rv_markdown(result: Theorem32Result) -> str:
     caption = ("RV (nats, exact) between the corrected lower and upper bounds, with its Monte Carlo (MC) estimate "
                "under the worst-case map, and the adversarial gap AG of f* (exact, MC under the label-aware map, and "
                "z = (MC − exact) / binomial SE). At small ε, RV sits at the upper bound.")
-    return _captioned_table(caption, "tbl-mc-rv", header, rows)
+    return captioned_table(caption, "tbl-mc-rv", header, rows)
 
 
 # chapter 3
@@ -215,7 +217,7 @@ def paper_points_markdown(result: Theorem34Result) -> str:
     header = ["model", "training", "worst-case MI [nats]", "adversarial accuracy [%]", "Theorem 3.4 ceiling [%]"]
     caption = ("The models of the paper's Figure 2 (values digitised from the figure): every measured adversarial "
                "accuracy is below the ceiling computed from its worst-case MI.")
-    return _captioned_table(caption, "tbl-paper-points", header, rows)
+    return captioned_table(caption, "tbl-paper-points", header, rows)
 
 
 def bruteforce_markdown(result: Theorem34Result, n_rows: int = 6) -> str:
@@ -235,7 +237,7 @@ def bruteforce_markdown(result: Theorem34Result, n_rows: int = 6) -> str:
     caption = (f"The {len(order)} brute-force problems closest to the bound (smallest exact risk − bound) among those "
                "with a positive bound and positive worst-case MI; MI in nats. Fano slack: exact risk minus "
                "Fano + data processing along the optimal label-aware coupling.")
-    return _captioned_table(caption, "tbl-bruteforce-tightest", header, rows)
+    return captioned_table(caption, "tbl-bruteforce-tightest", header, rows)
 
 
 # ---------------------------------------- chapter 4: MINE
@@ -248,7 +250,7 @@ def _fmt(x: float, digits: int = 2) -> str:
 def _mi_table(head: list[str], rows: list[list[str]], caption: str | None = None, name: str | None = None) -> str:
     """A markdown table (chapters 4–5), inside a captioned MyST ``table`` directive when ``caption`` is given
     (``name`` is its label for ``{numref}``)."""
-    return _markdown_table(head, rows) if caption is None else _captioned_table(caption, name, head, rows)
+    return markdown_table(head, rows) if caption is None else captioned_table(caption, name, head, rows)
 
 
 def oracle_table_markdown(result: MineResult, *, caption: str | None = None, name: str | None = None) -> str:

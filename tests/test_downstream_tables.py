@@ -138,3 +138,27 @@ def test_save_and_copy_results(quick, tmp_path):
     (tmp_path / "partial.json").write_text(json.dumps(saved))
     with pytest.raises(ValueError, match=r"ours/robust/mlp has 1 of 2 seeds; the run is not finished"):
         dt.copy_results(tmp_path / "partial.json", tmp_path / "no.json")
+
+
+def test_copy_with_histories_and_weights_export(quick, tmp_path):
+    """The committed medium results carry the encoders' per-epoch histories and the first seed's weights; both
+    come from the finished cells, and the exported state dicts load into fresh modules with equal outputs."""
+    from rrlib.models import build_model
+    from rrlib.train.encoder import load_encoder
+
+    config, out, result, _ = quick
+    src = dt.save_json(result, tmp_path / "run.json")
+    dest = dt.copy_results(src, tmp_path / "table.json", out)
+    encoders = json.loads(dest.read_text())["encoders"]
+    assert set(encoders) == {"normal", "worst"} and set(encoders["worst"]) == {"seed0", "seed1"}
+    assert [h["epoch"] for h in encoders["worst"]["seed0"]["history"]] == list(range(1, config.encoder_epochs + 1))
+    written = dt.export_weights(config, out, tmp_path / "weights", seed=0)
+    assert set(written) == {"normal", "worst", "standard", "robust"}
+    enc_cell = next(c for c in cells(config) if c.name == "encoder/worst/seed0")
+    trained = load_encoder(out / enc_cell.path)
+    saved = torch.load(written["worst"], weights_only=False)
+    assert all(torch.equal(saved["encoder"][k], v) for k, v in trained.encoder.state_dict().items())
+    sup = torch.load(written["robust"], weights_only=False)
+    model = build_model("baseline_h", dataset=config.dataset, width=config.width, head="mlp")
+    model.load_state_dict(sup["model"])
+    assert sup["config"]["adv_eps"] == pytest.approx(0.1)

@@ -485,9 +485,53 @@ def save_json(result: TablesResult, path: str | os.PathLike) -> Path:
                                               indent=2) + "\n")
 
 
-def copy_results(src: str | os.PathLike, dest: str | os.PathLike) -> Path:
+def encoder_histories(config: TablesConfig, out_root: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """``{loss: {"seed<k>": {"history": [...], "images": n, "batch_size": b}}}`` of the finished encoder cells of
+    ``config`` in ``out_root`` (per-epoch held-out MI estimates and timings, nats and seconds)."""
+    out: dict[str, dict[str, Any]] = {}
+    for cell in cells(config):
+        if cell.kind != "encoder":
+            continue
+        saved = json.loads((Path(out_root) / cell.path / "metrics.json").read_text())
+        out.setdefault(cell.config.estimator_loss, {})[f"seed{cell.seed}"] = {
+            "history": saved["history"], "images": cell.config.train_subset, "batch_size": cell.config.batch_size}
+    return out
+
+
+#: Files of :func:`export_weights` (state dicts only: encoder and critic per loss; end-to-end Baseline-H models).
+WEIGHT_FILES = {"normal": "encoder_normal.pt", "worst": "encoder_worst.pt", "standard": "supervised_standard.pt",
+                "robust": "supervised_robust.pt"}
+
+
+def export_weights(config: TablesConfig, out_root: str | os.PathLike, dest: str | os.PathLike, *, seed: int,
+                   head: str = "mlp") -> dict[str, Path]:
+    """Write the seed-``seed`` encoders (with their critics) and the ``head`` Baseline-H models of a finished run
+    as bare state dicts (no optimiser) into ``dest`` (chapter 09's saliency maps read them)."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for cell in cells(config):
+        if cell.seed != seed:
+            continue
+        saved = torch.load(Path(out_root) / cell.path / "checkpoint.pt", map_location="cpu", weights_only=False)
+        if cell.kind == "encoder":
+            key = cell.config.estimator_loss
+            payload = {"config": asdict(cell.config), "encoder": saved["encoder"], "critic": saved["critic"]}
+        elif cell.kind == "supervised" and cell.config.head == head:
+            key = "robust" if cell.config.adv_eps is not None else "standard"
+            payload = {"config": asdict(cell.config), "model": saved["model"]}
+        else:
+            continue
+        path = dest / WEIGHT_FILES[key]
+        torch.save(payload, path)
+        written[key] = path
+    return written
+
+
+def copy_results(src: str | os.PathLike, dest: str | os.PathLike, out_root: str | os.PathLike | None = None) -> Path:
     """Copy a finished run's JSON (from :func:`save_json`) into the repository, after checking it is complete:
-    every configured row and head has one score per seed."""
+    every configured row and head has one score per seed. With ``out_root`` (the run's folder) the encoders'
+    per-epoch histories (:func:`encoder_histories`) are added as ``"encoders"``."""
     data = json.loads(Path(src).read_text())
     metrics = data["metrics"]
     n = len(metrics["seeds"])
@@ -496,6 +540,9 @@ def copy_results(src: str | os.PathLike, dest: str | os.PathLike) -> Path:
             values = metrics["table"][row][head]["natural"]["values"]
             if len(values) != n:
                 raise ValueError(f"{src}: {row}/{head} has {len(values)} of {n} seeds; the run is not finished")
+    if out_root is not None:
+        config = TablesConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in metrics["config"].items()})
+        data["encoders"] = encoder_histories(config, out_root)
     Path(dest).parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_text(dest, json.dumps(data, indent=2) + "\n")
 
@@ -516,9 +563,18 @@ def main(argv: list[str] | None = None) -> None:
     p_copy = sub.add_parser("copy")
     p_copy.add_argument("src")
     p_copy.add_argument("dest")
+    p_copy.add_argument("--out-root", default=None, help="the run's folder: add the encoders' per-epoch histories")
+    p_copy.add_argument("--weights", default=None, help="also export the first seed's weights into this folder")
     args = parser.parse_args(argv)
     if args.cmd == "copy":
-        print(copy_results(args.src, args.dest))
+        print(copy_results(args.src, args.dest, args.out_root))
+        if args.weights is not None:
+            if args.out_root is None:
+                parser.error("--weights needs --out-root (the run's folder)")
+            metrics = json.loads(Path(args.src).read_text())["metrics"]
+            config = TablesConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in metrics["config"].items()})
+            for path in export_weights(config, args.out_root, args.weights, seed=config.seed).values():
+                print(path)
         return
     from rrlib.runtime import configure_threads
 

@@ -1,0 +1,62 @@
+"""Figures of Section 5 (chapters 07–09): encoder training curves, downstream accuracies, saliency maps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from rrlib.plotting import PALETTE, Figure, new_figure, style
+
+__all__ = ["encoder_curves", "saliency_grid"]
+
+_ENCODER_TITLES = {"normal": "DIM encoder (normal MI)", "worst": "worst-case MI encoder (Eq. 5.4)"}
+
+
+def encoder_curves(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> Figure:
+    """One row per run (``(label, encoders)`` with ``encoders[loss]["history"]`` as in
+    :meth:`rrlib.experiments.robust_encoders.Result.metrics`), one column per encoder: the held-out normal and
+    worst-case DV estimates per epoch with the jointly trained critic (nats), RV shaded between them. A worst-case
+    value below zero is impossible for the true MI; the zero line makes it visible."""
+    fig, axes = new_figure(2, len(runs), width=4.0, height=2.8, sharey="row")
+    with style():
+        for r, (label, encoders) in enumerate(runs):
+            for c, loss in enumerate(("normal", "worst")):
+                ax = axes[r][c]
+                history = encoders[loss]["history"]
+                epochs = [h["epoch"] for h in history]
+                normal = [h["heldout_mi_normal"] for h in history]
+                worst = [h["heldout_mi_worst"] for h in history]
+                ax.plot(epochs, normal, "-o", ms=3, color=PALETTE["standard"], label="normal MI")
+                ax.plot(epochs, worst, "-s", ms=3, color=PALETTE["robust"], label="worst-case MI")
+                ax.fill_between(epochs, worst, normal, color=PALETTE["neutral"], alpha=0.2, label="RV")
+                ax.axhline(0.0, color=PALETTE["exact"], lw=0.8)
+                ax.set_title(f"{label}: {_ENCODER_TITLES[loss]}", fontsize=9)
+                ax.set_xlabel("epoch")
+                if c == 0:
+                    ax.set_ylabel("held-out DV estimate [nats]")
+        axes[0][0].legend(loc="best", fontsize=8)
+    return fig
+
+
+def saliency_grid(images: torch.Tensor, maps: Mapping[str, torch.Tensor], *, cmap: str = "RdBu_r") -> Figure:
+    """Rows: the images, then one row per saliency map (``maps[name]`` of the images' shape ``(n, 1, H, W)``,
+    already scaled to [0, 1] with 0.5 = zero gradient by :func:`rrlib.saliency.display_scale`)."""
+    n = images.shape[0]
+    names = list(maps)
+    fig, axes = new_figure(n, 1 + len(names), width=0.95, height=0.95)
+    with style():
+        rows = [("image", images, "gray")] + [(name, maps[name], cmap) for name in names]
+        for r, (name, tensor, colours) in enumerate(rows):
+            for i in range(n):
+                ax = axes[r][i]
+                ax.imshow(np.asarray(tensor[i, 0].detach().cpu()), cmap=colours, vmin=0.0, vmax=1.0)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.grid(False)
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+            axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    return fig
