@@ -49,7 +49,7 @@ Commands
         python -m rrlib.cli train-classifier --encoder runs/enc-worst --head mlp --classifier-loss standard \
             --out runs/enc-worst/h-mlp-standard --autoattack 1000
 ``sweep``
-    The training grid of Tables 1, 3-5 (:mod:`rrlib.experiments.sweep`): ``--list`` prints every cell (trials ×
+    The training grid of Tables 1, 3-5 (:mod:`rrlib.sweep`): ``--list`` prints every cell (trials ×
     rows × heads) with its state, otherwise the missing and partial cells run one after another, or only ``--cell
     NAME``; a finished cell is never recomputed. Example::
 
@@ -727,8 +727,8 @@ def _classifier_run(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------ sweep
 def _sweep_arguments(p: argparse.ArgumentParser) -> None:
-    from rrlib.experiments.sweep import PROFILES
     from rrlib.paper import TABLES
+    from rrlib.sweep import PROFILES
 
     p.add_argument("--profile", required=True, help=f"one of {list(PROFILES)}")
     p.add_argument("--dataset", default="fashion-mnist", help=f"one of {sorted(TABLES)} (default fashion-mnist)")
@@ -742,7 +742,7 @@ def _sweep_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _sweep_run(args: argparse.Namespace) -> int:
-    from rrlib.experiments.sweep import cell_states, sweep, tables_config
+    from rrlib.sweep import cell_states, sweep, tables_config
 
     try:
         config = tables_config(args.profile, args.dataset, seed=args.seed, device=args.device,

@@ -13,10 +13,10 @@ up over T steps to ≲ T·B·u relative in the parameters and the recorded losse
 train loss 3e-8, test loss 1e-7; accuracies identical.
 
 Two things are excluded on purpose and say why: (1) the comparison of ``train-model`` uses SGD, and that of
-``train-encoder`` (Adam only) skips the bias of the Linear layer that feeds a batch norm (``encoder.fc1.0.bias``)
-and that batch norm's running mean: the true gradient of such a bias is exactly 0 (batch norm subtracts it), so
-its computed gradient is rounding noise, which Adam divides by its own running RMS and turns into steps of up
-to lr·(1−β₁)/√(1−β₂) ≈ 3.2·lr in *either* run; those two entries are only checked against that bound. The
+``train-encoder`` (Adam only) skips the biases of the layers that feed a batch norm (``encoder.fc1.0.bias``, the
+critic's conv biases) and those batch norms' running means: the true gradient of such a bias is exactly 0 (batch
+norm subtracts it), so its computed gradient is rounding noise, which Adam divides by its own running RMS and turns
+into steps of up to lr·(1−β₁)/√(1−β₂) ≈ 3.2·lr in *either* run; those entries are only checked against that bound. The
 other encoder and critic parameters are compared at ``ADAM_ALLOWANCE × T·B·u`` (see there), the recorded training
 DV at T·B·u. The held-out MI is read in eval mode through those running means and is therefore not compared.
 (2) Runs with dropout or random starts draw per-rank random numbers by design and agree only in distribution.
@@ -49,9 +49,12 @@ ENCODER = ["train-encoder", "--dataset", "fashion-mnist", "--estimator-loss", "n
            "--lr", str(ENCODER_LR), "--device", "cpu", "--no-progress"]
 ENCODER_STEPS = 2 * 64 // 16
 #: Adam divides each gradient element by its own RMS, so an element's update inherits the element's relative rounding
-#: error, B·u times the condition number Σ|terms| / |Σ terms| of its batch sum, which is large for elements whose
-#: gradient nearly cancels; the encoder's parameters get 10× the SGD tolerance for that (measured: 1.1e-5 = 1.4·T·B·u).
-ADAM_ALLOWANCE = 10
+#: error, B·u times the condition number Σ|terms| / |Σ terms| of its batch sum, which is large (and not known in
+#: advance) for elements whose gradient nearly cancels. This factor is therefore measured, not derived: the largest
+#: relative parameter differences seen were 1.4e-4 = 18·T·B·u (critic conv weight feeding a batch norm) and 1.1e-5
+#: (encoder fc1 weight); the allowance is 100× T·B·u ≈ 7.6e-4, still far below the ~1e-2..1e-1 of the pre-batch-norm
+#: biases that a step of lr moves. The training DV (a well-conditioned batch sum) is held to T·B·u itself.
+ADAM_ALLOWANCE = 100
 
 
 def _free_port() -> int:
@@ -78,6 +81,18 @@ def _relative_differences(a: dict, b: dict, skip: tuple[str, ...] = ()) -> dict[
         scale = float(x.double().abs().max()) or 1.0
         out[key] = float((x.double() - b[key].double()).abs().max()) / scale
     return out
+
+
+def _pre_batchnorm(state: dict) -> tuple[str, ...]:
+    """Keys of the biases of layers whose output feeds a batch norm (``p.N.bias`` with ``p.N+1.running_mean``) and
+    of those batch norms' running means: the entries whose true gradient is 0 (see the module docstring)."""
+    out = []
+    for key in state:
+        prefix, _, last = key.rpartition(".")
+        parent, _, index = prefix.rpartition(".")
+        if last == "bias" and index.isdigit() and f"{parent}.{int(index) + 1}.running_mean" in state:
+            out += [key, f"{parent}.{int(index) + 1}.running_mean"]
+    return tuple(out)
 
 
 def _close(x: float, y: float, tol: float) -> bool:
@@ -141,11 +156,12 @@ def test_train_encoder_two_gloo_processes_match_one(tiny_fmnist_root, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     one = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)
     two = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=True)
-    noisy = ("encoder.fc1.0.bias", "encoder.fc1.1.running_mean")
     for part in ("encoder", "critic"):
-        diffs = _relative_differences(one[part], two[part], skip=noisy if part == "encoder" else ())
+        noisy = _pre_batchnorm(one[part])
+        assert "encoder.fc1.0.bias" in noisy or part == "critic"
+        diffs = _relative_differences(one[part], two[part], skip=noisy)
         assert max(diffs.values()) <= adam_tol, (part, sorted(diffs.items(), key=lambda kv: -kv[1])[:3])
-    for key in noisy:
-        assert float((one["encoder"][key] - two["encoder"][key]).abs().max()) <= adam_bound
+        for key in noisy:
+            assert float((one[part][key] - two[part][key]).abs().max()) <= adam_bound, key
     for r1, r2 in zip(one["history"], two["history"], strict=True):
         assert _close(r1["train_dv"], r2["train_dv"], tol), (r1["train_dv"], r2["train_dv"])

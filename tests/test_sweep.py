@@ -14,7 +14,7 @@ import pytest
 
 from rrlib.cli import main
 from rrlib.experiments.downstream_tables import TablesConfig
-from rrlib.experiments.sweep import cell_states, sweep
+from rrlib.sweep import cell_states, sweep
 from rrlib.train.encoder import train_encoder
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
