@@ -48,6 +48,13 @@ Commands
 
         python -m rrlib.cli train-classifier --encoder runs/enc-worst --head mlp --classifier-loss standard \
             --out runs/enc-worst/h-mlp-standard --autoattack 1000
+``sweep``
+    The training grid of Tables 1, 3-5 (:mod:`rrlib.sweep`): ``--list`` prints every cell (trials ×
+    rows × heads) with its state, otherwise the missing and partial cells run one after another, or only ``--cell
+    NAME``; a finished cell is never recomputed. Example::
+
+        python -m rrlib.cli sweep --profile medium --dataset fashion-mnist --out-root runs/tables --list
+
 ``download``
     Fetch a dataset with torchvision (needs internet) into the data directory.
 """
@@ -57,6 +64,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import pickle
 import sys
 import time
@@ -66,6 +74,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rrlib import distributed
 from rrlib.attacks import ThreatModel
 from rrlib.data import DATASETS, SPLITS, canonical_name, data_dir, get_spec, load_dataset, subset
 from rrlib.mi.critics import encode_and_dot_critics
@@ -224,7 +233,8 @@ def _train_run(args: argparse.Namespace) -> int:
     device = select_device(args.device)
     out = args.out if args.out is not None else entry_dir(config)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.json", canonical_json(config) + "\n")
+    if distributed.is_main():
+        atomic_write_text(out / "config.json", canonical_json(config) + "\n")
     threat = config.train_threat()
     print(
         f"train-model {config.model} on {get_spec(config.dataset).title}, "
@@ -237,7 +247,8 @@ def _train_run(args: argparse.Namespace) -> int:
     if code:
         return code
     metrics = result.metrics()
-    atomic_write_text(out / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+    if distributed.is_main():
+        atomic_write_text(out / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     state = "finished" if result.finished else f"stopped at step {result.global_step} (rerun to resume)"
     print(f"{state}; checkpoint {out / CHECKPOINT_FILE}; metrics {out / METRICS_FILE}")
     return 0
@@ -685,7 +696,7 @@ def _classifier_run(args: argparse.Namespace) -> int:
     if code:
         return code
     metrics = result.metrics()
-    if args.autoattack is not None:
+    if args.autoattack is not None and distributed.is_main():
         previous = _read_json(args.out / METRICS_FILE) or {}
         old = previous.get("autoattack")
         if (old is not None and old.get("n_images") == args.autoattack and previous.get("final", {}).get("epoch")
@@ -714,6 +725,43 @@ def _classifier_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------ sweep
+def _sweep_arguments(p: argparse.ArgumentParser) -> None:
+    from rrlib.paper import TABLES
+    from rrlib.sweep import PROFILES
+
+    p.add_argument("--profile", required=True, help=f"one of {list(PROFILES)}")
+    p.add_argument("--dataset", default="fashion-mnist", help=f"one of {sorted(TABLES)} (default fashion-mnist)")
+    p.add_argument("--out-root", type=Path, required=True, help="folder of the cells (one sub-folder each)")
+    p.add_argument("--list", action="store_true", help="print every cell with its state (finished/partial/missing)")
+    p.add_argument("--cell", default=None, metavar="NAME", help="run only this cell (names: --list)")
+    p.add_argument("--dry-run", action="store_true", help="print what would run, train nothing")
+    p.add_argument("--seed", type=int, default=0, help="first seed of the trials (default 0)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N, mps")
+    p.add_argument("--data-root", type=Path, default=None, help=f"data directory (default {data_dir()})")
+
+
+def _sweep_run(args: argparse.Namespace) -> int:
+    from rrlib.sweep import cell_states, sweep, tables_config
+
+    try:
+        config = tables_config(args.profile, args.dataset, seed=args.seed, device=args.device,
+                               data_root=None if args.data_root is None else str(args.data_root))
+        if args.list:
+            for state in cell_states(config, args.out_root):
+                print(f"{state.cell.name:40s} {state.state:9s} {state.folder}")
+            return 0
+    except ValueError as err:
+        return _error(err)
+    print(f"sweep: {args.profile} profile, {config.dataset}, {len(config.seeds)} trials -> {args.out_root}")
+    ran, code = _guarded_training(lambda: sweep(config, args.out_root, cell=args.cell, dry_run=args.dry_run),
+                                  args.out_root)
+    if code:
+        return code
+    print(f"{'would run' if args.dry_run else 'ran'} {len(ran)} cell(s)")
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "train-model": Command("train a classifier (standard or PGD-adversarial)", _train_arguments, _train_run),
     "estimate-mi": Command(
@@ -726,6 +774,10 @@ COMMANDS: dict[str, Command] = {
     "train-classifier": Command(
         "train a standard or robust head on a frozen encoder (final and best / E.S. accuracies)",
         _classifier_arguments, _classifier_run,
+    ),
+    "sweep": Command(
+        "list or train the cells of the downstream tables (Tables 1, 3-5), missing ones or one", _sweep_arguments,
+        _sweep_run,
     ),
     "download": Command("download a dataset with torchvision", _download_arguments, _download_run),
 }
@@ -742,9 +794,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The commands that run data-parallel under torchrun (:mod:`rrlib.distributed`).
+DISTRIBUTED_COMMANDS = ("train-model", "train-encoder", "train-classifier", "sweep")
+
+
+def _distributed_main(args: argparse.Namespace) -> int:
+    """Run a command as one rank of a torchrun job: join the process group (NCCL on CUDA, Gloo on the CPU), run
+    the command on this rank's device with the console output of rank 0 only, and leave the group."""
+    if args.command not in DISTRIBUTED_COMMANDS:
+        return _error(ValueError(f"command {args.command!r} does not run under torchrun (WORLD_SIZE="
+                                 f"{distributed.world_size() if distributed.is_distributed() else 'set'}); "
+                                 f"valid choices: {list(DISTRIBUTED_COMMANDS)}; run it as one process"))
+    try:
+        device = distributed.init(args.device)
+    except (ValueError, RuntimeError) as err:
+        return _error(err)
+    try:
+        args.device = str(device)
+        with contextlib.ExitStack() as stack:
+            if not distributed.is_main():
+                stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+            return int(args._run(args) or 0)
+    finally:
+        distributed.teardown()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
+    """Entry point; returns the exit code. Under torchrun (``WORLD_SIZE > 1``) a training command runs
+    data-parallel (:func:`_distributed_main`)."""
     args = build_parser().parse_args(argv)
+    if distributed.launched():
+        return _distributed_main(args)
     return int(args._run(args) or 0)
 
 

@@ -52,7 +52,7 @@ from rrlib.train.encoder import EncoderConfig, train_encoder
 from rrlib.train.supervised import METRICS_FILE, TrainConfig, train_model
 
 __all__ = ["COLUMNS", "HEADS", "ROWS", "ROW_LABELS", "Cell", "TablesConfig", "TablesResult", "cells",
-           "prediction_shares", "provenance", "run"]
+           "prediction_shares", "provenance", "run", "train_cell"]
 
 ROWS = ("hjelm/standard", "hjelm/robust", "ours/standard", "ours/standard_es", "ours/robust",
         "supervised/standard", "supervised/robust")
@@ -349,7 +349,7 @@ def provenance(config: TablesConfig | None = None, timings: dict[str, Any] | Non
 
 
 # ----------------------------------------------------------------------------------------------------- run
-def _train(cell: Cell, out_root: Path, config: TablesConfig) -> tuple[Any, bool]:
+def train_cell(cell: Cell, out_root: Path, config: TablesConfig) -> tuple[Any, bool]:
     """Train (or load) one cell; returns its result and whether anything was trained."""
     folder = out_root / cell.path
     kw = {"device": config.device, "data_root": config.data_root, "show_progress": False}
@@ -387,7 +387,7 @@ def run(config: TablesConfig, out_root: str | os.PathLike, *, log: Callable[[str
     timings: dict[str, dict[str, Any]] = {}
     for i, cell in enumerate(todo, 1):
         tick = time.perf_counter()
-        result, trained = _train(cell, out_root, config)
+        result, trained = train_cell(cell, out_root, config)
         train_s = time.perf_counter() - tick
         if not result.finished:
             raise RuntimeError(f"cell {cell.name} did not finish training in {out_root / cell.path}")

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rrlib import attacks
+from rrlib import distributed as dist
 from rrlib.attacks import ThreatModel
 from rrlib.data import ImageDataset, canonical_name, get_spec, load_dataset, make_loader, subset
 from rrlib.models.heads import HEADS, build_head
@@ -228,7 +229,14 @@ def _best_index(history: list[dict[str, float]]) -> int | None:
 # ----------------------------------------------------------------------------------------------------- evaluation
 def evaluate_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *,
                         batch_size: int = 500) -> dict[str, float]:
-    """Natural and PGD accuracy (fractions) of ``model`` on ``(x, y)``, in eval mode (modes restored)."""
+    """Natural and PGD accuracy (fractions) of ``model`` on ``(x, y)``, in eval mode (modes restored).
+
+    In a distributed run every rank scores its contiguous share of ``(x, y)`` and the counts are added (the same
+    fractions as one process)."""
+    n_all = x.shape[0]
+    if dist.is_distributed():
+        mine = dist.shard_range(n_all)
+        x, y = x[mine.start:mine.stop], y[mine.start:mine.stop]
     nat = adv = 0
     with managed_modes(model):
         for start in range(0, x.shape[0], batch_size):
@@ -238,23 +246,31 @@ def evaluate_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, thre
             x_adv = _pgd_examples(model, xb, yb, threat)
             with torch.no_grad():
                 adv += int((model(x_adv).argmax(1) == yb).sum())
-    n = max(x.shape[0], 1)
+    if dist.is_distributed():
+        nat, adv = (round(v) for v in dist.sum_values([nat, adv]))
+    n = max(n_all, 1)
     return {"nat_acc": nat / n, "adv_acc": adv / n}
 
 
 def head_step(model: FrozenEncoderClassifier, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-              threat: ThreatModel | None) -> tuple[float, int]:
+              threat: ThreatModel | None, *, head: nn.Module | None = None,
+              global_batch: int | None = None) -> tuple[float, int]:
     """One step on h: CE on ``x`` (standard) or on PGD examples of ``h∘g`` (``threat`` given).
 
-    Returns (mean CE in nats, number correct) on the batch trained on.
+    Returns (mean CE in nats, number correct) on the batch trained on. In a data-parallel run ``x`` is this rank's
+    share of a batch of ``global_batch`` images and ``head`` the DDP-wrapped ``model.head``: the loss is this
+    rank's share of the batch mean, ``Σ_local CE × world size / global_batch`` (what is returned), and DDP averages.
     """
     if threat is not None:
         x = _pgd_examples(model, x, y, threat)
     model.train()
     with torch.no_grad():
         z = model.encoder(x)
-    logits = model.head(z)
-    loss = F.cross_entropy(logits, y)
+    logits = (model.head if head is None else head)(z)
+    if global_batch is None:
+        loss = F.cross_entropy(logits, y)
+    else:
+        loss = F.cross_entropy(logits, y, reduction="sum") * (dist.world_size() / global_batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -321,6 +337,9 @@ def train_classifier(
     encoder_dir, out_dir = Path(encoder_dir), Path(out_dir)
     path = out_dir / CHECKPOINT_FILE
     dev = select_device(device)
+    distributed, world = dist.is_distributed(), dist.world_size()
+    if distributed:
+        dist.check_batch(config.batch_size)
     encoder = _load_frozen_encoder(encoder_dir, config.dataset, dev)
     enc_print = _fingerprint(encoder)
     key = config_hash(config)
@@ -332,11 +351,12 @@ def train_classifier(
     optimizer = torch.optim.Adam(head.parameters(), lr=config.lr)
     state: dict[str, Any] = {"epoch": 0, "history": [], "finished": False, "best_head": None}
 
-    if path.exists():
+    if dist.from_main(path.exists):  # rank 0's disk decides (other machines need not share it)
         if not resume:
             raise FileExistsError(f"{path} already exists and resume=False; choose another out_dir or remove it "
                                   "(nothing was overwritten)")
-        saved = read_checkpoint(path, kind=KIND, remedy=f"remove {path} and rerun", map_location=dev)
+        saved = dist.from_main(lambda: read_checkpoint(path, kind=KIND, remedy=f"remove {path} and rerun",
+                                                       map_location="cpu" if distributed else dev))
         finished = check_resumable(saved, config, path, what="a classifier")
         if saved.get("encoder_fingerprint") != enc_print:
             raise ValueError(f"{path} was trained on another encoder than the one now in {encoder_dir}; use another "
@@ -345,6 +365,8 @@ def train_classifier(
         optimizer.load_state_dict(saved["optimizer"])
         set_rng_state(saved["rng"])
         state = {k: saved[k] for k in ("epoch", "history", "best_head")}
+        if distributed and state["best_head"] is not None:
+            state["best_head"] = {k: v.to(dev) for k, v in state["best_head"].items()}
         state["finished"] = finished
 
     def result() -> ClassifierResult:
@@ -367,14 +389,25 @@ def train_classifier(
     last = config.epochs if stop_after_epochs is None else min(config.epochs, stop_after_epochs)
     n = len(loader)
     ticks = progress(range(state["epoch"] * n, last * n), total=config.epochs * n, initial=state["epoch"] * n,
-                     desc=f"head {config.head} ({config.classifier_loss})") if show_progress else iter(())
+                     desc=f"head {config.head} ({config.classifier_loss})") \
+        if show_progress and dist.is_main() else iter(())
+    wrapped = dist.wrap(head, dev)  # DDP in a distributed run; ``head`` itself otherwise
     while state["epoch"] < last:
         epoch = state["epoch"]
         loss_sum, correct, seen, tick = 0.0, 0, 0, time.perf_counter()
         for step, (x, y) in enumerate(loader.iterate(epoch)):
-            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-            loss, right = head_step(model, optimizer, x, y, train_threat)
-            loss_sum, correct, seen = loss_sum + loss * len(y), correct + right, seen + len(y)
+            if distributed:
+                n_batch = len(y)
+                dist.seed_step(config.seed, epoch, step)
+                x, y = (t.to(dev) for t in dist.shard(x, y))
+                share, right = head_step(model, optimizer, x, y, train_threat, head=wrapped, global_batch=n_batch)
+                batch_sum, right = dist.sum_values([share * n_batch / world, right])
+                loss, right = batch_sum / n_batch, round(right)
+                loss_sum, correct, seen = loss_sum + batch_sum, correct + right, seen + n_batch
+            else:
+                x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+                loss, right = head_step(model, optimizer, x, y, train_threat)
+                loss_sum, correct, seen = loss_sum + loss * len(y), correct + right, seen + len(y)
             next(ticks, None)
             if callback is not None:
                 callback({"epoch": epoch, "step": step, "loss": loss})
@@ -391,14 +424,15 @@ def train_classifier(
             state["best_head"] = {k: v.detach().clone() for k, v in head.state_dict().items()}
         state["epoch"] = epoch + 1
         state["finished"] = state["epoch"] >= config.epochs
-        save_checkpoint(path, {"kind": KIND, "config": asdict(config), "config_hash": key,
-                               "encoder_dir": str(encoder_dir), "encoder_fingerprint": enc_print,
-                               "head": head.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng_state(),
-                               **state})
+        if dist.is_main():
+            save_checkpoint(path, {"kind": KIND, "config": asdict(config), "config_hash": key,
+                                   "encoder_dir": str(encoder_dir), "encoder_fingerprint": enc_print,
+                                   "head": head.state_dict(), "optimizer": optimizer.state_dict(),
+                                   "rng": rng_state(), **state})
         if on_epoch is not None:
             on_epoch(dict(record))
     res = result()
-    if res.finished:
+    if res.finished and dist.is_main():
         atomic_write_text(out_dir / METRICS_FILE, json.dumps(res.metrics(), indent=2) + "\n")
     return res
 

@@ -48,6 +48,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from rrlib import distributed as dist
 from rrlib.attacks import ThreatModel
 from rrlib.data import ImageDataset, canonical_name, dataset_threat_model, get_spec, load_dataset, make_loader, subset
 from rrlib.mi import worst_case
@@ -272,6 +273,23 @@ def encoder_step(encoder: nn.Module, critic: nn.Module, optimizer: torch.optim.O
     return float(value.detach())
 
 
+def split_batch_step(joint: nn.Module, encoder: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer,
+                     x: torch.Tensor, threat: ThreatModel | None) -> float:
+    """:func:`encoder_step` of a data-parallel run: ``x`` is this rank's share of the batch, ``joint`` the DDP-wrapped
+    :class:`rrlib.train.ddp_mi.JointDV` of ``encoder`` and ``critic``; the DV (and Algorithm 1's objective) is that
+    of the whole batch (:func:`rrlib.train.ddp_mi.global_dv`). Returns the batch's DV before the update (nats)."""
+    from rrlib.train.ddp_mi import RowCritic, global_dv
+
+    if threat is not None:
+        x, _ = worst_case.worst_case_batch(RowCritic(critic), encoder, x, threat, bound=global_dv)
+    joint.train()
+    value = joint(x)
+    optimizer.zero_grad(set_to_none=True)
+    (-value).backward()
+    optimizer.step()
+    return float(value.detach())
+
+
 def heldout_mi(encoder: nn.Module, critic: nn.Module, batches: list[torch.Tensor], threat: ThreatModel
                ) -> tuple[float, float]:
     """Mean normal and worst-case DV estimate (nats) of ``encoder`` with ``critic`` over ``batches`` (eval mode)."""
@@ -380,6 +398,11 @@ def train_encoder(
             the run like a crash (the last epoch checkpoint stays).
         on_epoch: called with each epoch's history record once that epoch is checkpointed.
 
+    Under ``torchrun`` (:mod:`rrlib.distributed`) the run is data-parallel: each rank holds ``batch_size / world
+    size`` images of every batch, the DV bound and Algorithm 1 use the whole batch (:mod:`rrlib.train.ddp_mi`), DDP
+    averages the gradients of encoder and critic, the held-out estimates run on rank 0 and rank 0 alone writes
+    (the checkpoint holds the unwrapped modules and resumes with any number of processes).
+
     Returns an :class:`EncoderResult` (encoder and critic in eval mode).
     """
     if not isinstance(config, EncoderConfig):
@@ -389,6 +412,9 @@ def train_encoder(
     path = out_dir / CHECKPOINT_FILE
     dev = select_device(device)
     key = config_hash(config)
+    distributed = dist.is_distributed()
+    if distributed:
+        dist.check_batch(config.batch_size)
 
     seed_everything(config.seed)
     encoder, critic = _build(config)
@@ -397,11 +423,12 @@ def train_encoder(
     optimizer = torch.optim.Adam([*encoder.parameters(), *critic.parameters()], lr=config.lr)
     state: dict[str, Any] = {"epoch": 0, "history": [], "finished": False}
 
-    if path.exists():
+    if dist.from_main(path.exists):  # rank 0's disk decides (other machines need not share it)
         if not resume:
             raise FileExistsError(f"{path} already exists and resume=False; choose another out_dir or remove it "
                                   "(nothing was overwritten)")
-        saved = read_checkpoint(path, kind=KIND, remedy=f"remove {path} and rerun", map_location=dev)
+        saved = dist.from_main(lambda: read_checkpoint(path, kind=KIND, remedy=f"remove {path} and rerun",
+                                                       map_location="cpu" if distributed else dev))
         finished = check_resumable(saved, config, path, what="an encoder")
         encoder.load_state_dict(saved["encoder"])
         critic.load_state_dict(saved["critic"])
@@ -431,12 +458,20 @@ def train_encoder(
     last = config.epochs if stop_after_epochs is None else min(config.epochs, stop_after_epochs)
     n = len(loader)
     ticks = progress(range(state["epoch"] * n, last * n), total=config.epochs * n, initial=state["epoch"] * n,
-                     desc=f"encoder ({config.estimator_loss})") if show_progress else iter(())
+                     desc=f"encoder ({config.estimator_loss})") if show_progress and dist.is_main() else iter(())
+    if distributed:
+        from rrlib.train.ddp_mi import JointDV
+
+        joint = dist.wrap(JointDV(encoder, critic), dev)
     while state["epoch"] < last:
         epoch = state["epoch"]
         total, seen, tick = 0.0, 0, time.perf_counter()
         for step, (x, _labels_never_read) in enumerate(loader.iterate(epoch)):
-            value = encoder_step(encoder, critic, optimizer, x.to(dev, non_blocking=True), train_threat)
+            if distributed:
+                dist.seed_step(config.seed, epoch, step)
+                value = split_batch_step(joint, encoder, critic, optimizer, dist.shard(x)[0].to(dev), train_threat)
+            else:
+                value = encoder_step(encoder, critic, optimizer, x.to(dev, non_blocking=True), train_threat)
             if not math.isfinite(value):
                 raise FloatingPointError(f"the DV estimate diverged at epoch {epoch + 1}, step {step} ({value}); "
                                          "lower lr (nothing was written for this epoch)")
@@ -446,7 +481,7 @@ def train_encoder(
             if callback is not None:
                 callback({"epoch": epoch, "step": step, "dv": value})
         seconds = time.perf_counter() - tick
-        mi_normal, mi_worst = heldout_mi(encoder, critic, heldout, threat)
+        mi_normal, mi_worst = dist.from_main(lambda: heldout_mi(encoder, critic, heldout, threat))
         state["history"].append({
             "epoch": epoch + 1,
             "train_dv": total / seen,
@@ -458,20 +493,22 @@ def train_encoder(
         })
         state["epoch"] = epoch + 1
         state["finished"] = state["epoch"] >= config.epochs
-        save_checkpoint(path, {
-            "kind": KIND,
-            "config": asdict(config),
-            "config_hash": key,
-            "encoder": encoder.state_dict(),
-            "critic": critic.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "rng": rng_state(),
-            **state,
-        })
+        if dist.is_main():
+            save_checkpoint(path, {
+                "kind": KIND,
+                "config": asdict(config),
+                "config_hash": key,
+                "encoder": encoder.state_dict(),
+                "critic": critic.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "rng": rng_state(),
+                **state,
+            })
         if on_epoch is not None:
             on_epoch(dict(state["history"][-1]))
     if state["finished"]:
         res = result()
-        atomic_write_text(out_dir / METRICS_FILE, json.dumps(res.metrics(), indent=2) + "\n")
+        if dist.is_main():
+            atomic_write_text(out_dir / METRICS_FILE, json.dumps(res.metrics(), indent=2) + "\n")
         return res
     return result()

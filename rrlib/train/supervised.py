@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rrlib import distributed as dist
 from rrlib.attacks import ThreatModel
 from rrlib.data import (
     AUGMENTATIONS,
@@ -295,11 +296,18 @@ def evaluate(
 
     The model is evaluated in eval mode and its train/eval mode restored afterwards. ``device`` defaults
     to the model's. Returns ``{"nat_acc", "nat_loss"[, "adv_acc", "adv_loss"]}``; accuracies in [0, 1].
+    In a distributed run (:mod:`rrlib.distributed`) every rank scores its contiguous share of ``data`` and the
+    sums are added over the ranks: the same counts as one process, the losses up to the order of the sums.
     """
     dev = next(model.parameters()).device if device is None else select_device(device)
     sums = {"nat_correct": 0, "nat_loss": 0.0, "adv_correct": 0, "adv_loss": 0.0}
+    part = data
+    if dist.is_distributed():
+        mine = dist.shard_range(len(data))
+        part = ImageDataset(data.images[mine.start:mine.stop], data.labels[mine.start:mine.stop], scale=data.scale,
+                            name=f"{data.name}[rank {dist.rank()}]")
     with managed_modes(model):
-        for x, y in make_loader(data, batch_size, shuffle=False):
+        for x, y in make_loader(part, batch_size, shuffle=False) if len(part) else ():
             x, y = x.to(dev), y.to(dev)
             logits = _predict(model, x, dev, amp)
             sums["nat_correct"] += int((logits.argmax(1) == y).sum())
@@ -309,6 +317,8 @@ def evaluate(
                 logits = _predict(model, x_adv, dev, amp)
                 sums["adv_correct"] += int((logits.argmax(1) == y).sum())
                 sums["adv_loss"] += float(F.cross_entropy(logits, y, reduction="sum"))
+    if dist.is_distributed():
+        sums = dict(zip(sums, dist.sum_values(list(sums.values())), strict=True))
     n = len(data)
     out = {"nat_acc": sums["nat_correct"] / n, "nat_loss": sums["nat_loss"] / n}
     if threat is not None:
@@ -369,9 +379,16 @@ def train_model(
     log:
         Receives one line per evaluated epoch (e.g. ``print``).
 
+    Under ``torchrun`` (:mod:`rrlib.distributed`) the run is data-parallel: every rank trains on its share of each
+    batch, DDP averages the gradients, evaluation is split over the ranks and rank 0 alone writes the checkpoint
+    and logs; the checkpoint holds the unwrapped model and resumes with any number of processes.
+
     Returns a :class:`TrainResult`; ``finished`` is False when ``max_steps`` stopped the run.
     """
     dev = select_device(device)
+    distributed, world = dist.is_distributed(), dist.world_size()
+    if distributed:
+        dist.check_batch(config.batch_size)
     if checkpoint_every is not None:
         _positive_int("checkpoint_every", checkpoint_every)
     if max_steps is not None:
@@ -383,6 +400,8 @@ def train_model(
             f"training images have shape {tuple(train_set.images.shape[1:])}, but dataset "
             f"{config.dataset!r} has {spec.shape}"
         )
+    if distributed:
+        dist.check_last_batch(len(train_set), config.batch_size)
 
     seed_everything(config.seed)
     model = build_model(config.model, config.dataset, head=config.head, width=config.width).to(dev)
@@ -392,9 +411,10 @@ def train_model(
     state = _new_state(config)
 
     ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
-    if ckpt is not None and (ckpt.is_file() or previous_path(ckpt).is_file()):
-        saved = read_checkpoint(ckpt, kind=None, map_location=dev,
-                                remedy=f"remove {ckpt} (and {previous_path(ckpt).name}) to train from scratch")
+    if ckpt is not None and dist.from_main(lambda: ckpt.is_file() or previous_path(ckpt).is_file()):
+        saved = dist.from_main(lambda: read_checkpoint(
+            ckpt, kind=None, map_location="cpu" if distributed else dev,
+            remedy=f"remove {ckpt} (and {previous_path(ckpt).name}) to train from scratch"))
         if saved["config_hash"] != config_hash(config):
             raise ValueError(
                 f"checkpoint {ckpt} belongs to another configuration "
@@ -410,8 +430,10 @@ def train_model(
         set_rng_state(saved["rng"])
         state = saved["state"]
 
+    net = dist.wrap(model, dev)  # DDP in a distributed run (after loading: it starts every rank from rank 0's)
+
     def save() -> None:
-        if ckpt is None:
+        if ckpt is None or not dist.is_main():
             return
         save_checkpoint(
             ckpt,
@@ -441,9 +463,9 @@ def train_model(
     last_save = time.monotonic()
     while state["epoch"] < config.epochs:
         epoch, start = state["epoch"], state["step"]
-        model.train()
+        net.train()
         batches = loader.iterate(epoch, start)
-        if show_progress:
+        if show_progress and dist.is_main():
             batches = progress(
                 batches,
                 desc=f"epoch {epoch + 1}/{config.epochs}",
@@ -453,20 +475,31 @@ def train_model(
             )
         tick = time.perf_counter()
         for x, y in batches:
+            n_batch = len(y)
+            if distributed:
+                x, y = dist.shard(x, y)
+                dist.seed_step(config.seed, state["global_step"])
             x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
             if train_threat is not None:
                 x = _attack(model, x, y, train_threat, dev, config.amp)
             with autocast_context(dev, config.amp):
-                logits = model(x)
-                loss = F.cross_entropy(logits.float(), y)
+                logits = net(x)
+                if distributed:  # this rank's share of the batch mean; DDP averages over the ranks
+                    loss = F.cross_entropy(logits.float(), y, reduction="sum") * (world / n_batch)
+                else:
+                    loss = F.cross_entropy(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
+            loss_sum, correct = float(loss.detach()) * len(y), int((logits.argmax(1) == y).sum())
+            if distributed:
+                loss_sum, correct = dist.sum_values([float(loss.detach()) * n_batch / world, correct])
+                correct = round(correct)
             sums = state["sums"]
-            sums["loss"] += float(loss.detach()) * len(y)
-            sums["correct"] += int((logits.argmax(1) == y).sum())
-            sums["seen"] += len(y)
+            sums["loss"] += loss_sum
+            sums["correct"] += correct
+            sums["seen"] += n_batch
             state["step"] += 1
             state["global_step"] += 1
             now = time.perf_counter()
@@ -485,7 +518,7 @@ def train_model(
                         "epoch": epoch,
                         "step": state["step"],
                         "global_step": state["global_step"],
-                        "loss": float(loss.detach()),
+                        "loss": loss_sum / n_batch if distributed else float(loss.detach()),
                     }
                 )
             if max_steps is not None and state["global_step"] >= max_steps and state["step"] < len(loader):
@@ -507,7 +540,7 @@ def train_model(
             t0 = time.perf_counter()
             record.update(evaluate(model, test_set, threat=eval_threat, device=dev, amp=config.amp))
             record["eval_seconds"] = time.perf_counter() - t0
-            if log is not None:
+            if log is not None and dist.is_main():
                 log(format_record(record, config.epochs))
         state["history"].append(record)
         state["epoch"] = epoch + 1
@@ -551,7 +584,7 @@ def train_cached(
     """
     folder = entry_dir(config, cache_root)
     res = train_model(config, device=device, checkpoint_path=folder / CHECKPOINT_FILE, **kwargs)
-    if res.finished:
+    if res.finished and dist.is_main():
         atomic_write_text(folder / METRICS_FILE, json.dumps(res.metrics(), indent=2) + "\n")
     return res
 

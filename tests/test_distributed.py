@@ -1,0 +1,167 @@
+"""Data-parallel training under torchrun (rrlib.distributed): 2 Gloo processes on the CPU against 1 process.
+
+Each 2-process run is a real ``python -m torch.distributed.run --nproc_per_node 2 -m rrlib.cli ...`` (about 10 s on
+one core each); the 1-process reference runs in this interpreter through ``rrlib.cli.main``.
+
+**Tolerance.** Splitting a batch of B images over 2 ranks changes nothing in the mathematics (the loss is each
+rank's share of the batch mean, batch norm is synchronised, DDP averages), only the order of floating-point sums:
+the batch sums of the gradients and of the batch-norm statistics become two partial sums plus an all-reduce.
+A reordered float32 sum of B terms differs by at most about B·u relative (u = 2⁻²⁴, unit round-off; typically
+√B·u), so one step's gradient differs by ≲ B·u relatively, and with a small learning rate these differences add
+up over T steps to ≲ T·B·u relative in the parameters and the recorded losses: for T = 12 steps of B = 64,
+``TOL = T·B·u ≈ 4.6e-5``. Measured (this machine): max relative parameter difference 1.2e-7 (a few ulps),
+train loss 3e-8, test loss 1e-7; accuracies identical.
+
+Two things are excluded on purpose and say why: (1) the comparison of ``train-model`` uses SGD, and that of
+``train-encoder`` (Adam only) skips the biases of the layers that feed a batch norm (``encoder.fc1.0.bias``, the
+critic's conv biases) and those batch norms' running means: the true gradient of such a bias is exactly 0 (batch
+norm subtracts it), so its computed gradient is rounding noise, which Adam divides by its own running RMS and turns
+into steps of up to lr·(1−β₁)/√(1−β₂) ≈ 3.2·lr in *either* run; those entries are only checked against that bound. The
+other encoder and critic parameters are compared at ``ADAM_ALLOWANCE × T·B·u`` (see there), the recorded training
+DV at T·B·u. The held-out MI is read in eval mode through those running means and is therefore not compared.
+(2) Runs with dropout or random starts draw per-rank random numbers by design and agree only in distribution.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from rrlib.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+U = 2.0 ** -24  # float32 unit round-off
+
+MODEL = ["train-model", "--dataset", "digits", "--head", "linear", "--width", "0.125", "--epochs", "2",
+         "--batch-size", "64", "--optimizer", "sgd", "--lr", "0.05", "--train-subset", "384", "--test-subset", "128",
+         "--no-adv-eval", "--device", "cpu", "--no-progress"]
+MODEL_STEPS = 2 * 384 // 64
+ENCODER_LR = 1e-3
+ENCODER = ["train-encoder", "--dataset", "fashion-mnist", "--estimator-loss", "normal", "--epochs", "2",
+           "--train-subset", "64", "--width", "0.125", "--critic-hidden", "16", "--batch-size", "16",
+           "--lr", str(ENCODER_LR), "--device", "cpu", "--no-progress"]
+ENCODER_STEPS = 2 * 64 // 16
+#: Adam divides each gradient element by its own RMS, so an element's update inherits the element's relative rounding
+#: error, B·u times the condition number Σ|terms| / |Σ terms| of its batch sum, which is large (and not known in
+#: advance) for elements whose gradient nearly cancels. This factor is therefore measured, not derived: the largest
+#: relative parameter differences seen were 1.4e-4 = 18·T·B·u (critic conv weight feeding a batch norm) and 1.1e-5
+#: (encoder fc1 weight); the allowance is 100× T·B·u ≈ 7.6e-4, still far below the ~1e-2..1e-1 of the pre-batch-norm
+#: biases that a step of lr moves. The training DV (a well-conditioned batch sum) is held to T·B·u itself.
+ADAM_ALLOWANCE = 100
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchrun(args: list[str], nproc: int = 2) -> subprocess.CompletedProcess:
+    """``python -m torch.distributed.run --nproc_per_node N -m rrlib.cli ARGS`` from the repository root."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RRBOOK_THREADS": "1", "RRBOOK_NO_PROGRESS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_port",
+           str(_free_port()), "-m", "rrlib.cli", *args]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+
+
+def _relative_differences(a: dict, b: dict, skip: tuple[str, ...] = ()) -> dict[str, float]:
+    """max |a − b| / max |a| per floating tensor of two state dicts (the same keys)."""
+    assert a.keys() == b.keys()
+    out = {}
+    for key, x in a.items():
+        if key in skip or not x.is_floating_point():
+            continue
+        scale = float(x.double().abs().max()) or 1.0
+        out[key] = float((x.double() - b[key].double()).abs().max()) / scale
+    return out
+
+
+def _pre_batchnorm(state: dict) -> tuple[str, ...]:
+    """Keys of the biases of layers whose output feeds a batch norm (``p.N.bias`` with ``p.N+1.running_mean``) and
+    of those batch norms' running means: the entries whose true gradient is 0 (see the module docstring)."""
+    out = []
+    for key in state:
+        prefix, _, last = key.rpartition(".")
+        parent, _, index = prefix.rpartition(".")
+        if last == "bias" and index.isdigit() and f"{parent}.{int(index) + 1}.running_mean" in state:
+            out += [key, f"{parent}.{int(index) + 1}.running_mean"]
+    return tuple(out)
+
+
+def _close(x: float, y: float, tol: float) -> bool:
+    return abs(x - y) <= tol * max(abs(x), abs(y), 1.0)
+
+
+@pytest.fixture(scope="module")
+def one_process_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("model1")
+    assert main([*MODEL, "--out", str(out)]) == 0
+    return out
+
+
+def test_train_model_two_gloo_processes_match_one(one_process_model, tmp_path):
+    tol = MODEL_STEPS * 64 * U
+    done = torchrun([*MODEL, "--out", str(tmp_path)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("finished;") == 1  # rank 0 alone prints
+    one = torch.load(one_process_model / "checkpoint.pt", weights_only=True)
+    two = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    diffs = _relative_differences(one["model"], two["model"])
+    assert max(diffs.values()) <= tol, sorted(diffs.items(), key=lambda kv: -kv[1])[:3]
+    assert one["state"]["global_step"] == two["state"]["global_step"] == MODEL_STEPS
+    m1 = json.loads((one_process_model / "metrics.json").read_text())["final"]
+    m2 = json.loads((tmp_path / "metrics.json").read_text())["final"]
+    for key in ("train_loss", "nat_loss"):
+        assert _close(m1[key], m2[key], tol), (key, m1[key], m2[key])
+    assert m1["train_acc"] == m2["train_acc"] and m1["nat_acc"] == m2["nat_acc"]
+
+
+def test_a_two_process_checkpoint_resumes_in_one_process(one_process_model, tmp_path):
+    tol = MODEL_STEPS * 64 * U
+    done = torchrun([*MODEL, "--out", str(tmp_path), "--max-steps", "4"])  # stops inside epoch 1
+    assert done.returncode == 0, done.stderr[-3000:]
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert saved["state"]["global_step"] == 4 and not saved["state"]["finished"]
+    assert not any(k.startswith("module.") for k in saved["model"])  # the unwrapped model: any world size resumes
+    assert main([*MODEL, "--out", str(tmp_path)]) == 0
+    one = torch.load(one_process_model / "checkpoint.pt", weights_only=True)
+    resumed = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    diffs = _relative_differences(one["model"], resumed["model"])
+    assert max(diffs.values()) <= tol, sorted(diffs.items(), key=lambda kv: -kv[1])[:3]
+
+
+def test_a_world_size_that_does_not_divide_the_batch_is_one_error_line(tmp_path):
+    done = torchrun([*[a if a != "64" else "63" for a in MODEL], "--train-subset", "378", "--out", str(tmp_path)])
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert lines and len(set(lines)) == 1, done.stderr[-3000:]
+    assert "batch_size 63" in lines[0] and "world size 2" in lines[0] and "[1, 3, 7, 9, 21, 63]" in lines[0]
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_train_encoder_two_gloo_processes_match_one(tiny_fmnist_root, tmp_path):
+    tol = ENCODER_STEPS * 16 * U
+    adam_tol = ADAM_ALLOWANCE * tol
+    adam_bound = 2 * ENCODER_STEPS * ENCODER_LR * 0.1 / 0.001 ** 0.5  # both runs, |step| ≤ lr(1-β1)/√(1-β2)
+    data = ["--data-root", str(tiny_fmnist_root)]
+    assert main([*ENCODER, *data, "--out", str(tmp_path / "one")]) == 0
+    done = torchrun([*ENCODER, *data, "--out", str(tmp_path / "two")])
+    assert done.returncode == 0, done.stderr[-3000:]
+    one = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)
+    two = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=True)
+    for part in ("encoder", "critic"):
+        noisy = _pre_batchnorm(one[part])
+        assert "encoder.fc1.0.bias" in noisy or part == "critic"
+        diffs = _relative_differences(one[part], two[part], skip=noisy)
+        assert max(diffs.values()) <= adam_tol, (part, sorted(diffs.items(), key=lambda kv: -kv[1])[:3])
+        for key in noisy:
+            assert float((one[part][key] - two[part][key]).abs().max()) <= adam_bound, key
+    for r1, r2 in zip(one["history"], two["history"], strict=True):
+        assert _close(r1["train_dv"], r2["train_dv"], tol), (r1["train_dv"], r2["train_dv"])
