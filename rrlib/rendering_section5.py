@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rrlib.data import get_spec
 from rrlib.rendering import IMPOSSIBLE_MARK, captioned_table
 
-__all__ = ["encoder_cost_markdown", "encoder_rv_markdown"]
+__all__ = ["alignment_findings", "alignment_markdown", "downstream_findings", "downstream_markdown",
+           "encoder_cost_markdown", "encoder_rv_markdown", "heldout_paragraph", "ladder_markdown", "ladder_sentence",
+           "paper_table_markdown",
+           "rv_sentence", "scale_markdown"]
 
 ENCODER_LABELS = {"normal": "DIM (normal MI, Hjelm et al.)", "worst": "worst-case MI (ours, Eq. 5.4)"}
 
@@ -53,3 +57,255 @@ def encoder_cost_markdown(costs: Sequence[tuple[str, Mapping[str, Any]]]) -> str
                "passes where the DIM step does one.")
     header = ["run", "batch", "DIM step [ms]", "worst-case step [ms]", "ratio", "S + 1"]
     return captioned_table(caption, "tab-encoder-cost", header, rows)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def heldout_paragraph(medium: Mapping[str, Any]) -> str:
+    """What the committed run's final held-out estimates say, with every impossible value called out (nats)."""
+    enc = medium["encoders"]
+    n = len(enc["normal"]["seeds"])
+    text = (f"In the medium run the DIM encoder ends with a held-out normal estimate of "
+            f"{enc['normal']['heldout_normal']['mean']:.2f} nats and a worst-case estimate of "
+            f"{enc['normal']['heldout_worst']['mean']:.2f}, the worst-case encoder with "
+            f"{enc['worst']['heldout_normal']['mean']:.2f} and {enc['worst']['heldout_worst']['mean']:.2f} nats "
+            f"(means over {_count(n, 'seed')}).")
+    for loss, name in (("normal", "DIM"), ("worst", "worst-case")):
+        bad = enc[loss]["impossible_seeds"]
+        if bad:
+            text += (f" {IMPOSSIBLE_MARK} The {name} encoder's final worst-case estimate is below zero for "
+                     f"{_count(len(bad), 'seed')} ({', '.join(bad)}). That is not a measurement of the "
+                     "representation (mutual information is never negative): the adversary fooled the critic that "
+                     "was trained alongside the encoder" + (", which never sees an attacked batch during DIM "
+                                                           "training." if loss == "normal" else "."))
+    if not any(enc[loss]["impossible_seeds"] for loss in enc):
+        text += " Every final estimate of the medium run is a possible value (0 ≤ worst-case ≤ normal)."
+    return text
+
+
+def rv_sentence(metrics: Mapping[str, Any]) -> str:
+    """The comparison of the two learned representations' fresh-critic RV and normal MI, as measured."""
+    enc = metrics["encoders"]
+    rv_n, rv_w = enc["normal"]["rv"], enc["worst"]["rv"]
+    mi_n, mi_w = enc["normal"]["normal"], enc["worst"]["normal"]
+    lower = rv_w["mean"] < rv_n["mean"]
+    text = (f"With fresh critics the worst-case encoder's RV is {rv_w['mean']:.3f} ± {rv_w['std']:.3f} nats against "
+            f"{rv_n['mean']:.3f} ± {rv_n['std']:.3f} for the DIM encoder: "
+            + (f"{rv_w['mean'] / rv_n['mean']:.2f} times as large, i.e. the worst-case objective made the "
+               "representation less vulnerable." if lower and rv_n["mean"] > 0 else
+               "not lower — at this scale the worst-case objective did not make the representation less "
+               "vulnerable."))
+    text += (f" Its normal MI is {mi_w['mean']:.3f} nats against {mi_n['mean']:.3f} for the DIM encoder "
+             f"({mi_w['mean'] - mi_n['mean']:+.3f}).")
+    if any(e["impossible"] for e in enc.values()):
+        text += (f" {IMPOSSIBLE_MARK} marks a fresh-critic estimate outside the limits 0 ≤ worst-case ≤ normal; it "
+                 "is shown as measured and not used as a measurement of the representation.")
+    return text
+
+
+# ----------------------------------------------------------------------------------------------------- chapter 08
+#: Marks of the downstream tables: a constant predictor, and PGD above AutoAttack by more than 5 points.
+CONSTANT_MARK = "‡"
+GAP_MARK = "§"
+HEAD_TITLES = {"mlp": "MLP h (FC 200 → FC 10)", "linear": "linear h (FC 10)"}
+PAPER_TABLE_NUMBERS = {"cifar10": 1, "mnist": 3, "fashion-mnist": 4, "svhn": 5}
+
+
+def _cell(c: Mapping[str, Any] | None) -> str:
+    return "–" if c is None else f"{c['mean']:.1f} ± {c['std']:.1f}"
+
+
+def _paper(c: Sequence[float]) -> str:
+    return f"{c[0]:.2f} ± {c[1]:.2f}"
+
+
+def downstream_markdown(metrics: Mapping[str, Any], head: str, *, scale: str, name: str,
+                        paper: bool = True) -> str:
+    """Table ``name``: every row of the downstream table for ``head`` — the paper's natural / adversarial accuracy
+    (if ``paper``) beside ours: natural, the paper's PGD and AutoAttack (%, mean ± sample std over seeds)."""
+    rows = []
+    for row, by_head in metrics["table"].items():
+        cell = by_head.get(head)
+        if cell is None:
+            continue
+        rep, loss = metrics["row_labels"][row]
+        marks = (CONSTANT_MARK if cell["constant_predictor"] else "") + (
+            GAP_MARK if cell.get("pgd_minus_autoattack_same_images", 0.0) > 5.0 else "")
+        line = [rep, loss]
+        if paper:
+            line += [_paper(cell["paper"]["natural"]), _paper(cell["paper"]["adversarial"])]
+        line += [_cell(cell["natural"]) + (f" {marks}" if marks else ""), _cell(cell["adversarial"]),
+                 _cell(cell["autoattack"])]
+        rows.append(line)
+    n = len(metrics["seeds"])
+    header = ["g", "h"] + (["paper: natural", "paper: PGD"] if paper else []) + ["natural", "PGD", "AutoAttack"]
+    number = PAPER_TABLE_NUMBERS.get(metrics["dataset"])
+    caption = (f"{HEAD_TITLES[head]} on {get_spec(metrics['dataset']).title} — {scale}: accuracy (%) on clean test "
+               "images, under the paper's PGD and under AutoAttack "
+               f"(standard version, on the first {metrics['config']['autoattack_n']} test images), mean ± sample std "
+               f"over {n} seeds"
+               + (f"; the paper's Table {number} (4 trials) beside it" if paper and number else "")
+               + f". {CONSTANT_MARK}: a constant predictor (one class for ≥ 99% of test images in every seed); "
+               f"{GAP_MARK}: PGD above AutoAttack by more than 5 points on the same images.")
+    return captioned_table(caption, name, header, rows)
+
+
+def paper_table_markdown(dataset: str, name: str, command: str) -> str:
+    """Table ``name``: the paper's downstream table for ``dataset`` (not run here), with the command that runs it."""
+    from rrlib.paper import TABLE_COLUMNS, TABLES
+
+    rows = [[rep, loss] + [_paper(cells[c]) for c in TABLE_COLUMNS] for (rep, loss), cells in TABLES[dataset].items()]
+    header = ["g", "h", "MLP: natural", "MLP: PGD", "linear: natural", "linear: PGD"]
+    caption = (f"The paper's Table {PAPER_TABLE_NUMBERS[dataset]} ({dataset}; accuracy %, mean ± std over 4 trials). "
+               f"Not run here; the full profile runs it with `{command}`.")
+    return captioned_table(caption, name, header, rows)
+
+
+def _mean(metrics: Mapping[str, Any], row: str, head: str, column: str) -> float | None:
+    cell = metrics["table"].get(row, {}).get(head)
+    return None if cell is None or cell[column] is None else cell[column]["mean"]
+
+
+def downstream_findings(metrics: Mapping[str, Any], scale: str) -> str:
+    """A bullet list comparing the rows as the paper does (its claims, our measured differences in points, and
+    the paper's), plus every flagged cell with the size of the flag."""
+    out = []
+    for head in ("mlp", "linear"):
+        if not any(head in by_head for by_head in metrics["table"].values()):
+            continue
+        pairs = (("ours/robust", "hjelm/robust", "a robust h on our representation against one on DIM's"),
+                 ("ours/standard", "hjelm/standard", "a standard h on our representation against one on DIM's"),
+                 ("ours/standard_es", "ours/standard", "early stopping (E.S.) against the final standard h"))
+        for a, b, what in pairs:
+            ours = [_mean(metrics, a, head, c) for c in ("adversarial", "autoattack")]
+            base = [_mean(metrics, b, head, c) for c in ("adversarial", "autoattack")]
+            if ours[0] is None or base[0] is None:
+                continue
+            pa = metrics["table"][a][head]["paper"]["adversarial"][0] - metrics["table"][b][head]["paper"][
+                "adversarial"][0]
+            text = f"**{HEAD_TITLES[head]}, {what}**: PGD accuracy {ours[0] - base[0]:+.1f} points"
+            if ours[1] is not None and base[1] is not None:
+                text += f", AutoAttack {ours[1] - base[1]:+.1f}"
+            text += f" ({scale}); the paper: {pa:+.1f} points under its PGD."
+            same = (ours[0] - base[0] > 0) == (pa > 0)
+            text += " Same direction as the paper." if same else " **Opposite direction to the paper.**"
+            out.append(text)
+    for key, label in (("constant_predictor", f"{CONSTANT_MARK} constant predictors"),
+                       ("pgd_exceeds_autoattack_by_5_points", f"{GAP_MARK} PGD above AutoAttack by > 5 points")):
+        flagged = metrics["flags"][key]
+        if not flagged:
+            out.append(f"{label}: none.")
+            continue
+        parts = []
+        for name in flagged:
+            row, head = name.rsplit("/", 1)
+            cell = metrics["table"][row][head]
+            rep, loss = metrics["row_labels"][row]
+            detail = (f"gap {cell['pgd_minus_autoattack_same_images']:.1f} points" if key.startswith("pgd") else
+                      f"majority share {min(cell['majority_share']):.2f}–{max(cell['majority_share']):.2f}")
+            parts.append(f"{rep} {loss} / {head} ({detail})")
+        out.append(f"{label}: " + "; ".join(parts) + ".")
+    return "\n".join(f"* {line}" for line in out)
+
+
+_SCALE_FIELDS = (
+    ("encoder training images", "encoder_train_subset"), ("encoder width", "width"),
+    ("critic width", "critic_hidden"), ("encoder epochs", "encoder_epochs"), ("encoder learning rate", "encoder_lr"),
+    ("head / supervised training images", "head_train_subset"), ("of which validation (best, E.S.)", "val_size"),
+    ("head epochs", "head_epochs"), ("supervised epochs", "supervised_epochs"), ("head learning rate", "head_lr"),
+    ("test images", "test_subset"), ("AutoAttack images", "autoattack_n"), ("seeds", "seeds"),
+)
+
+
+def scale_markdown(configs: Sequence[tuple[str, Mapping[str, Any]]], name: str = "tab-downstream-scale") -> str:
+    """Table ``name``: the sizes of each downstream-table run (``(label, asdict(TablesConfig))``) side by side;
+    ``all`` where a subset is None."""
+    def show(value: Any) -> str:
+        if value is None:
+            return "all"
+        if isinstance(value, (list, tuple)):
+            return f"{len(value)} ({', '.join(str(v) for v in value)})"
+        return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+    rows = [[label] + [show(c[key]) for _, c in configs] for label, key in _SCALE_FIELDS]
+    caption = ("Sizes of the downstream runs: quick (this page's run), the committed medium run and the full profile "
+               "(the paper's protocol). Batch 128 everywhere except quick (64); Adam throughout.")
+    return captioned_table(caption, name, ["", *[label for label, _ in configs]], rows)
+
+
+# ----------------------------------------------------------------------------------------------------- chapter 09
+def alignment_markdown(metrics: Mapping[str, Any]) -> str:
+    """Table ``tab-saliency-alignment``: Etmann et al.'s alignment of every saliency map with its image, mean ±
+    standard error over test images (and, for the kernel maps, over images × chosen channels)."""
+    rows = [[metrics["labels"][key], f"{a['mean']:.3f} ± {a['se']:.3f}", f"{a['n']}"]
+            for key, a in metrics["alignment"].items()]
+    for loss, a in metrics["kernel_alignment"].items():
+        label = "DIM" if loss == "normal" else "ours"
+        rows.append([f"{label}: second-layer channels {', '.join(map(str, metrics['kernels'][loss]))} (Fig. 5)",
+                     f"{a['mean']:.3f} ± {a['se']:.3f}", f"{a['n']}"])
+    caption = ("Alignment |⟨x, ∇⟩| / (‖x‖ ‖∇‖) of each saliency map with its image (1: the map is a multiple of the "
+               "image; 0: orthogonal), mean ± standard error over n maps; a map of zero norm has no direction and is "
+               "left out of n.")
+    return captioned_table(caption, "tab-saliency-alignment", ["saliency map (model, loss)", "alignment", "n"], rows)
+
+
+def alignment_findings(metrics: Mapping[str, Any]) -> str:
+    """The comparisons the paper makes by eye, as measured differences in alignment (with their z-scores)."""
+    a = metrics["alignment"]
+    pairs = (("ours_mi", "dim_mi", "MI-loss maps of our representation against DIM's (Fig. 4)"),
+             ("ours_head_ce", "dim_head_ce", "cross-entropy maps of a standard head on each representation"),
+             ("supervised_robust_ce", "supervised_standard_ce", "robust against standard supervised model"))
+    out = []
+    for x, y, what in pairs:
+        d = a[x]["mean"] - a[y]["mean"]
+        z = d / (a[x]["se"] ** 2 + a[y]["se"] ** 2) ** 0.5
+        out.append(f"{what}: {a[x]['mean']:.3f} against {a[y]['mean']:.3f} ({d:+.3f}, z = {z:.1f}).")
+    k = metrics["kernel_alignment"]
+    d = k["worst"]["mean"] - k["normal"]["mean"]
+    z = d / (k["worst"]["se"] ** 2 + k["normal"]["se"] ** 2) ** 0.5
+    out.append(f"second-layer channel maps (Fig. 5), ours against DIM: {k['worst']['mean']:.3f} against "
+               f"{k['normal']['mean']:.3f} ({d:+.3f}, z = {z:.1f}).")
+    return "\n".join(f"* {line}" for line in out)
+
+
+#: Labels of the models attacked in chapter 08's ladder.
+LADDER_MODELS = {"supervised_robust": "supervised robust, MLP h", "ours_standard_head": "ours + standard MLP h"}
+
+
+def ladder_markdown(ladders: Mapping[str, Mapping[str, float]], n: int) -> str:
+    """Table ``tab-attack-ladder``: accuracy (%) of each model under ever stronger attacks on the same ``n`` test
+    images (:func:`rrlib.robustness_eval.attack_ladder`)."""
+    columns = ["natural", "paper PGD", "PGD, 10× steps", "+ random start, 5 runs", "AutoAttack"]
+    keys = ("natural", "paper_pgd", "longer_pgd", "longer_pgd_restarts", "autoattack")
+    rows = [[LADDER_MODELS.get(name, name)] + [f"{100 * ladder[k]:.1f}" for k in keys]
+            for name, ladder in ladders.items()]
+    caption = (f"Accuracy (%) on the same {n} test images under ever stronger attacks at the paper's ε: the paper's "
+               "PGD, ten times as many steps of a quarter of the size, that with a random start and 4 restarts, "
+               f"and AutoAttack (standard). Models of the committed medium run, seed 0 (one image = {100 / n:.1f} "
+               "points).")
+    return captioned_table(caption, "tab-attack-ladder", ["model", *columns], rows)
+
+
+def ladder_sentence(ladders: Mapping[str, Mapping[str, float]]) -> str:
+    """What the ladder shows, model by model: whether more PGD steps alone, a random start, or only AutoAttack
+    close the gap between the paper's PGD and AutoAttack."""
+    out = []
+    for key, lad in ladders.items():
+        name = LADDER_MODELS.get(key, key)
+        paper, longer, restarts, aa = (lad[k] for k in ("paper_pgd", "longer_pgd", "longer_pgd_restarts",
+                                                          "autoattack"))
+        gap = paper - aa
+        if gap <= 0.05:
+            out.append(f"{name}: the paper's PGD is within 5 points of AutoAttack ({100 * gap:.1f}).")
+            continue
+        text = (f"{name}: the paper's PGD leaves {100 * gap:.1f} points above AutoAttack; ten times the steps from "
+                f"the clean image remove {100 * (paper - longer):.1f} of them, a random start with restarts "
+                f"{100 * (paper - restarts):.1f}.")
+        if (paper - longer) < 0.25 * gap and (paper - restarts) > (paper - longer):
+            text += (" Longer PGD from the clean point does not help while random starts do: the cross-entropy "
+                     "gradient at the clean image points nowhere useful (gradient masking), not an attack that "
+                     "merely stopped early.")
+        out.append(text)
+    return "\n".join(f"* {line}" for line in out)

@@ -25,7 +25,7 @@ Example (Fashion-MNIST's threat model: ε = 0.1, PGD-10 with steps of 0.02)::
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -38,9 +38,11 @@ from rrlib.validation import check_int, check_nonnegative_float
 __all__ = [
     "INSTALL_HINT",
     "RobustnessReport",
+    "attack_ladder",
     "autoattack_accuracy",
     "autoattack_examples",
     "robustness_report",
+    "stronger_pgd",
 ]
 
 TORCHATTACKS_VERSION = "3.5.1"
@@ -161,3 +163,30 @@ def robustness_report(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat
     aa = autoattack_accuracy(model, x, y, eps=threat.eps, norm=threat.norm, n_classes=n_classes, seed=seed,
                              version=version, batch_size=batch_size)
     return RobustnessReport(x.shape[0], natural, pgd_acc, aa, threat, version, seed)
+
+
+def stronger_pgd(threat: ThreatModel) -> dict[str, ThreatModel]:
+    """A ladder of PGD attacks from ``threat`` (the paper's) up, all at its radius: the paper's; 10× the steps at a
+    quarter of the step size; and that with a random start and 4 restarts (5 runs, the best kept per point)."""
+    longer = replace(threat, steps=10 * threat.steps, step_size=threat.step_size / 4)
+    return {"paper_pgd": threat, "longer_pgd": longer,
+            "longer_pgd_restarts": replace(longer, random_start=True, restarts=4)}
+
+
+def attack_ladder(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *, n_classes: int = 10,
+                  seed: int = 0, version: str = "standard") -> dict[str, float]:
+    """Accuracy (fractions) of ``model`` on the same points: ``natural``, under each attack of
+    :func:`stronger_pgd` (by its key) and under AutoAttack (``autoattack``). If the stronger PGDs close most of
+    the gap to AutoAttack, the paper's PGD was merely too short (under-converged); if longer PGD from the clean
+    point stays where the paper's was while random starts or AutoAttack (whose APGD-T uses a targeted margin loss)
+    fall, the cross-entropy gradient at the clean point is uninformative: gradient masking."""
+    if not isinstance(threat, ThreatModel):
+        raise TypeError(f"threat must be a rrlib.attacks.ThreatModel, got {type(threat).__name__}")
+    _check(model, x, y, threat.eps, threat.norm)
+    out = {"natural": _accuracy(model, x, y)}
+    for name, attack in stronger_pgd(threat).items():
+        generator = torch.Generator(device=x.device).manual_seed(seed) if attack.random_start else None
+        out[name] = _accuracy(model, adversarial_examples(model, x, y, attack, generator=generator), y)
+    out["autoattack"] = autoattack_accuracy(model, x, y, eps=threat.eps, norm=threat.norm, n_classes=n_classes,
+                                            seed=seed, version=version)
+    return out

@@ -153,7 +153,7 @@ def test_copy_with_histories_and_weights_export(quick, tmp_path):
     assert set(encoders) == {"normal", "worst"} and set(encoders["worst"]) == {"seed0", "seed1"}
     assert [h["epoch"] for h in encoders["worst"]["seed0"]["history"]] == list(range(1, config.encoder_epochs + 1))
     written = dt.export_weights(config, out, tmp_path / "weights", seed=0)
-    assert set(written) == {"normal", "worst", "standard", "robust"}
+    assert set(written) == {"normal", "worst", "head_normal", "head_worst", "standard", "robust"}
     enc_cell = next(c for c in cells(config) if c.name == "encoder/worst/seed0")
     trained = load_encoder(out / enc_cell.path)
     saved = torch.load(written["worst"], weights_only=False)

@@ -42,17 +42,19 @@ import torch
 from torch import nn
 
 from rrlib.data import canonical_name, dataset_threat_model, get_spec, load_dataset, subset
+from rrlib.models import build_model
 from rrlib.models.heads import build_head
 from rrlib.paper import TABLE_ROWS, TABLES
 from rrlib.robustness_eval import robustness_report
 from rrlib.runtime import atomic_write_text, managed_modes, select_device
 from rrlib.train.cache import config_hash
 from rrlib.train.downstream import ClassifierConfig, FrozenEncoderClassifier, mean_std, train_classifier
-from rrlib.train.encoder import EncoderConfig, train_encoder
+from rrlib.train.encoder import EncoderConfig, PixelCritic, PixelEncoder, train_encoder
 from rrlib.train.supervised import METRICS_FILE, TrainConfig, train_model
 
 __all__ = ["COLUMNS", "HEADS", "ROWS", "ROW_LABELS", "Cell", "TablesConfig", "TablesResult", "cells",
-           "prediction_shares", "provenance", "run", "train_cell"]
+           "export_weights", "load_committed", "load_exported_models", "prediction_shares", "provenance", "run",
+           "train_cell"]
 
 ROWS = ("hjelm/standard", "hjelm/robust", "ours/standard", "ours/standard_es", "ours/robust",
         "supervised/standard", "supervised/robust")
@@ -479,6 +481,26 @@ def _collect(cell: Cell, evals: dict[str, Any], scores: dict, config: TablesConf
         scores[row][head].append(entry)
 
 
+#: The committed medium-scale runs (``results/``, written by :func:`copy_results` with provenance), per dataset.
+COMMITTED_RUNS = {"fashion-mnist": Path("results") / "table4_fashion_mnist_medium.json"}
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MEDIUM_COMMAND = ("python -m rrlib.experiments.downstream_tables run --profile medium --out-root OUT --json run.json; "
+                  "python -m rrlib.experiments.downstream_tables copy run.json {dest} --out-root OUT --weights "
+                  "results/weights_medium")
+
+
+def load_committed(dataset: str = "fashion-mnist", root: str | os.PathLike = REPO_ROOT) -> dict[str, Any]:
+    """The committed run of ``dataset`` (``{"metrics", "provenance", "encoders"}``), or a clear error saying which
+    datasets have one and the command that makes it."""
+    key = canonical_name(dataset)
+    if key not in COMMITTED_RUNS:
+        raise ValueError(f"no committed run for dataset {dataset!r}; valid choices: {sorted(COMMITTED_RUNS)}")
+    path = Path(root) / COMMITTED_RUNS[key]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; make it with: {MEDIUM_COMMAND.format(dest=COMMITTED_RUNS[key])}")
+    return json.loads(path.read_text())
+
+
 def save_json(result: TablesResult, path: str | os.PathLike) -> Path:
     """Write ``{"metrics": result.metrics(), "provenance": result.provenance}`` atomically."""
     return atomic_write_text(path, json.dumps({"metrics": result.metrics(), "provenance": result.provenance},
@@ -498,15 +520,18 @@ def encoder_histories(config: TablesConfig, out_root: str | os.PathLike) -> dict
     return out
 
 
-#: Files of :func:`export_weights` (state dicts only: encoder and critic per loss; end-to-end Baseline-H models).
-WEIGHT_FILES = {"normal": "encoder_normal.pt", "worst": "encoder_worst.pt", "standard": "supervised_standard.pt",
+#: Files of :func:`export_weights` (state dicts only): encoder and critic per loss, the final standard head on
+#: each encoder, the end-to-end Baseline-H models.
+WEIGHT_FILES = {"normal": "encoder_normal.pt", "worst": "encoder_worst.pt", "head_normal": "head_on_normal.pt",
+                "head_worst": "head_on_worst.pt", "standard": "supervised_standard.pt",
                 "robust": "supervised_robust.pt"}
 
 
 def export_weights(config: TablesConfig, out_root: str | os.PathLike, dest: str | os.PathLike, *, seed: int,
                    head: str = "mlp") -> dict[str, Path]:
-    """Write the seed-``seed`` encoders (with their critics) and the ``head`` Baseline-H models of a finished run
-    as bare state dicts (no optimiser) into ``dest`` (chapter 09's saliency maps read them)."""
+    """Write the seed-``seed`` encoders (with their critics), the final standard ``head`` heads on them and the
+    ``head`` Baseline-H models of a finished run as bare state dicts (no optimiser) into ``dest`` (chapter 09's
+    saliency maps read them; :data:`WEIGHT_FILES` names the files)."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -517,6 +542,9 @@ def export_weights(config: TablesConfig, out_root: str | os.PathLike, dest: str 
         if cell.kind == "encoder":
             key = cell.config.estimator_loss
             payload = {"config": asdict(cell.config), "encoder": saved["encoder"], "critic": saved["critic"]}
+        elif cell.kind == "head" and cell.config.head == head and cell.config.classifier_loss == "standard":
+            key = "head_" + cell.encoder.split("/")[1]
+            payload = {"config": asdict(cell.config), "head": saved["head"]}
         elif cell.kind == "supervised" and cell.config.head == head:
             key = "robust" if cell.config.adv_eps is not None else "standard"
             payload = {"config": asdict(cell.config), "model": saved["model"]}
@@ -526,6 +554,33 @@ def export_weights(config: TablesConfig, out_root: str | os.PathLike, dest: str 
         torch.save(payload, path)
         written[key] = path
     return written
+
+
+def load_exported_models(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The models of an :func:`export_weights` folder, in eval mode: ``normal``/``worst`` → (encoder, critic),
+    ``head_normal``/``head_worst`` → a standard head on that frozen encoder, ``standard``/``robust`` → the
+    supervised Baseline-H; ``_configs`` → each file's configuration."""
+    path = Path(path)
+    files = {key: torch.load(path / name, map_location="cpu", weights_only=False) for key, name in WEIGHT_FILES.items()}
+    models: dict[str, Any] = {}
+    for loss in ("normal", "worst"):
+        cfg = files[loss]["config"]
+        encoder = PixelEncoder(cfg["dataset"], width=cfg["width"], rep_dim=cfg["rep_dim"])
+        critic = PixelCritic(cfg["dataset"], z_dim=cfg["rep_dim"], hidden=cfg["critic_hidden"])
+        encoder.load_state_dict(files[loss]["encoder"])
+        critic.load_state_dict(files[loss]["critic"])
+        models[loss] = (encoder.to(device).eval(), critic.to(device).eval())
+        hcfg = files[f"head_{loss}"]["config"]
+        head = build_head(hcfg["head"], cfg["rep_dim"], get_spec(cfg["dataset"]).n_classes)
+        head.load_state_dict(files[f"head_{loss}"]["head"])
+        models[f"head_{loss}"] = FrozenEncoderClassifier(encoder, head.to(device)).eval()
+    for kind in ("standard", "robust"):
+        cfg = files[kind]["config"]
+        model = build_model("baseline_h", cfg["dataset"], head=cfg["head"], width=cfg["width"])
+        model.load_state_dict(files[kind]["model"])
+        models[kind] = model.to(device).eval()
+    models["_configs"] = {k: v["config"] for k, v in files.items()}
+    return models
 
 
 def copy_results(src: str | os.PathLike, dest: str | os.PathLike, out_root: str | os.PathLike | None = None) -> Path:
@@ -558,6 +613,7 @@ def main(argv: list[str] | None = None) -> None:
     p_run.add_argument("--profile", choices=("quick", "medium", "full"), default="medium")
     p_run.add_argument("--seed", type=int, default=0)
     p_run.add_argument("--device", default="auto")
+    p_run.add_argument("--dataset", default="fashion-mnist", help=f"one of {sorted(TABLES)} (default fashion-mnist)")
     p_run.add_argument("--out-root", required=True)
     p_run.add_argument("--json", required=True)
     p_copy = sub.add_parser("copy")
@@ -579,7 +635,9 @@ def main(argv: list[str] | None = None) -> None:
     from rrlib.runtime import configure_threads
 
     configure_threads()
-    config = getattr(TablesConfig, args.profile)(seed=args.seed, device=args.device)
+    from dataclasses import replace
+
+    config = replace(getattr(TablesConfig, args.profile)(seed=args.seed, device=args.device), dataset=args.dataset)
     command = " ".join([sys.executable, "-m", "rrlib.experiments.downstream_tables", *(argv or sys.argv[1:])])
     result = run(config, args.out_root, log=lambda line: print(time.strftime("%H:%M:%S"), line, flush=True),
                  command=command)

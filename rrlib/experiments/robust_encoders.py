@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import copy
 import os
+import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from rrlib.attacks import ThreatModel
 from rrlib.data import canonical_name, get_spec, load_dataset, subset
 from rrlib.mi.plausibility import check_estimates
 from rrlib.mi.worst_case import EstimatorConfig, representation_vulnerability
@@ -34,7 +36,7 @@ from rrlib.train.cache import entry_dir
 from rrlib.train.encoder import ESTIMATOR_LOSSES, EncoderConfig, PixelCritic, encoder_step, train_encoder
 from rrlib.validation import check_int, check_int_fields, check_positive_float
 
-__all__ = ["Config", "Result", "run"]
+__all__ = ["Config", "Result", "committed_run_summary", "run"]
 
 
 @dataclass(frozen=True)
@@ -113,14 +115,16 @@ class Result:
     config: Config
     encoders: dict[str, EncoderSummary]
     step_seconds: dict[str, float]
-    attack_steps: int
+    threat: ThreatModel
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         """Histories, fresh-critic normal / worst-case MI and RV per encoder (mean, sample std, per seed, with
         plausibility flags), and the cost of a step."""
         out: dict[str, Any] = {"dataset": self.config.dataset, "dataset_title": get_spec(self.config.dataset).title,
-                               "units": "nats", "config": asdict(self.config), "encoders": {}}
+                               "units": "nats", "config": asdict(self.config), "encoders": {},
+                               "threat": {"eps": self.threat.eps, "steps": self.threat.steps,
+                                          "step_size": self.threat.step_size}}
         for loss, enc in self.encoders.items():
             rv = [n - w for n, w in zip(enc.normal, enc.worst, strict=True)]
             flags = [check_estimates(n, w) for n, w in zip(enc.normal, enc.worst, strict=True)]
@@ -137,8 +141,8 @@ class Result:
             }
         normal_s, worst_s = self.step_seconds["normal"], self.step_seconds["worst"]
         out["cost"] = {"normal_step_seconds": normal_s, "worst_step_seconds": worst_s,
-                       "ratio": worst_s / normal_s, "attack_steps": self.attack_steps,
-                       "passes_ratio": self.attack_steps + 1, "batch_size": self.config.batch_size}
+                       "ratio": worst_s / normal_s, "attack_steps": self.threat.steps,
+                       "passes_ratio": self.threat.steps + 1, "batch_size": self.config.batch_size}
         out["worst_more_robust"] = (out["encoders"]["worst"]["rv"]["mean"] < out["encoders"]["normal"]["rv"]["mean"])
         return out
 
@@ -186,4 +190,39 @@ def run(config: Config, *, cache_root: str | os.PathLike | None = None, show_pro
             threat=threat, config=estimator, seeds=config.rv_seeds)
         encoders[loss] = EncoderSummary(loss, list(res.history), vul.normal.tolist(), vul.worst.tolist())
     step_seconds = _step_seconds(results, x_train[: config.batch_size], config)
-    return Result(config, encoders, step_seconds, threat.steps)
+    return Result(config, encoders, step_seconds, threat)
+
+
+def committed_run_summary(encoders: dict[str, dict[str, Any]], attack_steps: int,
+                          train_images: int | None = None) -> dict[str, Any]:
+    """Chapter 07's view of a committed downstream-table run (``results/*.json``'s ``"encoders"`` block, from
+    :func:`rrlib.experiments.downstream_tables.encoder_histories`): per loss the first seed's history, the final
+    held-out estimates of every seed (mean ± sample std, plausibility-checked), and the cost of a step from the
+    recorded epoch times (``images / batch_size`` full batches per epoch; held-out evaluation not included)."""
+    out: dict[str, Any] = {"encoders": {}}
+    per_step: dict[str, float] = {}
+    for loss, seeds in encoders.items():
+        names = sorted(seeds)
+        finals = [seeds[s]["history"][-1] for s in names]
+        normal = [f["heldout_mi_normal"] for f in finals]
+        worst = [f["heldout_mi_worst"] for f in finals]
+        first = seeds[names[0]]
+        out["encoders"][loss] = {
+            "history": first["history"], "seeds": names, "epochs": len(first["history"]),
+            "heldout_normal": _summary(normal), "heldout_worst": _summary(worst),
+            "heldout_rv": _summary([n - w for n, w in zip(normal, worst, strict=True)]),
+            "impossible_seeds": [s for s, n, w in zip(names, normal, worst, strict=True)
+                                 if check_estimates(n, w).impossible],
+        }
+        images = first["images"] if first["images"] is not None else train_images
+        if images is None:
+            raise ValueError(f"the {loss} encoders' training-set size is unknown; pass train_images")
+        steps = images // first["batch_size"]
+        seconds = [h["seconds"] for s in names for h in seeds[s]["history"]]
+        per_step[loss] = statistics.median(seconds) / steps
+        out["batch_size"] = first["batch_size"]
+    if {"normal", "worst"} <= set(per_step):
+        out["cost"] = {"normal_step_seconds": per_step["normal"], "worst_step_seconds": per_step["worst"],
+                       "ratio": per_step["worst"] / per_step["normal"], "batch_size": out["batch_size"],
+                       "attack_steps": attack_steps, "passes_ratio": attack_steps + 1}
+    return out

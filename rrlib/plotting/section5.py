@@ -10,7 +10,7 @@ import torch
 
 from rrlib.plotting import PALETTE, Figure, new_figure, style
 
-__all__ = ["encoder_curves", "saliency_grid"]
+__all__ = ["encoder_curves", "kernel_grid", "saliency_grid"]
 
 _ENCODER_TITLES = {"normal": "DIM encoder (normal MI)", "worst": "worst-case MI encoder (Eq. 5.4)"}
 
@@ -59,4 +59,29 @@ def saliency_grid(images: torch.Tensor, maps: Mapping[str, torch.Tensor], *, cma
                 for spine in ax.spines.values():
                     spine.set_visible(False)
             axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    return fig
+
+
+def kernel_grid(image: torch.Tensor, kernel_maps: Mapping[str, torch.Tensor], kernels: Mapping[str, Sequence[int]],
+                labels: Mapping[str, str], *, cmap: str = "RdBu_r") -> Figure:
+    """Figure 5: one row per encoder — the image, then the display-scaled saliency map of each chosen second-layer
+    channel (``kernel_maps[name]`` of shape ``(k, 1, H, W)``, titled with its channel index)."""
+    names = list(kernel_maps)
+    k = max(m.shape[0] for m in kernel_maps.values())
+    fig, axes = new_figure(k + 1, len(names), width=1.1, height=1.15)
+    with style():
+        for r, name in enumerate(names):
+            row = [("image", image[0, 0], "gray")] + [(f"channel {c}", kernel_maps[name][i, 0], cmap)
+                                                   for i, c in enumerate(kernels[name])]
+            for j, ax in enumerate(axes[r]):
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.grid(False)
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+                if j < len(row):
+                    title, tensor, colours = row[j]
+                    ax.imshow(np.asarray(tensor.detach().cpu()), cmap=colours, vmin=0.0, vmax=1.0)
+                    ax.set_title(title, fontsize=7)
+            axes[r][0].set_ylabel(labels[name], rotation=0, ha="right", va="center", fontsize=8)
     return fig

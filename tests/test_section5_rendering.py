@@ -1,0 +1,90 @@
+"""Section 5 summaries and sentences (chapters 07–09): hand-built inputs with hand-computed answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from rrlib import rendering_section5 as r5
+from rrlib.attacks import ThreatModel
+from rrlib.experiments.robust_encoders import committed_run_summary
+from rrlib.robustness_eval import stronger_pgd
+
+
+def _history(normal: float, worst: float, seconds: float, epochs: int = 2) -> list[dict]:
+    return [{"epoch": e + 1, "heldout_mi_normal": normal, "heldout_mi_worst": worst, "heldout_rv": normal - worst,
+             "seconds": seconds} for e in range(epochs)]
+
+
+def test_committed_run_summary_means_flags_and_cost():
+    encoders = {"normal": {"seed0": {"history": _history(2.0, -0.2, 10.0), "images": 1280, "batch_size": 128},
+                           "seed1": {"history": _history(2.2, 0.2, 12.0), "images": 1280, "batch_size": 128}},
+                "worst": {"seed0": {"history": _history(1.5, 1.1, 50.0), "images": 1280, "batch_size": 128},
+                          "seed1": {"history": _history(1.7, 1.3, 50.0), "images": 1280, "batch_size": 128}}}
+    out = committed_run_summary(encoders, attack_steps=10)
+    normal = out["encoders"]["normal"]
+    assert normal["heldout_normal"]["mean"] == pytest.approx(2.1)
+    assert normal["heldout_rv"]["values"] == pytest.approx([2.2, 2.0])
+    assert normal["impossible_seeds"] == ["seed0"] and out["encoders"]["worst"]["impossible_seeds"] == []
+    # median epoch time / (1280 // 128 = 10 steps): normal median of (10, 10, 12, 12) = 11 → 1.1 s; worst 5 s
+    assert out["cost"]["normal_step_seconds"] == pytest.approx(1.1)
+    assert out["cost"]["ratio"] == pytest.approx(5.0 / 1.1) and out["cost"]["passes_ratio"] == 11
+
+
+def _metrics(paper_delta: float, ours_delta: float) -> dict:
+    def cell(adv: float, paper_adv: float, aa: float) -> dict:
+        return {"natural": {"mean": 80.0, "std": 1.0}, "adversarial": {"mean": adv, "std": 1.0},
+                "autoattack": {"mean": aa, "std": 1.0}, "paper": {"natural": [80.0, 1.0],
+                                                                "adversarial": [paper_adv, 1.0]},
+                "constant_predictor": False, "majority_share": [0.2, 0.3], "pgd_minus_autoattack_same_images": 1.0}
+    return {"dataset": "fashion-mnist", "seeds": [0, 1], "config": {"autoattack_n": 100},
+            "row_labels": {"ours/robust": ["Ours", "Robust"], "hjelm/robust": ["Hjelm et al. (2018)", "Robust"]},
+            "table": {"ours/robust": {"mlp": cell(30.0 + ours_delta, 40.0 + paper_delta, 20.0)},
+                      "hjelm/robust": {"mlp": cell(30.0, 40.0, 15.0)}},
+            "flags": {"constant_predictor": [], "pgd_exceeds_autoattack_by_5_points": []}}
+
+
+def test_findings_say_when_the_direction_matches_the_paper():
+    same = r5.downstream_findings(_metrics(paper_delta=25.0, ours_delta=4.0), "medium run")
+    assert "PGD accuracy +4.0 points, AutoAttack +5.0 (medium run); the paper: +25.0 points" in same
+    assert "Same direction as the paper." in same
+    opposite = r5.downstream_findings(_metrics(paper_delta=25.0, ours_delta=-3.0), "medium run")
+    assert "**Opposite direction to the paper.**" in opposite
+    assert "constant predictors: none." in same
+
+
+def test_table_marks_flags_and_puts_the_paper_beside_ours():
+    m = _metrics(10.0, 2.0)
+    m["table"]["hjelm/robust"]["mlp"]["constant_predictor"] = True
+    m["table"]["ours/robust"]["mlp"]["pgd_minus_autoattack_same_images"] = 12.0
+    text = r5.downstream_markdown(m, "mlp", scale="medium run", name="tab-x")
+    assert "| Ours | Robust | 80.00 ± 1.00 | 50.00 ± 1.00 | 80.0 ± 1.0 § | 32.0 ± 1.0 | 20.0 ± 1.0 |" in text
+    assert "| Hjelm et al. (2018) | Robust | 80.00 ± 1.00 | 40.00 ± 1.00 | 80.0 ± 1.0 ‡ |" in text
+
+
+def test_ladder_sentence_tells_masking_from_an_attack_stopped_early():
+    masked = {"m": {"natural": 0.8, "paper_pgd": 0.7, "longer_pgd": 0.69, "longer_pgd_restarts": 0.5,
+                    "autoattack": 0.25}}
+    assert "gradient masking" in r5.ladder_sentence(masked)
+    short = {"m": {"natural": 0.8, "paper_pgd": 0.7, "longer_pgd": 0.3, "longer_pgd_restarts": 0.28,
+                   "autoattack": 0.25}}
+    assert "gradient masking" not in r5.ladder_sentence(short) and "remove 40.0 of them" in r5.ladder_sentence(short)
+    close = {"m": {"natural": 0.8, "paper_pgd": 0.27, "longer_pgd": 0.26, "longer_pgd_restarts": 0.26,
+                   "autoattack": 0.25}}
+    assert "within 5 points of AutoAttack (2.0)" in r5.ladder_sentence(close)
+
+
+def test_stronger_pgd_keeps_the_radius():
+    threat = ThreatModel("linf", 0.1, 10, 0.02)
+    ladder = stronger_pgd(threat)
+    assert ladder["paper_pgd"] == threat
+    assert ladder["longer_pgd"] == ThreatModel("linf", 0.1, 100, 0.005)
+    assert ladder["longer_pgd_restarts"] == ThreatModel("linf", 0.1, 100, 0.005, random_start=True, restarts=4)
+
+
+def test_rv_sentence_reports_the_measured_direction():
+    def enc(rv: float, normal: float, impossible: bool = False) -> dict:
+        return {"rv": {"mean": rv, "std": 0.01}, "normal": {"mean": normal, "std": 0.01}, "impossible": impossible}
+    lower = r5.rv_sentence({"encoders": {"normal": enc(1.0, 1.2), "worst": enc(0.5, 1.1)}})
+    assert "0.50 times as large" in lower and "less vulnerable" in lower and "(-0.100)" in lower
+    higher = r5.rv_sentence({"encoders": {"normal": enc(0.5, 1.2), "worst": enc(0.6, 1.1, True)}})
+    assert "did not make the representation less vulnerable" in higher and "†" in higher
