@@ -183,10 +183,14 @@ def attack_ladder(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Th
     if not isinstance(threat, ThreatModel):
         raise TypeError(f"threat must be a rrlib.attacks.ThreatModel, got {type(threat).__name__}")
     _check(model, x, y, threat.eps, threat.norm)
-    out = {"natural": _accuracy(model, x, y)}
-    for name, attack in stronger_pgd(threat).items():
+    with managed_modes(model), torch.no_grad():
+        clean = model(x).argmax(1) == y
+    out = {"natural": float(clean.double().mean())}
+    for name, attack in stronger_pgd(threat).items():  # robust = right on the clean and on the attacked point
         generator = torch.Generator(device=x.device).manual_seed(seed) if attack.random_start else None
-        out[name] = _accuracy(model, adversarial_examples(model, x, y, attack, generator=generator), y)
+        x_adv = adversarial_examples(model, x, y, attack, generator=generator)
+        with managed_modes(model), torch.no_grad():
+            out[name] = float((clean & (model(x_adv).argmax(1) == y)).double().mean())
     out["autoattack"] = autoattack_accuracy(model, x, y, eps=threat.eps, norm=threat.norm, n_classes=n_classes,
                                             seed=seed, version=version)
     return out

@@ -26,9 +26,9 @@ def _types(name: str) -> tuple[type, type]:
 
 def test_every_chapter_experiment_is_there():
     # the six chapters' experiments, plus Section 5's: robust encoders (chapter 07), the downstream tables
-    # (Tables 1/3/4/5, chapter 08)
-    assert MODULES == ["downstream_tables", "mine", "preliminaries", "robust_encoders", "theorem_3_2", "theorem_3_4",
-                       "vulnerability", "worst_case_mi"]
+    # (Tables 1/3/4/5, chapter 08), saliency maps (chapter 09)
+    assert MODULES == ["downstream_tables", "mine", "preliminaries", "robust_encoders", "saliency_maps",
+                       "theorem_3_2", "theorem_3_4", "vulnerability", "worst_case_mi"]
 
 
 @pytest.mark.parametrize("name", MODULES)

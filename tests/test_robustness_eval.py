@@ -82,3 +82,17 @@ def test_missing_torchattacks_says_how_to_install(problem, monkeypatch):
     with pytest.raises(ImportError, match="pip install --no-deps torchattacks==3.5.1"):
         autoattack_examples(model, x, y, eps=0.1)
     assert INSTALL_HINT == "pip install --no-deps torchattacks==3.5.1"
+
+
+def test_attack_ladder_scores_every_rung_on_the_same_points(problem):
+    pytest.importorskip("torchattacks")
+    from rrlib.robustness_eval import attack_ladder
+
+    model, x, y = problem
+    ladder = attack_ladder(model, x, y, ThreatModel("linf", 0.15, 10, 0.03), seed=0)
+    assert list(ladder) == ["natural", "paper_pgd", "longer_pgd", "longer_pgd_restarts", "autoattack"]
+    # robust means right on the clean and the attacked point, so no rung is above natural accuracy; steps of a
+    # multiple of 1/64 since every rung counts the same 64 points
+    assert all(0.0 <= v <= ladder["natural"] and (64 * v) == round(64 * v) for v in ladder.values())
+    assert ladder["paper_pgd"] < ladder["natural"]  # the attack does something, so the bounds are not vacuous
+    assert model.training  # modes restored
