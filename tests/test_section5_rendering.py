@@ -82,9 +82,16 @@ def test_stronger_pgd_keeps_the_radius():
 
 
 def test_rv_sentence_reports_the_measured_direction():
-    def enc(rv: float, normal: float, impossible: bool = False) -> dict:
-        return {"rv": {"mean": rv, "std": 0.01}, "normal": {"mean": normal, "std": 0.01}, "impossible": impossible}
+    def enc(rv: float, normal: float, impossible: bool = False, rv_valid: float | None = None) -> dict:
+        return {"rv": {"mean": rv, "std": 0.01, "values": [rv, rv]}, "normal": {"mean": normal, "std": 0.01},
+                "impossible": impossible, "rv_valid": {"mean": rv if rv_valid is None else rv_valid, "std": 0.01,
+                                                       "values": [0, 0]}}
     lower = r5.rv_sentence({"encoders": {"normal": enc(1.0, 1.2), "worst": enc(0.5, 1.1)}})
-    assert "0.50 times as large" in lower and "less vulnerable" in lower and "(-0.100)" in lower
-    higher = r5.rv_sentence({"encoders": {"normal": enc(0.5, 1.2), "worst": enc(0.6, 1.1, True)}})
-    assert "did not make the representation less vulnerable" in higher and "†" in higher
+    # se = sqrt(0.01²/2 + 0.01²/2) = 0.01, so -0.5 is 50 standard errors
+    assert "difference of -0.500 ± 0.010" in lower and "made the representation less vulnerable" in lower
+    assert "(-0.100)" in lower
+    # raw RVs 1.4 > 0.9 would say "less vulnerable"; the valid values (clipped at the normal MI) differ by 0.05
+    clipped = r5.rv_sentence({"encoders": {"normal": enc(1.4, 0.7, True, 0.7), "worst": enc(0.9, 0.75, True, 0.75)}})
+    assert "valid (clipped) RV is 0.750" in clipped and "*more* vulnerable" in clipped and clipped.startswith("†")
+    tie = r5.rv_sentence({"encoders": {"normal": enc(0.70, 0.7), "worst": enc(0.71, 0.75)}})
+    assert "cannot tell the two apart" in tie
