@@ -88,8 +88,8 @@ def test_commands():
 
 def test_table_command_parses(monkeypatch, tmp_path):
     """The printed table command is accepted by the real command line and picks the data set."""
-    from rrlib.experiments import downstream_tables
     from rrlib import runtime
+    from rrlib.experiments import downstream_tables
 
     seen = {}
     monkeypatch.setattr(downstream_tables, "run", lambda config, out_root, **kw: seen.setdefault("config", config))
