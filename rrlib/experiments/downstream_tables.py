@@ -34,7 +34,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -613,7 +613,8 @@ def main(argv: list[str] | None = None) -> None:
     p_run.add_argument("--profile", choices=("quick", "medium", "full"), default="medium")
     p_run.add_argument("--seed", type=int, default=0)
     p_run.add_argument("--device", default="auto")
-    p_run.add_argument("--dataset", default="fashion-mnist", help=f"one of {sorted(TABLES)} (default fashion-mnist)")
+    p_run.add_argument("--dataset", default=None, choices=sorted(TABLES),
+                       help="the paper's table to run (default: the profile's, Fashion-MNIST = Table 4)")
     p_run.add_argument("--out-root", required=True)
     p_run.add_argument("--json", required=True)
     p_copy = sub.add_parser("copy")
@@ -635,9 +636,9 @@ def main(argv: list[str] | None = None) -> None:
     from rrlib.runtime import configure_threads
 
     configure_threads()
-    from dataclasses import replace
-
-    config = replace(getattr(TablesConfig, args.profile)(seed=args.seed, device=args.device), dataset=args.dataset)
+    config = getattr(TablesConfig, args.profile)(seed=args.seed, device=args.device)
+    if args.dataset is not None:
+        config = replace(config, dataset=args.dataset)
     command = " ".join([sys.executable, "-m", "rrlib.experiments.downstream_tables", *(argv or sys.argv[1:])])
     result = run(config, args.out_root, log=lambda line: print(time.strftime("%H:%M:%S"), line, flush=True),
                  command=command)

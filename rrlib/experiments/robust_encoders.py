@@ -214,6 +214,7 @@ def committed_run_summary(encoders: dict[str, dict[str, Any]], attack_steps: int
             "history": first["history"], "seeds": names, "epochs": len(first["history"]),
             "heldout_normal": _summary(normal), "heldout_worst": _summary(worst),
             "heldout_rv": _summary([n - w for n, w in zip(normal, worst, strict=True)]),
+            "heldout_rv_valid": _summary([clip_to_valid(n, w)[2] for n, w in zip(normal, worst, strict=True)]),
             "impossible_seeds": [s for s, n, w in zip(names, normal, worst, strict=True)
                                  if check_estimates(n, w).impossible],
         }

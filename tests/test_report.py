@@ -1,0 +1,303 @@
+"""The reproduction report (rrlib.report): verdict rules on hand-built inputs, coverage of the paper, rendering."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rrlib import report
+from rrlib.paper import FIGURE_1, FIGURE_2, FIGURE_3, TABLE_ROWS, TABLES
+from rrlib.report import DIFFERS, NOT_RUN, REDUCED, REPRODUCED
+
+CMD = "python -m rrlib.book run --profile full --only 06_vulnerability_robustness"
+
+
+def meta(profile="quick", seed=0):
+    return {"_meta": {"profile": profile, "seed": seed, "device": "cpu", "finished_at": "2026-01-01T00:00:00"}}
+
+
+# ----------------------------------------------------------------------------------------------- rules
+@pytest.mark.parametrize(("printed", "tol"), [("30.1", 0.05), ("77", 0.5), ("1.08", 0.005), ("77.0%", 0.05)])
+def test_printed_tolerance_is_half_a_unit_of_the_last_digit(printed, tol):
+    assert report.printed_tolerance(printed) == pytest.approx(tol)
+
+
+def test_theory_verdict():
+    assert report.theory_verdict("30.1", 30.103, "c")[0] == REPRODUCED
+    assert report.theory_verdict("30.1", 30.149, "c")[0] == REPRODUCED
+    verdict, detail = report.theory_verdict("30.1", 30.2, "c")
+    assert verdict == DIFFERS and "+0.1" in detail
+    assert report.theory_verdict("30.1", None, "the command") == (NOT_RUN, "`the command`")
+
+
+def test_figure_verdict():
+    # digitisation 0.01 + 2 SE (0.005) = 0.02 allowed
+    within = [("RV", 0.887, 0.905, 0.005, 0.01)]
+    outside = [("RV", 0.887, 0.91, 0.005, 0.01)]
+    assert report.figure_verdict(within, True, CMD, "why")[0] == REPRODUCED
+    verdict, detail = report.figure_verdict(outside, True, CMD, "why")
+    assert verdict == DIFFERS and "RV +0.023" in detail and "0.02" in detail
+    # a different data set or scale is never compared by value, however close
+    assert report.figure_verdict([("RV", 0.887, 0.887, 0.0, 0.01)], False, CMD, "why")[0] == NOT_RUN
+
+
+def cell(mean, std, n=2):
+    return {"mean": mean, "std": std, "values": [mean] * n}
+
+
+def test_table_cell_verdict():
+    paper = {"natural": (90.0, 0.0), "adversarial": (10.0, 2.0)}
+    ours = {"natural": cell(90.5, 0.0), "adversarial": cell(11.0, 0.0)}
+    assert report.table_cell_verdict(paper, None, None, "c") == (NOT_RUN, "command below the table")
+    assert report.table_cell_verdict(paper, ours, "full", "c")[0] == REPRODUCED
+    # natural off by 3 points with zero std on both sides: the 1-point floor applies
+    far = {"natural": cell(93.0, 0.0), "adversarial": cell(11.0, 0.0)}
+    verdict, detail = report.table_cell_verdict(paper, far, "full", "c")
+    assert verdict == DIFFERS and detail == "natural +3.0 (tolerance 1.0) points"
+    # adversarial: SE of the difference sqrt(2²/4 + 4²/2) = 3 → tolerance 6 points
+    noisy = {"natural": cell(90.0, 0.0), "adversarial": {"mean": 15.9, "std": 4.0, "values": [11.9, 19.9]}}
+    assert report.table_cell_verdict(paper, noisy, "full", "c")[0] == REPRODUCED
+    # a smaller scale is never reproduced (nor different), even when it is close
+    assert report.table_cell_verdict(paper, ours, "medium", "c") == (
+        REDUCED, "natural +0.5, adversarial +1.0 points (medium scale)")
+
+
+def test_claim_verdict():
+    assert report.claim_verdict(0.3, 0.1) == "supported"
+    assert report.claim_verdict(0.2, 0.1) == "not supported"
+    assert report.claim_verdict(-1.0, 0.1) == "not supported"
+
+
+def test_rules_text_is_written_from_the_constants():
+    text = report.rules_markdown()
+    for verdict in report.VALUE_VERDICTS:
+        assert f"**{verdict}**" in text
+    for snippet in (f"{report.FIGURE_NATS:g} nats", f"{report.FIGURE_POINTS:g} percentage point",
+                    f"{report.Z:g} standard errors", f"{report.FIGURE_3_NATS:g}", f"std/√{report.PAPER_TRIALS}",
+                    f"at least {report.TABLE_POINTS:g} point", "0.05 for 30.1", report.FIGURE_DATASET):
+        assert snippet in text, snippet
+
+
+def test_commands():
+    assert report.chapter_command("06_vulnerability_robustness") == CMD
+    assert report.table_command("cifar10") == ("python -m rrlib.experiments.downstream_tables run --profile full "
+                                               "--dataset cifar10 --out-root runs/table-cifar10 "
+                                               "--json runs/table-cifar10.json")
+
+
+def test_table_command_parses(monkeypatch, tmp_path):
+    """The printed table command is accepted by the real command line and picks the data set."""
+    from rrlib import runtime
+    from rrlib.experiments import downstream_tables
+
+    seen = {}
+    monkeypatch.setattr(downstream_tables, "run", lambda config, out_root, **kw: seen.setdefault("config", config))
+    monkeypatch.setattr(downstream_tables, "save_json", lambda result, path: path)
+    monkeypatch.setattr(runtime, "configure_threads", lambda *a, **k: None)
+    argv = report.table_command("mnist").split()[3:]
+    downstream_tables.main(argv)
+    assert seen["config"].dataset == "mnist" and len(seen["config"].seeds) == 4
+
+
+# ----------------------------------------------------------------------------------------------- coverage
+def test_every_paper_number_appears_exactly_once_without_inputs():
+    r = report.build({})
+    theory = r.section("theory").rows
+    assert [row.paper for row in theory] == ["30.1", "77.0"]
+    assert all(row.verdict == NOT_RUN for row in r.rows("value"))
+    assert all(row.verdict == NOT_RUN for row in r.rows("claim"))
+    fig1 = [row.values["paper"] for row in r.section("figure_1").rows]
+    assert sorted(fig1) == sorted([list(v) for p in FIGURE_1.values() for v in p.values()])
+    fig2 = [row.values["paper"] for row in r.section("figure_2").rows]
+    expected = [[p.worst_mi, p.normal_mi, p.adversarial_accuracy] for v in FIGURE_2.values() for p in v.values()]
+    assert fig2 == expected + [[1.75], [1.25]]
+    fig3 = [row.values["paper"] for row in r.section("figure_3").rows]
+    assert fig3 == [q for parts in FIGURE_3.values() for q in parts.values()]
+    for number, dataset in report.TABLE_DATASETS.items():
+        rows = r.section(f"table_{number}").rows
+        keys = [(tuple(row.values["row"]), row.values["head"]) for row in rows]
+        assert sorted(keys) == sorted((label, head) for label in TABLE_ROWS for head in ("mlp", "linear"))
+        for row in rows:
+            paper = TABLES[dataset][tuple(row.values["row"])]
+            head = row.values["head"]
+            assert row.values["paper"] == {"natural": list(paper[f"{head}_natural"]),
+                                           "adversarial": list(paper[f"{head}_adversarial"])}
+        assert report.table_command(dataset) in r.section(f"table_{number}").note
+    counts = r.counts()
+    assert counts["not_run_here"] == counts["values"] == 2 + 12 + 12 + 6 + 4 * 14
+    assert counts["claims_not_run_here"] == counts["claims"]
+
+
+def ch02():
+    return {**meta(), "n_instances": 1000, "corrected_violations": 0, "printed_form_violations": 989,
+            "printed_form_checked": 989, "worst_violation": 0.5623, "example_eps": 0.5, "example_ag": 0.1499,
+            "example_rv": 0.0295, "example_lower": 0.0113, "example_upper": 0.0456,
+            "example_printed_lower": 0.0456, "example_printed_upper": 0.0113}
+
+
+def ch03(at0=30.103, at108=77.0068):
+    return {**meta(), "bound_at_0_percent": at0, "bound_at_1_08_percent": at108, "n_violations": 0,
+            "n_problems": 300, "paper_points_violations": 0}
+
+
+def test_theory_rows_and_the_theorem_3_2_example_appear_once():
+    r = report.build({"02_theorem_3_2": ch02(), "03_theorem_3_4": ch03(at108=77.2)})
+    assert [row.verdict for row in r.section("theory").rows] == [REPRODUCED, DIFFERS]
+    assert "ch. 03, quick profile" in r.section("theory").rows[0].source
+    examples = [e for e in r.errata if "worked example" in e.evidence]
+    assert len(examples) == 1 and "RV = 0.0295" in examples[0].evidence
+    assert "989 of 989" in examples[0].evidence
+
+
+def model(name, kind, arch, rv, gap, worst, normal, adv, se=0.0):
+    return {"name": name, "kind": kind, "architecture": arch, "rv": rv, "rv_se": se, "gap": gap / 100,
+            "accuracy_se": 0.001, "worst_mi": worst, "worst_mi_se": se, "normal_mi": normal, "normal_mi_se": se,
+            "adversarial_accuracy": adv / 100, "adversarial_accuracy_strong": adv / 100, "bound": 1.0,
+            "natural_accuracy": (adv + gap) / 100}
+
+
+def ch06(profile, dataset):
+    std = model("Baseline-H (standard)", "standard", "baseline_h", 0.887, 85.2, 0.21, 1.10, 0.0)
+    rob = model("Baseline-H (robust)", "robust", "baseline_h", 0.80, 34.1, 1.03, 1.74, 39.6, se=0.01)
+    neurons = [{"kind": "standard", "normal": [0.2, 0.25, 0.26], "worst": [0.1, 0.1, 0.2],
+                "vulnerability": [0.1, 0.15, 0.06]}]
+    return {**meta(profile), "dataset_title": dataset, "n_models": 2, "models": [std, rob], "neurons": neurons,
+            "n_paper_fano_violations": 5, "n_paper_models": 10, "n_natural_bound_violations": 0}
+
+
+def test_figures_are_compared_by_value_only_at_the_papers_scale():
+    r = report.build({"06_vulnerability_robustness": ch06("full", "CIFAR-10")})
+    fig1 = {row.item: row for row in r.section("figure_1").rows}
+    assert fig1["Baseline-H, standard"].verdict == REPRODUCED
+    # robust RV 0.80 vs 0.696: tolerance 0.01 + 2 × 0.01
+    assert fig1["Baseline-H, robust (ε = 8/255)"].verdict == DIFFERS
+    assert fig1["VGG16, standard"].verdict == NOT_RUN  # the chapter has no such model
+    fig2 = {row.item: row for row in r.section("figure_2").rows}
+    assert fig2["Baseline-H, standard"].verdict == REPRODUCED
+    assert fig2["§6.1 text: largest normal MI of robust models"].verdict == REPRODUCED  # |1.74 − 1.75| ≤ 0.01 + 0.02
+    for inputs in ({"06_vulnerability_robustness": ch06("quick", "Fashion-MNIST")},
+                   {"06_vulnerability_robustness": ch06("quick", "CIFAR-10")},
+                   {"06_vulnerability_robustness": ch06("full", "Fashion-MNIST")}):
+        r = report.build(inputs)
+        for key in ("figure_1", "figure_2", "figure_3"):
+            assert {row.verdict for row in r.section(key).rows} == {NOT_RUN}
+            assert CMD in r.section(key).note
+
+
+def test_neuron_summary():
+    s = report.neuron_summary([0.01, 0.03, 0.035, 0.07], bin_width=0.02)
+    assert s["low"] == 0.01 and s["high"] == 0.07
+    assert s["mode"] == pytest.approx(0.03)  # bin [0.02, 0.04) holds two values
+
+
+def test_section_6_1_claims_use_the_chapters_rules():
+    r = report.build({"06_vulnerability_robustness": ch06("quick", "Fashion-MNIST")})
+    claims = {row.values.get("key"): row for row in r.section("claims").rows if row.values.get("key")}
+    assert claims["training_works"].verdict == "supported"
+    assert claims["robust_keeps_worst"].verdict == "supported"  # 1.03 − 0.21 > 0.2
+    assert claims["standard_worst_zero"].verdict == "not supported"  # worst-case MI 0.21 ≥ 0.1
+    assert "quick profile, Fashion-MNIST" in claims["training_works"].detail
+
+
+def table_metrics(dataset, shift, seeds=(0, 1)):
+    table = {}
+    for label, cells in TABLES[dataset].items():
+        key = report.ROW_KEY[label]
+        table[key] = {h: {c: cell(cells[f"{h}_{c}"][0] + shift, 0.5, len(seeds)) for c in ("natural", "adversarial")}
+                      for h in ("mlp", "linear")}
+    return {"dataset": dataset, "units": "percent", "seeds": list(seeds), "table": table,
+            "flags": {"constant_predictor": ["hjelm/robust/linear"]}}
+
+
+def test_tables_reduced_scale_and_claims():
+    m8 = {**meta("quick"), **table_metrics("fashion-mnist", -40.0), "medium": table_metrics("fashion-mnist", 2.0)}
+    r = report.build({"08_downstream": m8})
+    rows = r.section("table_4").rows
+    assert {row.verdict for row in rows} == {REDUCED}  # the medium run is preferred to the quick one
+    assert all("natural +2.0, adversarial +2.0 points (medium scale)" == row.detail for row in rows)
+    assert "committed medium-scale run" in rows[0].source and "seeds 0, 1" in rows[0].source
+    assert {row.verdict for row in r.section("table_1").rows} == {NOT_RUN}
+    claims = [row for row in r.section("claims").rows if row.item.startswith("§6.2")]
+    assert len(claims) == 6  # three claims for each of the two runs
+    order = [row for row in claims if "ordered" in row.item]
+    assert all(row.verdict == "supported" for row in order)  # a constant shift keeps every order
+    robust = [row for row in claims if "robust head" in row.item]
+    assert all(row.verdict == "supported" for row in robust)  # Table 4: ours robust ≫ Hjelm robust
+    constant = [e for e in r.errata if "constant predictor" in e.finding]
+    assert len(constant) == 4 and "hjelm/robust/linear" in constant[0].evidence
+
+
+def test_full_scale_table_is_reproduced():
+    m8 = {**meta("full"), **table_metrics("fashion-mnist", 0.3, seeds=(0, 1, 2, 3))}
+    r = report.build({"08_downstream": m8})
+    assert {row.verdict for row in r.section("table_4").rows} == {REPRODUCED}
+    assert r.section("table_4").note == ""
+
+
+def test_row_order_agreement():
+    run = table_metrics("fashion-mnist", 0.0)
+    agree, total = report.row_order_agreement(run)
+    assert agree == total > 0
+    # swap two rows that the paper separates: ours/robust (70.44) and hjelm/robust (14.95), MLP head
+    run["table"]["ours/robust"]["mlp"]["adversarial"]["mean"] = 0.0
+    agree2, total2 = report.row_order_agreement(run)
+    assert total2 == total and agree2 < agree
+
+
+def test_encoder_and_saliency_claims():
+    m7 = {**meta(), "encoders": {"normal": {"rv": cell(0.5, 0.01)}, "worst": {"rv": cell(0.2, 0.01)}},
+          "medium": {"encoders": {"normal": {"heldout_rv": cell(0.3, 0.2)}, "worst": {"heldout_rv": cell(0.25, 0.2)}}}}
+    m9 = {**meta(), "alignment": {"dim_mi": {"mean": 0.1, "se": 0.01, "n": 10},
+                                  "ours_mi": {"mean": 0.3, "se": 0.01, "n": 10}}}
+    r = report.build({"07_robust_encoders": m7, "09_saliency": m9})
+    rows = {row.item: row for row in r.section("claims").rows}
+    assert rows["§5: the worst-case MI encoder has a smaller RV than the DIM encoder"].verdict == "supported"
+    assert rows["§5: the worst-case MI encoder has a smaller RV than the DIM encoder (held-out)"].verdict == (
+        "not supported")
+    assert rows["Figs 4 and 6: saliency of ours is better aligned with the image than DIM's"].verdict == "supported"
+
+
+def test_missing_chapters_give_not_run_rows_with_the_command():
+    r = report.build({"03_theorem_3_4": ch03()})
+    missing = [row for row in r.section("claims").rows if row.source == "chapter not run"]
+    assert any("07_robust_encoders" in row.detail for row in missing)
+    assert any("09_saliency" in row.detail for row in missing)
+    ran = {i["chapter"]: i["ran"] for i in r.inputs}
+    assert ran["03_theorem_3_4"] and not ran["08_downstream"]
+
+
+def test_paper_table_oddities():
+    constant, duplicates = report.paper_table_oddities()
+    hjelm_robust = ("Hjelm et al. (2018)", "Robust")
+    assert constant == [("mnist", hjelm_robust, "linear"), ("fashion-mnist", hjelm_robust, "linear"),
+                        ("svhn", hjelm_robust, "mlp"), ("svhn", hjelm_robust, "linear")]
+    assert duplicates == [("fashion-mnist", "linear", ("Hjelm et al. (2018)", "Standard"),
+                           ("Fully-Supervised", "Standard"))]
+
+
+# ----------------------------------------------------------------------------------------------- rendering
+def test_section_markdown():
+    r = report.build({"03_theorem_3_4": ch03()})
+    text = report.section_markdown(r.section("theory"))
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    assert lines[0] == "| item | paper | ours | run | verdict | detail |"
+    assert len(lines) == 2 + 2
+    assert all(line.count(" | ") == 5 for line in lines[2:])  # pipes inside cells are escaped
+    assert "**reproduced**" in text and ":name: tab-report-theory" in text
+    assert "Theorem 3.2 prints no number" in text
+    errata = report.errata_markdown(r)
+    assert errata.count("\n| ") == 1 + len(r.errata)
+    counts = report.counts_markdown(r)
+    assert "| value: reproduced | 2 |" in counts
+
+
+def test_metrics_are_plain_json(assert_plain):
+    r = report.build({"02_theorem_3_2": ch02(), "03_theorem_3_4": ch03(),
+                      "06_vulnerability_robustness": ch06("quick", "Fashion-MNIST")})
+    m = r.metrics()
+    assert_plain(m)
+    c = m["counts"]
+    assert c["values"] == sum(c[v.replace(" ", "_")] for v in report.VALUE_VERDICTS)
+    assert c["claims"] == c["claims_supported"] + c["claims_not_supported"] + c["claims_not_run_here"]
+    assert not math.isnan(c["reproduced"])
