@@ -28,6 +28,7 @@ import torch
 
 from rrlib.attacks import ThreatModel
 from rrlib.data import canonical_name, get_spec, load_dataset, subset
+from rrlib.jsonable import to_jsonable
 from rrlib.mi.plausibility import check_estimates, clip_to_valid
 from rrlib.mi.worst_case import EstimatorConfig, representation_vulnerability
 from rrlib.runtime import select_device
@@ -122,7 +123,7 @@ class Result:
         """Histories, fresh-critic normal / worst-case MI and RV per encoder (mean, sample std, per seed, with
         plausibility flags), and the cost of a step."""
         out: dict[str, Any] = {"dataset": self.config.dataset, "dataset_title": get_spec(self.config.dataset).title,
-                               "units": "nats", "config": asdict(self.config), "encoders": {},
+                               "units": "nats", "config": to_jsonable(asdict(self.config)), "encoders": {},
                                "threat": {"eps": self.threat.eps, "steps": self.threat.steps,
                                           "step_size": self.threat.step_size}}
         for loss, enc in self.encoders.items():

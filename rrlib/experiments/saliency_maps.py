@@ -26,6 +26,7 @@ import torch
 
 from rrlib.data import canonical_name, get_spec, load_dataset, subset
 from rrlib.experiments.downstream_tables import MEDIUM_COMMAND, REPO_ROOT, WEIGHT_FILES, load_exported_models
+from rrlib.jsonable import to_jsonable
 from rrlib.runtime import select_device
 from rrlib.saliency import alignment, ce_saliency, display_scale, dv_saliency, kernel_saliency, mean_sem
 from rrlib.validation import check_int
@@ -95,7 +96,7 @@ class Result:
     def metrics(self) -> dict[str, Any]:
         """Alignment mean ± standard error per map (and per encoder for the kernel maps), the models' sources."""
         return {"dataset": self.config.dataset, "dataset_title": get_spec(self.config.dataset).title,
-                "config": asdict(self.config), "alignment": self.alignments,
+                "config": to_jsonable(asdict(self.config)), "alignment": self.alignments,
                 "kernel_alignment": self.kernel_alignments, "kernels": self.kernels, "sources": self.sources,
                 "labels": {key: label for key, (label, _, _) in MAPS.items()}}
 
