@@ -81,8 +81,8 @@ def _first_two(old: tuple) -> tuple:
 
 
 #: What the smoke run of the vulnerability zoo trains each member with (merged into the full profile's
-#: ``train_overrides``): one epoch of one batch of 4 images, evaluated (the last epoch always is) on 2 test images.
-VULNERABILITY_TRAIN = {"epochs": 1, "train_subset": 4, "test_subset": 2, "batch_size": 4}
+#: ``train_overrides``): one epoch of one batch of 2 images, evaluated (the last epoch always is) on 2 test images.
+VULNERABILITY_TRAIN = {"epochs": 1, "train_subset": 2, "test_subset": 2, "batch_size": 2}
 
 
 def _vulnerability_overrides(old: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
@@ -137,7 +137,7 @@ SMOKE_RULES: dict[type, dict[str, Rule]] = {
     # chapter 6
     VulnerabilityConfig: {
         "dataset": KEEP, "architectures": KEEP, "train_eps": KEEP, "width": KEEP, "head": KEEP,
-        "train_overrides": _vulnerability_overrides, "eval_size": 2, "mi_train_size": 4, "mi_test_size": 2,
+        "train_overrides": _vulnerability_overrides, "eval_size": 2, "mi_train_size": 2, "mi_test_size": 2,
         "strong_steps": 2, "strong_restarts": 1, "mi": NESTED, "neurons": NESTED, "seed": KEEP, "device": KEEP,
         "omit": KEEP,
     },
@@ -158,10 +158,10 @@ SMOKE_RULES: dict[type, dict[str, Rule]] = {
     },
     # chapter 8 (Tables 1, 3-5)
     TablesConfig: {
-        "dataset": KEEP, "seeds": _first_two, "rows": KEEP, "heads": KEEP, "encoder_train_subset": 8, "width": KEEP,
+        "dataset": KEEP, "seeds": _first_two, "rows": KEEP, "heads": KEEP, "encoder_train_subset": 4, "width": KEEP,
         "critic_hidden": KEEP, "encoder_epochs": 1, "encoder_batch": 4, "encoder_lr": KEEP, "head_epochs": 1,
-        "head_batch": 4, "head_lr": KEEP, "head_train_subset": 12, "val_size": 4, "test_subset": 4, "eval_every": 1,
-        "supervised_epochs": 1, "supervised_batch": 4, "supervised_lr": KEEP, "supervised_train_subset": 8,
+        "head_batch": 4, "head_lr": KEEP, "head_train_subset": 8, "val_size": 4, "test_subset": 4, "eval_every": 1,
+        "supervised_epochs": 1, "supervised_batch": 4, "supervised_lr": KEEP, "supervised_train_subset": 4,
         "autoattack_n": 0, "autoattack_version": KEEP, "device": KEEP, "data_root": KEEP,
     },
 }

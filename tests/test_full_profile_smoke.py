@@ -33,7 +33,7 @@ from rrlib.smoke import KEEP, NESTED, SMOKE_RULES, smoke
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-#: Images per split of the written datasets (a few dozen): more than the largest smoke subset (12 head images;
+#: Images per split of the written datasets (a few dozen): more than the largest smoke subset (8 head images;
 #: 8 test images hold the encoders' two held-out batches of 4), every class among the training images.
 N_TRAIN, N_TEST = 30, 8
 
