@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from rrlib.data import canonical_name, dataset_threat_model, get_spec, load_dataset, subset
+from rrlib.jsonable import to_jsonable
 from rrlib.models import build_model
 from rrlib.models.heads import build_head
 from rrlib.paper import TABLE_ROWS, TABLES
@@ -317,7 +318,7 @@ class TablesResult:
                 table[row][head] = cell
         return {"dataset": self.config.dataset, "units": "percent", "seeds": list(self.config.seeds),
                 "row_labels": {r: list(ROW_LABELS[r]) for r in self.scores}, "table": table, "flags": flags,
-                "config": asdict(self.config), "timings": self.timings}
+                "config": to_jsonable(asdict(self.config)), "timings": self.timings}
 
 
 def _git_commit() -> str | None:
