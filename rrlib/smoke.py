@@ -41,6 +41,7 @@ from rrlib.experiments.downstream_tables import TablesConfig
 from rrlib.experiments.mine import MineConfig, RunSpec
 from rrlib.experiments.preliminaries import PreliminariesConfig
 from rrlib.experiments.robust_encoders import Config as RobustEncodersConfig
+from rrlib.experiments.saliency_maps import Config as SaliencyConfig
 from rrlib.experiments.theorem_3_2 import Theorem32Config
 from rrlib.experiments.theorem_3_4 import Theorem34Config
 from rrlib.experiments.vulnerability import Config as VulnerabilityConfig
@@ -155,6 +156,11 @@ SMOKE_RULES: dict[type, dict[str, Rule]] = {
         "dataset": KEEP, "train_subset": 8, "width": KEEP, "critic_hidden": KEEP, "epochs": 1, "batch_size": 4,
         "lr": KEEP, "seed": KEEP, "rv_iterations": 1, "rv_batch": 4, "rv_lr": KEEP, "rv_train": 8, "rv_test": 4,
         "rv_seeds": KEEP, "cost_repeats": 1, "device": KEEP, "data_root": KEEP,
+    },
+    # chapter 9 (Figures 4-6): the weights folder is kept (the caller exports a smoke run's weights and points to it)
+    SaliencyConfig: {
+        "dataset": KEEP, "weights": KEEP, "n_images": 4, "n_show": 2, "n_kernels": 2, "dv_batch": 2, "seed": KEEP,
+        "device": KEEP, "data_root": KEEP,
     },
     # chapter 8 (Tables 1, 3-5)
     TablesConfig: {

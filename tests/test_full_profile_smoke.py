@@ -23,6 +23,7 @@ from rrlib.experiments import (
     mine,
     preliminaries,
     robust_encoders,
+    saliency_maps,
     theorem_3_2,
     theorem_3_4,
     vulnerability,
@@ -45,6 +46,7 @@ FULL_CONFIGS = {
     "worst_case_mi": lambda: worst_case_mi.Config.full(0, "cpu"),
     "vulnerability": lambda: vulnerability.Config.full(0, "cpu"),
     "robust_encoders": lambda: robust_encoders.Config.full(0, "cpu"),
+    "saliency_maps": lambda: saliency_maps.Config.full(0, "cpu"),
     **{f"downstream_tables[{d}]": (lambda d=d: downstream_tables.TablesConfig.full(0, "cpu", dataset=d))
        for d in sorted(TABLES)},
 }
@@ -228,13 +230,7 @@ def test_robust_encoders_full_profile_smoke(real_formats, tmp_path, assert_plain
         assert len(enc["normal"]["values"]) == len(enc["worst"]["values"]) == len(config.rv_seeds) == 2
         assert isinstance(enc["rv"]["std"], float)
     assert metrics["cost"]["attack_steps"] == 10  # Fashion-MNIST's PGD-10
-    try:
-        assert_plain(metrics, "robust_encoders")
-    except AssertionError as err:
-        if "robust_encoders.config.rv_seeds = (0, 1)" in str(err):
-            pytest.xfail("known bug: robust_encoders.Result.metrics() returns asdict(config) with the tuple "
-                         "rv_seeds, not a list (the contract's plain JSON); fix: to_jsonable(asdict(config))")
-        raise
+    assert_plain(metrics, "robust_encoders")  # the config too: plain JSON lists, not tuples
 
 
 @pytest.mark.slow
@@ -242,7 +238,8 @@ def test_robust_encoders_full_profile_smoke(real_formats, tmp_path, assert_plain
 def test_downstream_tables_full_profile_smoke(dataset, real_formats, tmp_path, assert_plain):
     config = smoke(FULL_CONFIGS[f"downstream_tables[{dataset}]"]())
     assert config.critic_hidden == 2048 and len(config.seeds) == 2
-    metrics = downstream_tables.run(config, tmp_path / "tables", log=None).metrics()
+    result = downstream_tables.run(config, tmp_path / "tables", log=None)
+    metrics = result.metrics()
     assert_plain(metrics, f"downstream_tables[{dataset}]")
     assert metrics["dataset"] == dataset and metrics["seeds"] == list(config.seeds)
     assert set(metrics["table"]) == set(downstream_tables.ROWS)
@@ -253,3 +250,16 @@ def test_downstream_tables_full_profile_smoke(dataset, real_formats, tmp_path, a
             for column in ("natural", "adversarial"):
                 assert len(cell[column]["values"]) == 2, (row, head, column)
             assert cell["autoattack"] is None  # autoattack_n = 0 in smoke mode (see rrlib.smoke)
+
+
+@pytest.mark.slow
+def test_saliency_maps_full_profile_smoke(real_formats, tmp_path, assert_plain):
+    """Chapter 09's full path reads exported weights: export them from a smoke-sized Table 4 run, then draw."""
+    tables = smoke(FULL_CONFIGS["downstream_tables[fashion-mnist]"]())
+    downstream_tables.run(tables, tmp_path / "tables", log=None)
+    downstream_tables.export_weights(tables, tmp_path / "tables", tmp_path / "weights", seed=tables.seed)
+    config = dataclasses.replace(smoke(FULL_CONFIGS["saliency_maps"]()), weights=str(tmp_path / "weights"))
+    metrics = saliency_maps.run(config).metrics()
+    assert_plain(metrics, "saliency_maps")
+    assert set(metrics["alignment"]) == set(saliency_maps.MAPS)
+    assert all(a["n"] <= config.n_images for a in metrics["alignment"].values())
