@@ -175,6 +175,26 @@ def load_metrics(chapter: str, directory: Path | None = None) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------------------- runner
+def kernel_thread_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``RRBOOK_THREADS=n`` set for the runner caps each chapter kernel's threads at ``n`` (OpenMP, MKL and
+    torch's intra-op pool read ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` at start-up); unset, kernels use their
+    defaults. Two-thread kernels sharing two busy cores run small-tensor loops many times slower, so runs that
+    share a machine should set it.
+
+    >>> kernel_thread_env({"RRBOOK_THREADS": "1"})
+    {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
+    >>> kernel_thread_env({})
+    {}
+    """
+    environ = os.environ if environ is None else environ
+    value = environ.get("RRBOOK_THREADS")
+    if value is None:
+        return {}
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"RRBOOK_THREADS must be a positive integer, got {value!r}")
+    return {"OMP_NUM_THREADS": value, "MKL_NUM_THREADS": value}
+
+
 @contextlib.contextmanager
 def _environment(**updates: str) -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in updates}
@@ -229,6 +249,7 @@ def run_chapters(
     }
     if force:
         env["RRBOOK_FORCE_FULL"] = "1"
+    env.update(kernel_thread_env())
 
     runs: list[ChapterRun] = []
     for index, name in enumerate(selected, start=1):

@@ -103,3 +103,12 @@ def test_publish_records_the_json_and_glues_every_key(tmp_path, monkeypatch):
 def test_glue_keys_flattens_nested_mappings_only():
     assert glue_keys({"x": [1, {"y": 2}], "m": {"k": {"z": 0.5}}}) == {
         "x": [1, {"y": 2}], "m": {"k": {"z": 0.5}}, "m.k": {"z": 0.5}, "m.k.z": 0.5}
+
+
+def test_rrbook_threads_caps_the_chapter_kernels():
+    from rrlib.book import kernel_thread_env
+
+    assert kernel_thread_env({"RRBOOK_THREADS": "1"}) == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    assert kernel_thread_env({}) == {}
+    with pytest.raises(ValueError, match="RRBOOK_THREADS must be a positive integer, got '0'"):
+        kernel_thread_env({"RRBOOK_THREADS": "0"})
