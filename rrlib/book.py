@@ -306,14 +306,15 @@ def run_chapters(
 
 
 def _hide_default_parameters(executed: Path) -> None:
-    """In the executed copy, hide the notebook's default ``parameters`` cell: papermill's injected cell right after
-    it shows the values that were actually used (profile, seed, device)."""
+    """In the executed copy, hide the parameter cells — the notebook's defaults and papermill's injected values —
+    from the rendered page: they are bookkeeping. The values used (profile, seed, device) stay in the executed
+    notebook and in the chapter's metrics (``_meta``), and each chapter states its scale in prose."""
     import nbformat
 
     notebook = nbformat.read(executed, as_version=4)
     for cell in notebook.cells:
         tags = cell.metadata.setdefault("tags", [])
-        if "parameters" in tags and "remove-cell" not in tags:
+        if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
             tags.append("remove-cell")
     nbformat.write(notebook, executed)
 

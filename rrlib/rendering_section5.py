@@ -143,13 +143,12 @@ def downstream_markdown(metrics: Mapping[str, Any], head: str, *, scale: str, na
         if cell is None:
             continue
         rep, loss = metrics["row_labels"][row]
-        marks = (CONSTANT_MARK if cell["constant_predictor"] else "") + (
-            GAP_MARK if cell.get("pgd_minus_autoattack_same_images", 0.0) > 5.0 else "")
+        constant = f" {CONSTANT_MARK}" if cell["constant_predictor"] else ""
+        gap = f" {GAP_MARK}" if cell.get("pgd_minus_autoattack_same_images", 0.0) > 5.0 else ""
         line = [rep, loss]
         if paper:
             line += [_paper(cell["paper"]["natural"]), _paper(cell["paper"]["adversarial"])]
-        line += [_cell(cell["natural"]) + (f" {marks}" if marks else ""), _cell(cell["adversarial"]),
-                 _cell(cell["autoattack"])]
+        line += [_cell(cell["natural"]) + constant, _cell(cell["adversarial"]) + gap, _cell(cell["autoattack"])]
         rows.append(line)
     n = len(metrics["seeds"])
     header = ["g", "h"] + (["paper: natural", "paper: PGD"] if paper else []) + ["natural", "PGD", "AutoAttack"]
@@ -197,12 +196,18 @@ def downstream_findings(metrics: Mapping[str, Any], scale: str) -> str:
                 continue
             pa = metrics["table"][a][head]["paper"]["adversarial"][0] - metrics["table"][b][head]["paper"][
                 "adversarial"][0]
-            text = f"**{HEAD_TITLES[head]}, {what}**: PGD accuracy {ours[0] - base[0]:+.1f} points"
+            ca, cb = metrics["table"][a][head]["adversarial"], metrics["table"][b][head]["adversarial"]
+            se = (ca["std"] ** 2 / len(ca.get("values", [0])) + cb["std"] ** 2 / len(cb.get("values", [0]))) ** 0.5
+            d = ours[0] - base[0]
+            text = f"**{HEAD_TITLES[head]}, {what}**: PGD accuracy {d:+.1f} ± {se:.1f} points"
             if ours[1] is not None and base[1] is not None:
                 text += f", AutoAttack {ours[1] - base[1]:+.1f}"
             text += f" ({scale}); the paper: {pa:+.1f} points under its PGD."
-            same = (ours[0] - base[0] > 0) == (pa > 0)
-            text += " Same direction as the paper." if same else " **Opposite direction to the paper.**"
+            if abs(d) <= 2 * se:
+                text += " Within two standard errors of zero: this run cannot tell."
+            else:
+                same = (d > 0) == (pa > 0)
+                text += " Same direction as the paper." if same else " **Opposite direction to the paper.**"
             out.append(text)
     for key, label in (("constant_predictor", f"{CONSTANT_MARK} constant predictors"),
                        ("pgd_exceeds_autoattack_by_5_points", f"{GAP_MARK} PGD above AutoAttack by > 5 points")):

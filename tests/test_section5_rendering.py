@@ -32,7 +32,7 @@ def test_committed_run_summary_means_flags_and_cost():
 
 def _metrics(paper_delta: float, ours_delta: float) -> dict:
     def cell(adv: float, paper_adv: float, aa: float) -> dict:
-        return {"natural": {"mean": 80.0, "std": 1.0}, "adversarial": {"mean": adv, "std": 1.0},
+        return {"natural": {"mean": 80.0, "std": 1.0}, "adversarial": {"mean": adv, "std": 1.0, "values": [0, 0]},
                 "autoattack": {"mean": aa, "std": 1.0}, "paper": {"natural": [80.0, 1.0],
                                                                 "adversarial": [paper_adv, 1.0]},
                 "constant_predictor": False, "majority_share": [0.2, 0.3], "pgd_minus_autoattack_same_images": 1.0}
@@ -45,11 +45,14 @@ def _metrics(paper_delta: float, ours_delta: float) -> dict:
 
 def test_findings_say_when_the_direction_matches_the_paper():
     same = r5.downstream_findings(_metrics(paper_delta=25.0, ours_delta=4.0), "medium run")
-    assert "PGD accuracy +4.0 points, AutoAttack +5.0 (medium run); the paper: +25.0 points" in same
+    # se of the difference: sqrt(1²/2 + 1²/2) = 1 point, so +4 is beyond 2 se and -3 too; +1 is not
+    assert "PGD accuracy +4.0 ± 1.0 points, AutoAttack +5.0 (medium run); the paper: +25.0 points" in same
     assert "Same direction as the paper." in same
     opposite = r5.downstream_findings(_metrics(paper_delta=25.0, ours_delta=-3.0), "medium run")
     assert "**Opposite direction to the paper.**" in opposite
     assert "constant predictors: none." in same
+    tie = r5.downstream_findings(_metrics(paper_delta=25.0, ours_delta=1.0), "medium run")
+    assert "Within two standard errors of zero: this run cannot tell." in tie and "direction" not in tie
 
 
 def test_table_marks_flags_and_puts_the_paper_beside_ours():
@@ -57,7 +60,7 @@ def test_table_marks_flags_and_puts_the_paper_beside_ours():
     m["table"]["hjelm/robust"]["mlp"]["constant_predictor"] = True
     m["table"]["ours/robust"]["mlp"]["pgd_minus_autoattack_same_images"] = 12.0
     text = r5.downstream_markdown(m, "mlp", scale="medium run", name="tab-x")
-    assert "| Ours | Robust | 80.00 ± 1.00 | 50.00 ± 1.00 | 80.0 ± 1.0 § | 32.0 ± 1.0 | 20.0 ± 1.0 |" in text
+    assert "| Ours | Robust | 80.00 ± 1.00 | 50.00 ± 1.00 | 80.0 ± 1.0 | 32.0 ± 1.0 § | 20.0 ± 1.0 |" in text
     assert "| Hjelm et al. (2018) | Robust | 80.00 ± 1.00 | 40.00 ± 1.00 | 80.0 ± 1.0 ‡ |" in text
 
 
