@@ -124,6 +124,11 @@ class TablesConfig:
             raise ValueError(f"autoattack_n must be a non-negative integer, got {self.autoattack_n!r}")
         self._configs(seeds[0])  # fail now on bad sizes, not after an hour of training
 
+    @classmethod
+    def from_recorded(cls, recorded: dict[str, Any]) -> TablesConfig:
+        """The configuration back from its recorded JSON (``metrics()["config"]``: lists where fields are tuples)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()})
+
     @property
     def seed(self) -> int:
         """The first seed (the profiles' ``seed`` argument); the table averages over all of ``seeds``."""
@@ -597,7 +602,7 @@ def copy_results(src: str | os.PathLike, dest: str | os.PathLike, out_root: str 
             if len(values) != n:
                 raise ValueError(f"{src}: {row}/{head} has {len(values)} of {n} seeds; the run is not finished")
     if out_root is not None:
-        config = TablesConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in metrics["config"].items()})
+        config = TablesConfig.from_recorded(metrics["config"])
         data["encoders"] = encoder_histories(config, out_root)
     Path(dest).parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_text(dest, json.dumps(data, indent=2) + "\n")
@@ -630,7 +635,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.out_root is None:
                 parser.error("--weights needs --out-root (the run's folder)")
             metrics = json.loads(Path(args.src).read_text())["metrics"]
-            config = TablesConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in metrics["config"].items()})
+            config = TablesConfig.from_recorded(metrics["config"])
             for path in export_weights(config, args.out_root, args.weights, seed=config.seed).values():
                 print(path)
         return
