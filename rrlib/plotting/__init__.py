@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Iterator
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 
 #: Colours used consistently across the book (colour-blind safe, Okabe–Ito).
@@ -54,4 +55,19 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 4.2, height: fl
     return fig, axes
 
 
-__all__ = ["PALETTE", "Figure", "new_figure", "style"]
+@contextlib.contextmanager
+def seeded_jitter(seed: int = 0) -> Iterator[None]:
+    """Seed NumPy's global generator for the duration of a seaborn call, then restore its state.
+
+    seaborn 0.13 jitters strip plots with ``np.random.uniform`` and offers no ``seed`` for it; without this a figure
+    would differ between two runs of the same chapter.
+    """
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+__all__ = ["PALETTE", "Figure", "new_figure", "seeded_jitter", "style"]

@@ -8,12 +8,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from rrlib.plotting import PALETTE, new_figure, style
 
 __all__ = ["BOUND_COLOURS", "deterministic_figure", "ema", "oracle_figure", "staircase_figure",
-           "staircase_spread_figure"]
+           "staircase_spread_figure", "staircase_spread_frame"]
 
 #: One colour per bound, used in every MI figure.
 BOUND_COLOURS = {
@@ -112,43 +113,60 @@ def staircase_figure(result, span: int = 50) -> Figure:
     return fig
 
 
-def staircase_spread_figure(result, critic: str = "separable", low: float = -2.0) -> Figure:
-    """Per level, the distribution of the per-step estimates over which bias and variance are computed (box:
-    quartiles, whiskers 1.5 IQR, dots beyond), one box per bound, with the true MI as a black bar. Estimates
-    below ``low`` nats are not drawn; the legend counts them per bound. (Plain matplotlib: seaborn is not part of
-    the pinned environment.)"""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
+def staircase_spread_frame(result, critic: str = "separable") -> pd.DataFrame:
+    """Long table of the per-step estimates behind the staircase tables: one row per (bound, level, step) of the
+    last ``tail_fraction`` of each level's steps, with columns ``bound``, ``level`` (true MI, nats) and
+    ``estimate`` (nats). Its per-(bound, level) mean and variance are the tables' bias + I and variance."""
+    frames = []
+    for r in (r for r in result.staircases if r.critic == critic):
+        for level, tail in zip(r.config.levels, result.tail_estimates(critic, r.bound), strict=True):
+            frames.append(pd.DataFrame({"bound": r.bound, "level": float(level), "estimate": tail}))
+    if not frames:
+        raise ValueError(f"no staircase with critic {critic!r}; have {sorted({r.critic for r in result.staircases})}")
+    return pd.concat(frames, ignore_index=True)
 
-    runs = [r for r in result.staircases if r.critic == critic]
-    levels = list(runs[0].config.levels)
-    width = 0.8 / len(runs)
-    fig, axes = new_figure(ncols=1, nrows=1, width=7.5, height=4.0)
+
+def staircase_spread_figure(result, critic: str = "separable", low: float = -2.0) -> Figure:
+    """Per level, the distribution of the per-step estimates over which bias and variance are computed
+    (:func:`staircase_spread_frame`): one seaborn letter-value ("boxen") plot per bound (the widest box holds the
+    middle half of the steps, each narrower box the middle half of what lies outside the previous one, dots the
+    steps beyond), the mean of each box as a white diamond and the true MI as a black bar. Steps below ``low``
+    nats enter the boxes and means but are not drawn; the legend counts them per bound."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    frame = staircase_spread_frame(result, critic)
+    bounds = list(dict.fromkeys(frame["bound"]))
+    levels = sorted(frame["level"].unique())
+    hidden = frame[frame["estimate"] < low].groupby("bound").size()
+    label = {b: b + (f" ({int(hidden[b])} step{'s' if hidden[b] > 1 else ''} below {low:g})" if b in hidden.index
+                     else "") for b in bounds}
+    frame = frame.assign(estimator=frame["bound"].map(label), level=frame["level"].map(lambda v: f"{v:g}"))
+    order = [f"{v:g}" for v in levels]
+    hue_order = [label[b] for b in bounds]
+    palette = {label[b]: BOUND_COLOURS.get(b, PALETTE["neutral"]) for b in bounds}
+    fig, axes = new_figure(ncols=1, nrows=1, width=7.5, height=4.2)
     ax = axes[0, 0]
-    handles = []
     with style(), plt.rc_context(_BIG):
-        for j, r in enumerate(runs):
-            tails = result.tail_estimates(critic, r.bound)
-            colour = BOUND_COLOURS.get(r.bound, PALETTE["neutral"])
-            positions = np.arange(len(levels)) - 0.4 + width * (j + 0.5)
-            ax.boxplot(tails, positions=positions, widths=0.85 * width, patch_artist=True, manage_ticks=False,
-                       boxprops={"facecolor": colour, "alpha": 0.75, "edgecolor": colour},
-                       medianprops={"color": "black", "lw": 1.2}, whiskerprops={"color": colour},
-                       capprops={"color": colour},
-                       flierprops={"marker": "o", "ms": 2.5, "markerfacecolor": colour, "markeredgecolor": colour})
-            hidden = int(sum(int(np.sum(t < low)) for t in tails))
-            label = r.bound + (f" ({hidden} steps below {low:g})" if hidden else "")
-            handles.append(Patch(facecolor=colour, alpha=0.75, label=label))
+        sns.boxenplot(frame, x="level", y="estimate", hue="estimator", order=order, hue_order=hue_order,
+                      palette=palette, width=0.85, linewidth=0.6, flier_kws={"s": 4}, ax=ax, legend=True)
+        sns.pointplot(frame, x="level", y="estimate", hue="estimator", order=order, hue_order=hue_order,
+                      palette={k: "white" for k in hue_order}, dodge=0.85 - 0.85 / len(bounds), errorbar=None,
+                      markers="D", markersize=4.5, markeredgecolor="black", markeredgewidth=0.8,
+                      linestyle="none", ax=ax, legend=False)
         for i, level in enumerate(levels):
             ax.hlines(level, i - 0.45, i + 0.45, color=PALETTE["exact"], lw=2.0, zorder=5)
-        handles.append(plt.Line2D([], [], color=PALETTE["exact"], lw=2.0, label="true MI"))
-        ax.set_xticks(np.arange(len(levels)), [f"{v:g}" for v in levels])
+        handles, labels = ax.get_legend_handles_labels()
+        ax.get_legend().remove()
+        handles += [plt.Line2D([], [], color=PALETTE["exact"], lw=2.0),
+                    plt.Line2D([], [], marker="D", color="white", markeredgecolor="black", ls="none")]
+        labels += ["true MI", "mean"]
         ax.set_ylim(low, max(levels) + 3.0)
         ax.set_xlabel("true MI (nats)")
         ax.set_ylabel("estimate (nats)")
-        fig.legend(handles=handles, loc="outside lower center", ncols=4)
-        steps = runs[0].config.steps_per_level
-        tail = max(1, int(round(runs[0].config.tail_fraction * steps)))
+        fig.legend(handles, labels, loc="outside lower center", ncols=3)
+        steps = result.staircases[0].config.steps_per_level
+        tail = max(1, int(round(result.staircases[0].config.tail_fraction * steps)))
         ax.set_title(f"{critic} critic: the last {tail} of {steps} steps of each level")
     return fig
 

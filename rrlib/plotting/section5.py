@@ -6,11 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from rrlib.plotting import PALETTE, Figure, new_figure, style
 
-__all__ = ["encoder_curves", "kernel_grid", "saliency_grid"]
+__all__ = ["accuracy_frames", "accuracy_heatmaps", "encoder_curves", "kernel_grid", "saliency_grid"]
 
 _ENCODER_TITLES = {"normal": "DIM encoder (normal MI)", "worst": "worst-case MI encoder (Eq. 5.4)"}
 
@@ -84,4 +85,50 @@ def kernel_grid(image: torch.Tensor, kernel_maps: Mapping[str, torch.Tensor], ke
                     ax.imshow(np.asarray(tensor.detach().cpu()), cmap=colours, vmin=0.0, vmax=1.0)
                     ax.set_title(title, fontsize=7)
             axes[r][0].set_ylabel(labels[name], rotation=0, ha="right", va="center", fontsize=8)
+    return fig
+
+
+_HEADS = (("mlp", "MLP"), ("linear", "linear"))
+
+
+def accuracy_frames(metrics: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The downstream table of ``metrics`` (:meth:`rrlib.experiments.downstream_tables.TablesResult.metrics`) as
+    two grids of accuracies (%), one row per ``g / h`` row: the paper's (columns ``MLP natural``, ``MLP PGD``,
+    ``linear natural``, ``linear PGD``; means over its 4 trials) and ours (the same plus ``… AutoAttack``; means
+    over our seeds). A cell that was not run is NaN."""
+    paper, ours = {}, {}
+    for row, by_head in metrics["table"].items():
+        rep, loss = metrics["row_labels"][row]
+        label = f"{rep.split(' (')[0]} · {loss}"
+        paper[label], ours[label] = {}, {}
+        for head, title in _HEADS:
+            cell = by_head.get(head)
+            for column, name in (("natural", "natural"), ("adversarial", "PGD"), ("autoattack", "AutoAttack")):
+                value = cell.get(column) if cell else None
+                ours[label][f"{title} {name}"] = np.nan if value is None else float(value["mean"])
+                if column != "autoattack":
+                    paper[label][f"{title} {name}"] = np.nan if cell is None else float(cell["paper"][column][0])
+    return pd.DataFrame.from_dict(paper, orient="index"), pd.DataFrame.from_dict(ours, orient="index")
+
+
+def accuracy_heatmaps(metrics: Mapping[str, Any], *, ours_title: str) -> Figure:
+    """The paper's downstream table and ours (:func:`accuracy_frames`) as two annotated seaborn heatmaps on one
+    colour scale, 0–100 % accuracy; a cell that was not run is blank."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    paper, ours = accuracy_frames(metrics)
+    fig, axes = new_figure(2, 1, width=5.2, height=0.42 * len(ours) + 1.6, sharey=True,
+                           gridspec_kw={"width_ratios": [paper.shape[1], ours.shape[1] + 1.2]})
+    with style(), plt.rc_context({"axes.grid": False}):
+        for ax, frame, title, bar in ((axes[0][0], paper, "paper (4 trials)", False), (axes[0][1], ours, ours_title,
+                                                                                          True)):
+            sns.heatmap(frame, vmin=0, vmax=100, cmap="viridis", annot=True, fmt=".1f", annot_kws={"fontsize": 8.5},
+                        linewidths=0.5, linecolor="white", cbar=bar, cbar_kws={"label": "accuracy (%)"}, ax=ax)
+            ax.set_title(title)
+            ax.grid(False)
+            ax.tick_params(axis="x", labelrotation=40, labelsize=8.5)
+            ax.tick_params(axis="y", labelsize=8.5)
+            for label in ax.get_xticklabels():
+                label.set_horizontalalignment("right")
     return fig
