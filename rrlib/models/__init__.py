@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from rrlib.data import DatasetSpec, get_spec
-from rrlib.models.baseline_h import CONV2_PATCH, BaselineHEncoder, EncoderOutputs, conv_side, scaled
+from rrlib.models.baseline_h import CONV2_PATCH, BaselineHEncoder, EncoderOutputs, PixelBaselineH, conv_side, scaled
 from rrlib.models.cifar import CIFAR_NETS
 from rrlib.models.heads import HEADS, LinearHead, MLPHead, build_head
 from rrlib.models.normalize import InputNormalize
@@ -32,6 +32,7 @@ __all__ = [
     "LinearHead",
     "MLPHead",
     "NormalizedNet",
+    "PixelBaselineH",
     "build_head",
     "build_model",
     "conv_side",
@@ -41,34 +42,20 @@ __all__ = [
 MODELS = ("baseline_h", *CIFAR_NETS)
 
 
-class BaselineH(nn.Module):
+class BaselineH(PixelBaselineH):
     """Baseline-H classifier h∘g: :class:`InputNormalize` → :class:`BaselineHEncoder` → head (mlp or linear).
 
     The "Fully-Supervised" rows of Tables 1, 3–5 train this end-to-end (the official ``baseline_mlp`` /
-    ``baseline_linear``).
+    ``baseline_linear``). ``representation``, ``features`` and ``conv2`` come from :class:`PixelBaselineH`.
     """
 
     def __init__(
         self, spec: DatasetSpec, *, head: str = "mlp", width: float = 1.0, rep_dim: int = 64
     ) -> None:
-        super().__init__()
-        self.normalize = InputNormalize(spec.mean, spec.std)
-        self.encoder = BaselineHEncoder(spec.channels, spec.image_size, width=width, rep_dim=rep_dim)
+        super().__init__(spec.mean, spec.std, in_channels=spec.channels, image_size=spec.image_size, width=width,
+                         rep_dim=rep_dim)
         self.head = build_head(head, rep_dim, spec.n_classes)
         self.head_name = head
-
-    def representation(self, x: torch.Tensor) -> torch.Tensor:
-        """z = g(x), shape (B, 64), for pixels x in [0, 1]."""
-        return self.encoder(self.normalize(x))
-
-    def features(self, x: torch.Tensor) -> EncoderOutputs:
-        """All encoder activations (``conv1``, ``conv2``, ``conv3``, ``hidden``, ``z``) for pixels x."""
-        return self.encoder.forward_features(self.normalize(x))
-
-    def conv2(self, x: torch.Tensor) -> torch.Tensor:
-        """Second conv layer (after BN and ReLU), (B, 128·width, H/4, W/4): per-neuron units of Fig. 3."""
-        e = self.encoder
-        return e.block2(e.block1(self.normalize(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.representation(x))

@@ -12,10 +12,13 @@ padding 3; supplement Fig. 3). :data:`CONV2_PATCH` records this geometry.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 from torch import nn
+
+from rrlib.models.normalize import InputNormalize
 
 #: (kernel, stride, padding) of the input patch that one second-layer location sees.
 CONV2_PATCH = (10, 4, 3)
@@ -92,3 +95,36 @@ class BaselineHEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The representation z = g(x), shape (B, rep_dim)."""
         return self.forward_features(x).z
+
+
+class PixelBaselineH(nn.Module):
+    """:class:`InputNormalize` (a dataset's mean and std) → :class:`BaselineHEncoder`, on pixels in [0, 1].
+
+    The part that the supervised classifier (:class:`rrlib.models.BaselineH`) and the unsupervised encoder
+    (:class:`rrlib.train.encoder.PixelEncoder`) share; both keep their parameters under ``normalize.*`` and
+    ``encoder.*``.
+
+    >>> g = PixelBaselineH((0.5,), (0.25,), in_channels=1, image_size=28, width=0.125)
+    >>> tuple(g.representation(torch.rand(2, 1, 28, 28)).shape), tuple(g.conv2(torch.rand(2, 1, 28, 28)).shape)
+    ((2, 64), (2, 16, 7, 7))
+    """
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float], *, in_channels: int, image_size: int,
+                 width: float = 1.0, rep_dim: int = 64) -> None:
+        super().__init__()
+        self.normalize = InputNormalize(mean, std)
+        self.encoder = BaselineHEncoder(in_channels, image_size, width=width, rep_dim=rep_dim)
+        self.rep_dim = rep_dim
+
+    def representation(self, x: torch.Tensor) -> torch.Tensor:
+        """z = g(x), shape (B, rep_dim), for pixels x in [0, 1]."""
+        return self.encoder(self.normalize(x))
+
+    def features(self, x: torch.Tensor) -> EncoderOutputs:
+        """All encoder activations (``conv1``, ``conv2``, ``conv3``, ``hidden``, ``z``) for pixels x."""
+        return self.encoder.forward_features(self.normalize(x))
+
+    def conv2(self, x: torch.Tensor) -> torch.Tensor:
+        """Second conv block (after BN and ReLU), (B, 128·width, H/4, W/4): the per-neuron units of Figs 3 and 5."""
+        e = self.encoder
+        return e.block2(e.block1(self.normalize(x)))

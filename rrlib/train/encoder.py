@@ -54,7 +54,7 @@ from rrlib.data import ImageDataset, canonical_name, dataset_threat_model, get_s
 from rrlib.mi import worst_case
 from rrlib.mi.bounds import dv
 from rrlib.mi.critics import EncodeAndDotCritic
-from rrlib.models.baseline_h import BaselineHEncoder, EncoderOutputs
+from rrlib.models.baseline_h import PixelBaselineH
 from rrlib.models.normalize import InputNormalize
 from rrlib.runtime import atomic_write_text, managed_modes, progress, seed_everything, seeded, select_device
 from rrlib.train.cache import config_hash
@@ -132,8 +132,10 @@ def _adversarial_batch(critic: nn.Module, encoder: nn.Module, x: torch.Tensor, t
 
 
 # ----------------------------------------------------------------------------------------------------- models
-class PixelEncoder(nn.Module):
+class PixelEncoder(PixelBaselineH):
     """g for pixels in [0, 1]: :class:`InputNormalize` (the dataset's) → :class:`BaselineHEncoder` → z (64-d).
+
+    ``g(x)`` is ``g.representation(x)``; ``features`` and ``conv2`` come from :class:`PixelBaselineH`.
 
     >>> g = PixelEncoder("fashion-mnist", width=0.125)
     >>> tuple(g(torch.rand(2, 1, 28, 28)).shape), tuple(g.conv2(torch.rand(2, 1, 28, 28)).shape)
@@ -141,23 +143,12 @@ class PixelEncoder(nn.Module):
     """
 
     def __init__(self, dataset: str, *, width: float = 1.0, rep_dim: int = 64) -> None:
-        super().__init__()
         spec = get_spec(dataset)
-        self.normalize = InputNormalize(spec.mean, spec.std)
-        self.encoder = BaselineHEncoder(spec.channels, spec.image_size, width=width, rep_dim=rep_dim)
-        self.rep_dim = rep_dim
+        super().__init__(spec.mean, spec.std, in_channels=spec.channels, image_size=spec.image_size, width=width,
+                         rep_dim=rep_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self.normalize(x))
-
-    def features(self, x: torch.Tensor) -> EncoderOutputs:
-        """All intermediate activations for pixels ``x``."""
-        return self.encoder.forward_features(self.normalize(x))
-
-    def conv2(self, x: torch.Tensor) -> torch.Tensor:
-        """Second conv block (after BN and ReLU): the kernels of Figs 3 and 5."""
-        e = self.encoder
-        return e.block2(e.block1(self.normalize(x)))
+        return self.representation(x)
 
 
 class PixelCritic(nn.Module):
