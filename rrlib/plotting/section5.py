@@ -112,23 +112,23 @@ def accuracy_frames(metrics: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFr
 
 
 def accuracy_heatmaps(metrics: Mapping[str, Any], *, ours_title: str) -> Figure:
-    """The paper's downstream table and ours (:func:`accuracy_frames`) as two annotated seaborn heatmaps on one
-    colour scale, 0–100 % accuracy; a cell that was not run is blank."""
+    """The paper's downstream table (top) and ours (bottom; :func:`accuracy_frames`) as two annotated seaborn
+    heatmaps on one colour scale, 0–100 % accuracy, sized for the page's text column; a cell not run is blank."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     paper, ours = accuracy_frames(metrics)
-    fig, axes = new_figure(2, 1, width=5.2, height=0.42 * len(ours) + 1.6, sharey=True,
-                           gridspec_kw={"width_ratios": [paper.shape[1], ours.shape[1] + 1.2]})
+    height = 0.36 * len(ours) + 0.9
+    fig, axes = new_figure(1, 2, width=7.0, height=height)
     with style(), plt.rc_context({"axes.grid": False}):
-        for ax, frame, title, bar in ((axes[0][0], paper, "paper (4 trials)", False), (axes[0][1], ours, ours_title,
-                                                                                          True)):
-            sns.heatmap(frame, vmin=0, vmax=100, cmap="viridis", annot=True, fmt=".1f", annot_kws={"fontsize": 8.5},
-                        linewidths=0.5, linecolor="white", cbar=bar, cbar_kws={"label": "accuracy (%)"}, ax=ax)
+        for ax, frame, title in ((axes[0][0], paper, "the paper (means over 4 trials)"), (axes[1][0], ours,
+                                                                                           ours_title)):
+            columns = [c.replace(" ", "\n", 1) for c in frame.columns]
+            sns.heatmap(frame.set_axis(columns, axis=1), vmin=0, vmax=100, cmap="viridis", annot=True, fmt=".1f",
+                        annot_kws={"fontsize": 9.5}, linewidths=0.5, linecolor="white",
+                        cbar_kws={"label": "accuracy (%)", "pad": 0.02}, ax=ax)
             ax.set_title(title)
             ax.grid(False)
-            ax.tick_params(axis="x", labelrotation=40, labelsize=8.5)
-            ax.tick_params(axis="y", labelsize=8.5)
-            for label in ax.get_xticklabels():
-                label.set_horizontalalignment("right")
+            ax.tick_params(axis="x", labelsize=9, labelrotation=0, length=0)
+            ax.tick_params(axis="y", labelsize=9, length=0)
     return fig
