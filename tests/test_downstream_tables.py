@@ -162,3 +162,16 @@ def test_copy_with_histories_and_weights_export(quick, tmp_path):
     model = build_model("baseline_h", dataset=config.dataset, width=config.width, head="mlp")
     model.load_state_dict(sup["model"])
     assert sup["config"]["adv_eps"] == pytest.approx(0.1)
+
+
+def test_trials_reuses_finished_seeds_and_refuses_zero(quick, tmp_path, capsys):
+    _, out, _, _ = quick
+    dest = tmp_path / "seed1.json"
+    dt.main(["run", "--profile", "quick", "--seed", "1", "--trials", "1", "--device", "cpu", "--out-root", str(out),
+          "--json", str(dest)])
+    data = json.loads(dest.read_text())
+    assert data["metrics"]["seeds"] == [1] and "--trials 1" in data["provenance"]["command"]
+    assert not any(t["trained_this_run"] for t in data["metrics"]["timings"].values())
+    with pytest.raises(SystemExit):
+        dt.main(["run", "--profile", "quick", "--trials", "0", "--out-root", str(out), "--json", str(dest)])
+    assert "--trials must be a positive integer, got 0" in capsys.readouterr().err

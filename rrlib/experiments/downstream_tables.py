@@ -609,7 +609,7 @@ def copy_results(src: str | os.PathLike, dest: str | os.PathLike, out_root: str 
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m rrlib.experiments.downstream_tables run --profile medium --out-root DIR --json FILE`` or
+    """``python -m rrlib.experiments.downstream_tables run --profile medium [--trials N] --out-root DIR --json FILE`` or
     ``... copy SRC DEST`` (see :func:`copy_results`)."""
     import argparse
 
@@ -618,6 +618,9 @@ def main(argv: list[str] | None = None) -> None:
     p_run = sub.add_parser("run")
     p_run.add_argument("--profile", choices=("quick", "medium", "full"), default="medium")
     p_run.add_argument("--seed", type=int, default=0)
+    p_run.add_argument("--trials", type=int, default=None,
+                       help="seeds --seed, --seed + 1, ... (default: the profile's; the paper: 4); finished cells of "
+                            "--out-root are reused, so raising it trains only the new seeds")
     p_run.add_argument("--device", default="auto")
     p_run.add_argument("--dataset", default=None, choices=sorted(TABLES),
                        help="the paper's table to run (default: the profile's, Fashion-MNIST = Table 4)")
@@ -645,6 +648,10 @@ def main(argv: list[str] | None = None) -> None:
     config = getattr(TablesConfig, args.profile)(seed=args.seed, device=args.device)
     if args.dataset is not None:
         config = replace(config, dataset=args.dataset)
+    if args.trials is not None:
+        if args.trials < 1:
+            parser.error(f"--trials must be a positive integer, got {args.trials}")
+        config = replace(config, seeds=tuple(range(args.seed, args.seed + args.trials)))
     command = " ".join([sys.executable, "-m", "rrlib.experiments.downstream_tables", *(argv or sys.argv[1:])])
     result = run(config, args.out_root, log=lambda line: print(time.strftime("%H:%M:%S"), line, flush=True),
                  command=command)
