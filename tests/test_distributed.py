@@ -27,6 +27,7 @@ running means and is therefore not compared.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -58,11 +59,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun(args: list[str], nproc: int = 2) -> subprocess.CompletedProcess:
-    """``python -m torch.distributed.run --nproc_per_node N -m rrlib.cli ARGS`` from the repository root."""
+def torchrun(args: list[str], nproc: int = 2, entry: tuple[str, ...] = ("-m", "rrlib.cli")
+             ) -> subprocess.CompletedProcess:
+    """``python -m torch.distributed.run --nproc_per_node N ENTRY ARGS`` from the repository root (ENTRY: the
+    CLI, or a script); ``nproc=0`` runs ``python ENTRY ARGS`` as one plain process instead."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "RRBOOK_THREADS": "1", "RRBOOK_NO_PROGRESS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_port",
-           str(_free_port()), "-m", "rrlib.cli", *args]
+    launcher = ["-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_port", str(_free_port())]
+    cmd = [sys.executable, *(launcher if nproc else []), *entry, *args]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
 
 
@@ -174,21 +177,15 @@ def test_worst_case_encoder_two_gloo_processes_attack_the_whole_batch(tiny_fmnis
     differs as much (epoch-1 training DV −4.31 vs −4.17 nats) as 2 ranks against 1 (−4.22)."""
     from _ddp_encoder_steps import CONFIG
 
-    script = str(ROOT / "tests" / "_ddp_encoder_steps.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "RRBOOK_THREADS": "1"}
-    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
-        env.pop(name, None)
-    one = subprocess.run([sys.executable, script, str(tiny_fmnist_root), str(tmp_path / "one"),
-                          str(tmp_path / "one.json")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    script = (str(ROOT / "tests" / "_ddp_encoder_steps.py"),)
+    one = torchrun([str(tiny_fmnist_root), str(tmp_path / "one"), str(tmp_path / "one.json")], 0, script)
     assert one.returncode == 0, one.stderr[-3000:]
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                          str(_free_port()), script, str(tiny_fmnist_root), str(tmp_path / "two"),
-                          str(tmp_path / "two.json")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    two = torchrun([str(tiny_fmnist_root), str(tmp_path / "two"), str(tmp_path / "two.json")], 2, script)
     assert two.returncode == 0, two.stderr[-3000:]
     steps_one = json.loads((tmp_path / "one.json").read_text())
     steps_two = json.loads((tmp_path / "two.json").read_text())
     assert len(steps_one) == len(steps_two) == 64 // CONFIG.batch_size
-    assert all(map(torch.isfinite, torch.tensor(steps_two)))
+    assert all(math.isfinite(v) for v in steps_two)
     tol = (CONFIG.threat().steps + 1) * CONFIG.batch_size * U
     assert _close(steps_one[0], steps_two[0], tol), (steps_one[0], steps_two[0], tol)
     saved = torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=True)

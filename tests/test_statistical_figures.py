@@ -22,7 +22,7 @@ from rrlib.plotting import vulnerability as vulnerability_plots
 
 @pytest.fixture(scope="module")
 def staircase():
-    runs = tuple(mine.RunSpec("separable", b, 8) for b in ("dv", "js"))
+    runs = (*(mine.RunSpec("separable", b, 8) for b in ("dv", "js")), mine.RunSpec("concat", "dv", 4))
     config = mine.MineConfig(levels=(2.0, 4.0), dim=4, oracle_batches=(8,), oracle_trials=4, runs=runs,
                              deterministic_dim=2, deterministic_steps=2, device="cpu")
     return mine.run(config, show_progress=False)
@@ -30,15 +30,17 @@ def staircase():
 
 def test_spread_frame_reproduces_the_staircase_tables(staircase):
     frame = mi_plots.staircase_spread_frame(staircase)
-    for r in staircase.staircases:
+    for r in (r for r in staircase.staircases if r.critic == "separable"):
         for level, stats in zip(r.config.levels, r.stats, strict=True):
             values = frame[(frame["bound"] == r.bound) & (frame["level"] == level)]["estimate"].to_numpy()
             # the table's numbers are computed from the same per-step estimates: equal to float64 rounding
             assert values.mean() - level == pytest.approx(stats.bias, rel=1e-12, abs=1e-12)
             assert values.var() == pytest.approx(stats.variance, rel=1e-12, abs=1e-12)
     assert isinstance(mi_plots.staircase_spread_figure(staircase), Figure)
-    with pytest.raises(ValueError, match="concat.*have \\['separable'\\]"):
-        mi_plots.staircase_spread_frame(staircase, critic="concat")
+    concat = mi_plots.staircase_spread_figure(staircase, critic="concat")  # its own steps in the title
+    assert concat.axes[0].get_title() == "concat critic: the last 2 of 4 steps of each level"
+    with pytest.raises(ValueError, match="mlp.*have \\['concat', 'separable'\\]"):
+        mi_plots.staircase_spread_frame(staircase, critic="mlp")
 
 
 def _neurons() -> SimpleNamespace:

@@ -52,8 +52,7 @@ class BaselineH(PixelBaselineH):
     def __init__(
         self, spec: DatasetSpec, *, head: str = "mlp", width: float = 1.0, rep_dim: int = 64
     ) -> None:
-        super().__init__(spec.mean, spec.std, in_channels=spec.channels, image_size=spec.image_size, width=width,
-                         rep_dim=rep_dim)
+        super().__init__(spec, width=width, rep_dim=rep_dim)
         self.head = build_head(head, rep_dim, spec.n_classes)
         self.head_name = head
 

@@ -12,12 +12,12 @@ padding 3; supplement Fig. 3). :data:`CONV2_PATCH` records this geometry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
+from rrlib.data import DatasetSpec
 from rrlib.models.normalize import InputNormalize
 
 #: (kernel, stride, padding) of the input patch that one second-layer location sees.
@@ -98,22 +98,22 @@ class BaselineHEncoder(nn.Module):
 
 
 class PixelBaselineH(nn.Module):
-    """:class:`InputNormalize` (a dataset's mean and std) → :class:`BaselineHEncoder`, on pixels in [0, 1].
+    """:class:`InputNormalize` (the dataset's mean and std) → :class:`BaselineHEncoder`, on pixels in [0, 1].
 
     The part that the supervised classifier (:class:`rrlib.models.BaselineH`) and the unsupervised encoder
     (:class:`rrlib.train.encoder.PixelEncoder`) share; both keep their parameters under ``normalize.*`` and
     ``encoder.*``.
 
-    >>> g = PixelBaselineH((0.5,), (0.25,), in_channels=1, image_size=28, width=0.125)
+    >>> from rrlib.data import get_spec
+    >>> g = PixelBaselineH(get_spec("fashion-mnist"), width=0.125)
     >>> tuple(g.representation(torch.rand(2, 1, 28, 28)).shape), tuple(g.conv2(torch.rand(2, 1, 28, 28)).shape)
     ((2, 64), (2, 16, 7, 7))
     """
 
-    def __init__(self, mean: Sequence[float], std: Sequence[float], *, in_channels: int, image_size: int,
-                 width: float = 1.0, rep_dim: int = 64) -> None:
+    def __init__(self, spec: DatasetSpec, *, width: float = 1.0, rep_dim: int = 64) -> None:
         super().__init__()
-        self.normalize = InputNormalize(mean, std)
-        self.encoder = BaselineHEncoder(in_channels, image_size, width=width, rep_dim=rep_dim)
+        self.normalize = InputNormalize(spec.mean, spec.std)
+        self.encoder = BaselineHEncoder(spec.channels, spec.image_size, width=width, rep_dim=rep_dim)
         self.rep_dim = rep_dim
 
     def representation(self, x: torch.Tensor) -> torch.Tensor:

@@ -165,8 +165,9 @@ def staircase_spread_figure(result, critic: str = "separable", low: float = -2.0
         ax.set_xlabel("true MI (nats)")
         ax.set_ylabel("estimate (nats)")
         fig.legend(handles, labels, loc="outside lower center", ncols=3)
-        steps = result.staircases[0].config.steps_per_level
-        tail = max(1, int(round(result.staircases[0].config.tail_fraction * steps)))
+        shown = next(r.config for r in result.staircases if r.critic == critic)
+        steps = shown.steps_per_level
+        tail = max(1, int(round(shown.tail_fraction * steps)))
         ax.set_title(f"{critic} critic: the last {tail} of {steps} steps of each level")
     return fig
 

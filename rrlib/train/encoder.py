@@ -143,9 +143,7 @@ class PixelEncoder(PixelBaselineH):
     """
 
     def __init__(self, dataset: str, *, width: float = 1.0, rep_dim: int = 64) -> None:
-        spec = get_spec(dataset)
-        super().__init__(spec.mean, spec.std, in_channels=spec.channels, image_size=spec.image_size, width=width,
-                         rep_dim=rep_dim)
+        super().__init__(get_spec(dataset), width=width, rep_dim=rep_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.representation(x)
