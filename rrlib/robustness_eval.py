@@ -112,11 +112,15 @@ def autoattack_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, e
     return out
 
 
-def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
+def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Per point: does ``model`` (in eval mode, restored afterwards) classify ``x`` as ``y``? Boolean ``(n,)``."""
     with managed_modes(model), torch.no_grad():
-        correct = sum(int((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
-                      for i in range(0, x.shape[0], batch_size))
-    return correct / max(x.shape[0], 1)
+        return torch.cat([model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]
+                          for i in range(0, x.shape[0], batch_size)] or [torch.zeros(0, dtype=torch.bool)])
+
+
+def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
+    return int(_correct(model, x, y, batch_size).sum()) / max(x.shape[0], 1)
 
 
 def autoattack_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, norm: str = "linf",
@@ -183,14 +187,12 @@ def attack_ladder(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Th
     if not isinstance(threat, ThreatModel):
         raise TypeError(f"threat must be a rrlib.attacks.ThreatModel, got {type(threat).__name__}")
     _check(model, x, y, threat.eps, threat.norm)
-    with managed_modes(model), torch.no_grad():
-        clean = model(x).argmax(1) == y
+    clean = _correct(model, x, y)
     out = {"natural": float(clean.double().mean())}
     for name, attack in stronger_pgd(threat).items():  # robust = right on the clean and on the attacked point
         generator = torch.Generator(device=x.device).manual_seed(seed) if attack.random_start else None
         x_adv = adversarial_examples(model, x, y, attack, generator=generator)
-        with managed_modes(model), torch.no_grad():
-            out[name] = float((clean & (model(x_adv).argmax(1) == y)).double().mean())
+        out[name] = float((clean & _correct(model, x_adv, y)).double().mean())
     out["autoattack"] = autoattack_accuracy(model, x, y, eps=threat.eps, norm=threat.norm, n_classes=n_classes,
                                             seed=seed, version=version)
     return out
