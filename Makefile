@@ -8,7 +8,7 @@ PROFILE ?= quick
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rrbook-lock-$(shell sha256sum requirements-lock.txt requirements-autoattack.txt pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: venv data book chapters test lint clean
+.PHONY: venv data book chapters test lint clean gpu-prepare gpu-check
 
 venv: $(STAMP) data
 
@@ -44,6 +44,17 @@ lint: venv
 test: venv
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
+
+# The prepared GPU check (book/how_to_run.md, "The GPU check"): `make gpu-prepare` here fills the ignored folder .gpu/
+# (wheels the lent machine lacks, Fashion-MNIST, the commit); on the lent machine `make gpu-check OUT=<folder>` runs
+# benchmarks/gpu_check.py with that machine's python3 (no venv there). GPU_CHECK_ARGS="--device cpu --tiny" dry-runs it.
+GPU_PYTHON ?= python3
+GPU_CHECK_ARGS ?=
+gpu-prepare:
+	python3 benchmarks/gpu_prepare.py
+
+gpu-check:
+	$(GPU_PYTHON) benchmarks/gpu_check.py --out $(or $(OUT),_build/gpu-check) $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf _build

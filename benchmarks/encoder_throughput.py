@@ -14,16 +14,18 @@ Step timings are medians over ``--repeats`` after a warm-up, interleaving the va
 affects them alike. Usage (from the repository root)::
 
     python benchmarks/encoder_throughput.py [--device cpu] [--width 0.25] [--critic-hidden 64] [--batch-size 64]
-        [--repeats 5] [--aa-images 200] [--threads 1] [--no-save]
+        [--repeats 5] [--aa-images 200] [--threads 1] [--precision fp32|tf32|bf16] [--no-save]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -39,6 +41,23 @@ from rrlib.train.downstream import FrozenEncoderClassifier, head_step  # noqa: E
 from rrlib.train.encoder import PixelCritic, PixelEncoder, encoder_step  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+@contextlib.contextmanager
+def precision(mode: str, device: torch.device) -> Iterator[None]:
+    """``fp32`` (TF32 off), ``tf32`` (TF32 matrix products and convolutions on CUDA) or ``bf16`` (autocast to
+    bfloat16 around each step); the previous TF32 flags are restored afterwards."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = mode == "tf32"
+    try:
+        if mode == "bf16":
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def encoder_rows(args, device, x) -> list[dict]:
@@ -134,20 +153,24 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--aa-images", type=int, default=200, help="0 skips the AutoAttack measurement")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: leave torch's default)")
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                        help="fp32 (default), tf32 (TF32 matrix units on CUDA) or bf16 (autocast) for the step timings")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = select_device(args.device)
     data = subset(load_dataset("fashion-mnist", "train"), args.batch_size, 1)
     x, y = (v.to(device) for v in data.tensors())
     result = {
         "meta": {"device": str(device), "threads": args.threads, "width": args.width,
                  "critic_hidden": args.critic_hidden, "batch_size": args.batch_size, "repeats": args.repeats,
-                 "platform": platform.platform(), "torch": torch.__version__},
-        "encoder": encoder_rows(args, device, x),
-        "head": head_rows(args, device, x, y),
+                 "precision": args.precision, "platform": platform.platform(), "torch": torch.__version__},
     }
+    with precision(args.precision, device):
+        result["encoder"] = encoder_rows(args, device, x)
+        result["head"] = head_rows(args, device, x, y)
     if args.aa_images:
         try:
             result["autoattack"] = autoattack_row(args, device)

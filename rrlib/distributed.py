@@ -7,7 +7,9 @@ Run a training command under ``torchrun`` and it becomes data-parallel::
 
 The environment that torchrun sets (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``; ``MASTER_ADDR``/``MASTER_PORT``) is
 detected by :func:`launched`; without it (or with ``WORLD_SIZE=1``) nothing here does anything and training is
-the single-process code path, bit for bit. The contract of a distributed run:
+the single-process code path, bit for bit. ``RRBOOK_DISTRIBUTED=1`` asks for a process group even in a world of
+one (``torchrun --nproc_per_node 1``): the backend (NCCL on one GPU) and the DDP path then run, which is how
+``benchmarks/gpu_check.py`` checks NCCL on a one-GPU machine. The contract of a distributed run:
 
 * **One global batch.** Every rank walks the same seeded batch order (:class:`rrlib.data.BatchLoader`) and keeps
   its contiguous slice of each batch (:func:`shard`): the optimiser step sees the configuration's ``batch_size``,
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -42,6 +45,8 @@ from rrlib.runtime import select_device
 T = TypeVar("T")
 
 ENV_VARS = ("WORLD_SIZE", "RANK", "LOCAL_RANK")
+#: Set to ``1`` (with torchrun's variables) to join a process group in a world of one process.
+ONE_PROCESS_GROUP_ENV = "RRBOOK_DISTRIBUTED"
 #: The process-group backend of each device type.
 BACKENDS = {"cuda": "nccl", "cpu": "gloo"}
 
@@ -58,13 +63,16 @@ def _env_int(name: str, default: int) -> int:
 
 
 def launched() -> bool:
-    """True when torchrun (or another launcher) asked for more than one process: ``WORLD_SIZE > 1``."""
-    return _env_int("WORLD_SIZE", 1) > 1
+    """True when torchrun (or another launcher) asked for more than one process (``WORLD_SIZE > 1``), or for a
+    group of one with ``RRBOOK_DISTRIBUTED=1`` (:data:`ONE_PROCESS_GROUP_ENV`)."""
+    world = _env_int("WORLD_SIZE", 1)
+    return world > 1 or ("WORLD_SIZE" in os.environ and os.environ.get(ONE_PROCESS_GROUP_ENV) == "1")
 
 
 def is_distributed() -> bool:
-    """True inside an initialised process group of more than one process."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    """True inside an initialised process group: of more than one process, or of one that
+    ``RRBOOK_DISTRIBUTED=1`` asked for (a plain process never initialises one)."""
+    return dist.is_available() and dist.is_initialized()
 
 
 def rank() -> int:
@@ -111,6 +119,9 @@ def init(device: str | torch.device = "auto") -> torch.device:
         torch.cuda.set_device(dev)
     if not dist.is_initialized():
         dist.init_process_group(BACKENDS[dev.type], device_id=dev if dev.type == "cuda" else None)
+        if is_main():
+            print(f"rrlib.distributed: {dist.get_world_size()} process(es), backend {dist.get_backend()}, "
+                  f"device {dev}", file=sys.stderr, flush=True)
     return dev
 
 

@@ -363,6 +363,7 @@ def test_eps_zero_returns_the_input():
     assert torch.equal(result.x, x) and float(result.value) == pytest.approx(float((x ** 2).sum()))
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("norm", ["linf", "l2"])
 def test_pgd_runs_on_cuda(norm):

@@ -271,6 +271,7 @@ def test_bad_configurations_raise_clear_errors():
                                     generator=torch.Generator())
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_worst_case_estimation_runs_on_cuda():
     dev = torch.device("cuda")
