@@ -15,8 +15,15 @@ import numpy as np
 from rrlib.data import dataset_threat_model, get_spec
 from rrlib.experiments.mine import ORACLE_BOUNDS
 from rrlib.experiments.vulnerability import ARCHITECTURE_TITLES
-from rrlib.experiments.worst_case_mi.common import mean_std
 from rrlib.paper import FIGURE_2, FIGURE_3, figure_1_rows
+from rrlib.stats import (
+    ACCURACY_CLAIM_Z,
+    KEPT_WORST_MI_NATS,
+    MI_CLAIM_Z,
+    ZERO_ADVERSARIAL_ACCURACY,
+    ZERO_WORST_MI_NATS,
+    mean_sd,
+)
 from rrlib.theory import adversarial_accuracy_upper_bound
 from rrlib.verdicts import section_6_1
 
@@ -327,11 +334,11 @@ def three_number_markdown(settings: list[GaussianSetting], columns: tuple[str, .
     for s in settings:
         row = [f"{getattr(s, c):g}" if not isinstance(getattr(s, c), str) else getattr(s, c) for c in columns]
         for arr in (s.estimate, s.attacked_true):
-            m, sd = mean_std(arr)
+            m, sd = mean_sd(arr, of_one=0.0)
             row += [f"{m:.3f}", f"{sd:.3f}"]
         row.append(f"{s.exact:.3f}")
         for arr in (s.estimation_error, s.search_error):
-            m, sd = mean_std(arr)
+            m, sd = mean_sd(arr, of_one=0.0)
             row += [f"{m:+.3f}", f"{sd:.3f}"]
         rows.append(row)
     return _mi_table(head, rows, caption, name)
@@ -355,7 +362,7 @@ def digits_markdown(rows: list[DigitsRow], *, caption: str | None = None, name: 
     for r in rows:
         cells = [r.model, f"{r.eps:g}"]
         for arr in (r.normal, r.worst, r.rv):
-            m, sd = mean_std(arr)
+            m, sd = mean_sd(arr, of_one=0.0)
             cells += [f"{m:.3f}", f"{sd:.3f}"]
         cells += [f"{100 * r.nat_acc:.1f}", f"{100 * r.adv_acc:.1f}"]
         body.append(cells)
@@ -518,7 +525,11 @@ def claims_markdown(result: VulnerabilityResult) -> str:
         else:  # pragma: no cover - a new verdict needs its row here
             raise KeyError(f"no rendering for claim {c.key!r}")
     return _table("The claims of §6.1, our evidence at this profile's scale and the verdict computed from it "
-                  "(rules in rrlib.verdicts). MI enters through its valid (clipped) values.", "tab-claims", rows,
+                  "(rules in rrlib.verdicts). MI enters through its valid (clipped) values. A difference counts when "
+                  f"it exceeds {MI_CLAIM_Z:g} standard errors for MI, RV and neuron vulnerability and "
+                  f"{ACCURACY_CLAIM_Z:g} for adversarial accuracy; ≈ 0 means below {ZERO_WORST_MI_NATS:g} nats of "
+                  f"worst-case MI and {100 * ZERO_ADVERSARIAL_ACCURACY:g}% adversarial accuracy, and much more "
+                  f"worst-case MI means over {KEPT_WORST_MI_NATS:g} nats more.", "tab-claims", rows,
                   f"{IMPOSSIBLE_MARK} impossible raw estimate, see {{numref}}`tab-zoo-mi`."
                   if any(m.flags.impossible for m in result.models) else "")
 

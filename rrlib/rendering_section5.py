@@ -1,7 +1,8 @@
 """Markdown tables of chapters 07–09 (Section 5: robust encoders, downstream Tables 1/3/4/5, saliency).
 
 Every function takes recorded metrics (plain JSON, as :func:`rrlib.book.publish` writes them) and returns a MyST
-table with a numbered caption; an impossible MI estimate is marked with † and explained in the caption.
+table with a numbered caption; an impossible MI estimate is marked with † and explained in the caption. A
+difference is called a difference when it exceeds :data:`rrlib.stats.CLAIM_Z` standard errors.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from rrlib.data import get_spec
 from rrlib.rendering import IMPOSSIBLE_MARK, captioned_table
+from rrlib.stats import CLAIM_Z, Summary, combined_se, exceeds, unpaired_difference
 
 __all__ = ["alignment_findings", "alignment_markdown", "downstream_findings", "downstream_markdown",
            "encoder_cost_markdown", "encoder_rv_markdown", "heldout_paragraph", "ladder_markdown", "ladder_sentence",
@@ -86,6 +88,12 @@ def heldout_paragraph(medium: Mapping[str, Any]) -> str:
     return text
 
 
+def _summary(cell: Mapping[str, Any], missing: int) -> Summary:
+    """A recorded ``{"mean", "std", "values"}`` cell as a :class:`rrlib.stats.Summary`; ``missing`` values are
+    assumed where the cell has no ``values`` (n is at least 1)."""
+    return Summary(cell["mean"], cell["std"], max(len(cell.get("values", [0] * missing)), 1))
+
+
 def rv_sentence(metrics: Mapping[str, Any]) -> str:
     """The comparison of the two learned representations' fresh-critic RV and normal MI, as measured. When an
     estimate is impossible the comparison uses the valid (clipped) values, ``0 ≤ I_worst ≤ I``, and says so."""
@@ -94,9 +102,8 @@ def rv_sentence(metrics: Mapping[str, Any]) -> str:
     key = "rv_valid" if clipped else "rv"
     rv_n, rv_w = enc["normal"][key], enc["worst"][key]
     mi_n, mi_w = enc["normal"]["normal"], enc["worst"]["normal"]
-    n_w, n_n = len(rv_w.get("values", [0, 0])), len(rv_n.get("values", [0, 0]))
-    se = (rv_w["std"] ** 2 / max(n_w, 1) + rv_n["std"] ** 2 / max(n_n, 1)) ** 0.5
-    diff = rv_w["mean"] - rv_n["mean"]
+    difference = unpaired_difference(_summary(rv_w, 2), _summary(rv_n, 2))
+    diff, se = difference.mean, difference.se
     what = "valid (clipped) RV" if clipped else "RV"
     text = ""
     if clipped:
@@ -106,12 +113,12 @@ def rv_sentence(metrics: Mapping[str, Any]) -> str:
     text += (f"With fresh critics the worst-case encoder's {what} is {rv_w['mean']:.3f} ± {rv_w['std']:.3f} nats "
              f"against {rv_n['mean']:.3f} ± {rv_n['std']:.3f} for the DIM encoder (mean ± sample std over critic "
              f"seeds), a difference of {diff:+.3f} ± {se:.3f} (standard error): ")
-    if diff < -2 * se:
+    if exceeds(-diff, se, CLAIM_Z):
         text += "the worst-case objective made the representation less vulnerable."
-    elif diff > 2 * se:
+    elif exceeds(diff, se, CLAIM_Z):
         text += "the worst-case representation is *more* vulnerable here, against the paper's expectation."
     else:
-        text += "within two standard errors of zero, so this run cannot tell the two apart."
+        text += f"within {CLAIM_Z:g} standard errors of zero, so this run cannot tell the two apart."
     text += (f" Its normal MI is {mi_w['mean']:.3f} nats against {mi_n['mean']:.3f} for the DIM encoder "
              f"({mi_w['mean'] - mi_n['mean']:+.3f}).")
     return text
@@ -197,14 +204,14 @@ def downstream_findings(metrics: Mapping[str, Any], scale: str) -> str:
             pa = metrics["table"][a][head]["paper"]["adversarial"][0] - metrics["table"][b][head]["paper"][
                 "adversarial"][0]
             ca, cb = metrics["table"][a][head]["adversarial"], metrics["table"][b][head]["adversarial"]
-            se = (ca["std"] ** 2 / len(ca.get("values", [0])) + cb["std"] ** 2 / len(cb.get("values", [0]))) ** 0.5
+            se = unpaired_difference(_summary(ca, 1), _summary(cb, 1)).se
             d = ours[0] - base[0]
             text = f"**{HEAD_TITLES[head]}, {what}**: PGD accuracy {d:+.1f} ± {se:.1f} points"
             if ours[1] is not None and base[1] is not None:
                 text += f", AutoAttack {ours[1] - base[1]:+.1f}"
             text += f" ({scale}); the paper: {pa:+.1f} points under its PGD."
-            if abs(d) <= 2 * se:
-                text += " Within two standard errors of zero: this run cannot tell."
+            if not exceeds(abs(d), se, CLAIM_Z):
+                text += f" Within {CLAIM_Z:g} standard errors of zero: this run cannot tell."
             else:
                 same = (d > 0) == (pa > 0)
                 text += " Same direction as the paper." if same else " **Opposite direction to the paper.**"
@@ -277,11 +284,11 @@ def alignment_findings(metrics: Mapping[str, Any]) -> str:
     out = []
     for x, y, what in pairs:
         d = a[x]["mean"] - a[y]["mean"]
-        z = d / (a[x]["se"] ** 2 + a[y]["se"] ** 2) ** 0.5
+        z = d / combined_se(a[x]["se"], a[y]["se"])
         out.append(f"{what}: {a[x]['mean']:.3f} against {a[y]['mean']:.3f} ({d:+.3f}, z = {z:.1f}).")
     k = metrics["kernel_alignment"]
     d = k["worst"]["mean"] - k["normal"]["mean"]
-    z = d / (k["worst"]["se"] ** 2 + k["normal"]["se"] ** 2) ** 0.5
+    z = d / combined_se(k["worst"]["se"], k["normal"]["se"])
     out.append(f"second-layer channel maps (Fig. 5), ours against DIM: {k['worst']['mean']:.3f} against "
                f"{k['normal']['mean']:.3f} ({d:+.3f}, z = {z:.1f}).")
     return "\n".join(f"* {line}" for line in out)

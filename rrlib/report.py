@@ -16,8 +16,10 @@ Verdicts on a **value** (a number the paper prints or plots):
 
 Tolerances: theory values computed in closed form, half a unit of the paper's last printed digit
 (:func:`printed_tolerance`); digitised figure values, the digitisation error (``FIGURE_NATS``, ``FIGURE_POINTS``,
-``FIGURE_3_NATS``) plus ``Z`` standard errors of ours; table cells, ``Z`` standard errors of the difference
-(ours over its seeds, the paper's over ``PAPER_TRIALS``) but at least ``TABLE_POINTS``.
+``FIGURE_3_NATS``) plus ``TOLERANCE_Z`` standard errors of ours; table cells, ``TOLERANCE_Z`` standard errors of
+the difference (ours over its seeds, the paper's over ``PAPER_TRIALS``) but at least ``TABLE_POINTS``. Every
+threshold counted in standard errors (``TOLERANCE_Z``, ``CLAIM_Z``, §6.1's ``MI_CLAIM_Z`` and ``ACCURACY_CLAIM_Z``)
+is defined in :mod:`rrlib.stats`.
 
 **Claims** (qualitative statements: orderings, signs, inequalities) get their own rows; their verdicts come from
 the chapters' own rules (:mod:`rrlib.verdicts` for §6.1) or from :func:`claim_verdict`, and each says at which scale
@@ -35,6 +37,16 @@ from types import SimpleNamespace
 from typing import Any
 
 from rrlib.paper import FIGURE_1, FIGURE_2, FIGURE_2_TEXT, FIGURE_3, TABLE_ROWS, TABLES
+from rrlib.stats import (
+    ACCURACY_CLAIM_Z,
+    CLAIM_Z,
+    MI_CLAIM_Z,
+    TOLERANCE_Z,
+    Summary,
+    combined_se,
+    exceeds,
+    unpaired_difference,
+)
 
 __all__ = [
     "CHAPTERS", "DIFFERS", "NOT_RUN", "REDUCED", "REPRODUCED", "VALUE_VERDICTS", "Erratum", "Report", "Row",
@@ -55,8 +67,6 @@ FIGURE_POINTS = 1.0
 FIGURE_3_NATS = 0.03
 #: Width of the bins in which the mode of our per-neuron values is taken (nats).
 FIGURE_3_BIN = 0.02
-#: Standard errors allowed on top of a tolerance.
-Z = 2.0
 #: The paper's tables are mean ± std over 4 trials.
 PAPER_TRIALS = 4
 #: Smallest tolerance of a table cell, in percentage points.
@@ -122,13 +132,13 @@ def theory_verdict(printed: str, ours: float | None, command: str) -> tuple[str,
 def figure_verdict(pairs: Sequence[tuple[str, float, float | None, float, float]], comparable: bool,
                    command: str, why: str) -> tuple[str, str]:
     """A digitised figure point: ``pairs`` of ``(name, paper, ours, ours_se, digitisation)``; reproduced when every
-    ``|ours − paper| ≤ digitisation + Z·ours_se``. ``comparable`` is False when the chapter did not run at the
+    ``|ours − paper| ≤ digitisation + TOLERANCE_Z·ours_se``. ``comparable`` is False when the chapter did not run at the
     paper's scale and data set (``why`` says what it ran)."""
     if not comparable or any(ours is None for _, _, ours, _, _ in pairs):
         return NOT_RUN, f"{why}; command below the table"
     misses, diffs = [], []
     for name, paper, ours, se, digit in pairs:
-        diff, tol = ours - paper, digit + Z * se
+        diff, tol = ours - paper, digit + TOLERANCE_Z * se
         diffs.append(f"{name} {diff:+.3g}")
         if abs(diff) > tol:
             misses.append(f"{name} {diff:+.3g} (tolerance {tol:.3g})")
@@ -142,16 +152,16 @@ def table_cell_verdict(paper: Mapping[str, tuple[float, float]], ours: Mapping[s
     """One (row, head) of a downstream table: ``paper[column] = (mean, std)`` and ``ours[column] = {"mean", "std",
     "values"}`` for columns ``natural`` and ``adversarial`` (percent). ``scale`` is the profile of our run (``None``:
     no run on this data set). Reproduced at the ``full`` scale when both columns are within ``max(TABLE_POINTS,
-    Z·SE)`` of the paper; a smaller scale gives ``reduced scale`` with the differences."""
+    TOLERANCE_Z·SE)`` of the paper (SE of the difference: ours ``std/√n``, the paper's ``std/√PAPER_TRIALS``); a
+    smaller scale gives ``reduced scale`` with the differences."""
     if scale is None or ours is None:
         return NOT_RUN, "command below the table"
     parts, misses = [], []
     for col in ("natural", "adversarial"):
         mean, std = paper[col]
         cell = ours[col]
-        n = len(cell["values"])
-        se = math.sqrt(std ** 2 / PAPER_TRIALS + (cell["std"] ** 2 / n if n else 0.0))
-        diff, tol = cell["mean"] - mean, max(TABLE_POINTS, Z * se)
+        se = combined_se(std / math.sqrt(PAPER_TRIALS), _cell_se(cell))
+        diff, tol = cell["mean"] - mean, max(TABLE_POINTS, TOLERANCE_Z * se)
         parts.append(f"{col} {diff:+.1f}")
         if abs(diff) > tol:
             misses.append(f"{col} {diff:+.1f} (tolerance {tol:.1f})")
@@ -162,9 +172,10 @@ def table_cell_verdict(paper: Mapping[str, tuple[float, float]], ours: Mapping[s
     return REPRODUCED, ", ".join(parts) + " points"
 
 
-def claim_verdict(difference: float, se: float, z: float = Z) -> str:
-    """A claim that ``difference > 0``: ``supported`` when it exceeds ``z`` standard errors, else ``not supported``."""
-    return "supported" if difference > z * se else "not supported"
+def claim_verdict(difference: float, se: float, z: float = CLAIM_Z) -> str:
+    """A claim that ``difference > 0``: ``supported`` when it exceeds ``z`` standard errors (default
+    :data:`rrlib.stats.CLAIM_Z`), else ``not supported``."""
+    return "supported" if exceeds(difference, se, z) else "not supported"
 
 
 # ------------------------------------------------------------------------------------------------ data types
@@ -567,23 +578,31 @@ def _encoder_claims(m: Mapping[str, Any] | None) -> list[Row]:
     # valid (clipped) RV where the chapter has it: an impossible estimate is not a measurement (rrlib.mi.plausibility)
     key = "rv_valid" if "rv_valid" in enc["normal"] else "rv"
     normal, worst = enc["normal"][key], enc["worst"][key]
-    se = math.hypot(normal["std"] / math.sqrt(len(normal["values"])), worst["std"] / math.sqrt(len(worst["values"])))
+    se = unpaired_difference(_summary(normal), _summary(worst)).se
     rows.append(Row(text, "no number", f"RV: DIM {normal['mean']:.3f}, ours {worst['mean']:.3f} nats",
                     _source(CHAPTERS["encoders"], m), claim_verdict(normal["mean"] - worst["mean"], se),
-                    f"difference {normal['mean'] - worst['mean']:+.3f} vs {Z:g} SE = {Z * se:.3f}", kind="claim"))
+                    f"difference {normal['mean'] - worst['mean']:+.3f} vs {CLAIM_Z:g} SE = {CLAIM_Z * se:.3f}",
+                    kind="claim"))
     medium = m.get("medium")
     if isinstance(medium, Mapping) and "encoders" in medium:
         key = "heldout_rv_valid" if "heldout_rv_valid" in medium["encoders"]["normal"] else "heldout_rv"
         en, ew = medium["encoders"]["normal"][key], medium["encoders"]["worst"][key]
-        se = math.hypot(en["std"] / math.sqrt(len(en["values"])), ew["std"] / math.sqrt(len(ew["values"])))
+        se = unpaired_difference(_summary(en), _summary(ew)).se
         rows.append(Row(text + " (held-out)", "no number", f"RV: DIM {en['mean']:.3f}, ours {ew['mean']:.3f} nats",
                         "ch. 07, committed medium-scale run", claim_verdict(en["mean"] - ew["mean"], se),
-                        f"difference {en['mean'] - ew['mean']:+.3f} vs {Z:g} SE = {Z * se:.3f}", kind="claim"))
+                        f"difference {en['mean'] - ew['mean']:+.3f} vs {CLAIM_Z:g} SE = {CLAIM_Z * se:.3f}",
+                        kind="claim"))
     return rows
 
 
+def _summary(cell: Mapping[str, Any]) -> Summary:
+    """A recorded ``{"mean", "std", "values"}`` cell (sample sd over its seeds) as a :class:`rrlib.stats.Summary`."""
+    return Summary(cell["mean"], cell["std"], len(cell["values"]))
+
+
 def _cell_se(cell: Mapping[str, Any]) -> float:
-    return cell["std"] / math.sqrt(len(cell["values"])) if cell["values"] else 0.0
+    """Standard error ``std/√n`` of a recorded cell's mean; 0 for a cell without values."""
+    return _summary(cell).se if cell["values"] else 0.0
 
 
 def _table_claims(inputs: Mapping[str, Any]) -> list[Row]:
@@ -609,12 +628,12 @@ def _table_claims(inputs: Mapping[str, Any]) -> list[Row]:
                 except (KeyError, TypeError):
                     continue
                 diffs.append(a["mean"] - b["mean"])
-                ses.append(math.hypot(_cell_se(a), _cell_se(b)))
+                ses.append(combined_se(_cell_se(a), _cell_se(b)))
                 parts.append(f"{HEAD_TITLE[head]} {a['mean'] - b['mean']:+.1f} ± {ses[-1]:.1f}")
             verdict = ("supported" if diffs and all(claim_verdict(d, s) == "supported" for d, s in
                                                      zip(diffs, ses, strict=True)) else "not supported")
             rows.append(Row(text, "Table " + _table_number(run["dataset"]), "; ".join(parts) + " points", source,
-                            verdict, f"every head > {Z:g} SE", kind="claim"))
+                            verdict, f"every head > {CLAIM_Z:g} SE", kind="claim"))
         agree, total = row_order_agreement(run)
         rows.append(Row(texts[2], "Table " + _table_number(run["dataset"]), f"{agree} of {total} pairs agree",
                         source, "supported" if total and agree == total else "not supported",
@@ -654,10 +673,10 @@ def _saliency_claims(m: Mapping[str, Any] | None) -> list[Row]:
         return [_missing_claim(text, CHAPTERS["saliency"])]
     a = m["alignment"]
     ours, dim = a["ours_mi"], a["dim_mi"]
-    se = math.hypot(ours["se"], dim["se"])
+    se = combined_se(ours["se"], dim["se"])
     return [Row(text, "images only", f"alignment: ours {ours['mean']:.3f}, DIM {dim['mean']:.3f}",
                 _source(CHAPTERS["saliency"], m), claim_verdict(ours["mean"] - dim["mean"], se),
-                f"difference {ours['mean'] - dim['mean']:+.3f} vs {Z:g} SE = {Z * se:.3f}", kind="claim")]
+                f"difference {ours['mean'] - dim['mean']:+.3f} vs {CLAIM_Z:g} SE = {CLAIM_Z * se:.3f}", kind="claim")]
 
 
 # ------------------------------------------------------------------------------------------------ errata
@@ -821,15 +840,17 @@ def rules_markdown() -> str:
         "* theory (closed form): half a unit of the paper's last printed digit (e.g. "
         f"{printed_tolerance('30.1'):g} for 30.1);",
         f"* Figures 1–2 (digitised): {FIGURE_NATS:g} nats or {FIGURE_POINTS:g} percentage point (the digitisation "
-        f"error) plus {Z:g} standard errors of our number as its chapter records them; Figure 3: {FIGURE_3_NATS:g} "
-        f"nats on range ends and modes, our mode being the centre of the fullest {FIGURE_3_BIN:g}-nat bin; Figures "
-        f"1–3 are {FIGURE_DATASET} at the paper's scale, so only chapter 06's full profile is compared by value;",
-        f"* Tables 1, 3, 4, 5: each of the natural and adversarial columns within {Z:g} standard errors of the "
-        f"difference (ours: std/√seeds; the paper's: std/√{PAPER_TRIALS}) and at least {TABLE_POINTS:g} point; only "
-        "the full profile (the paper's protocol) is compared by value.",
+        f"error) plus {TOLERANCE_Z:g} standard errors of our number as its chapter records them; Figure 3: "
+        f"{FIGURE_3_NATS:g} nats on range ends and modes, our mode being the centre of the fullest "
+        f"{FIGURE_3_BIN:g}-nat bin; Figures 1–3 are {FIGURE_DATASET} at the paper's scale, so only chapter 06's full "
+        "profile is compared by value;",
+        f"* Tables 1, 3, 4, 5: each of the natural and adversarial columns within {TOLERANCE_Z:g} standard errors of "
+        f"the difference (ours: std/√seeds; the paper's: std/√{PAPER_TRIALS}) and at least {TABLE_POINTS:g} point; "
+        "only the full profile (the paper's protocol) is compared by value.",
         "",
         "Claims: supported when the effect exceeds its threshold (for differences: "
-        f"{Z:g} standard errors); §6.1's claims by chapter 06's own rules (`rrlib.verdicts`); the row ordering of a "
-        f"table by the pairs of rows the paper separates by more than {TABLE_POINTS:g} point, all of which must be "
-        "ordered alike.",
+        f"{CLAIM_Z:g} standard errors); §6.1's claims by chapter 06's own rules (`rrlib.verdicts`: differences of MI "
+        f"over {MI_CLAIM_Z:g} and of adversarial accuracy over {ACCURACY_CLAIM_Z:g} standard errors); the row "
+        f"ordering of a table by the pairs of rows the paper separates by more than {TABLE_POINTS:g} point, all of "
+        "which must be ordered alike.",
     ])

@@ -13,7 +13,7 @@ eval mode (flags restored afterwards) and without touching any parameter's ``.gr
 
 :func:`alignment` is Etmann et al.'s ``α(x) = |⟨x, ∇⟩| / (‖x‖₂ ‖∇‖₂)`` per image, in [0, 1] (1: the map is a
 multiple of the image; 0: orthogonal to it); robust models are expected to have better-aligned maps.
-:func:`mean_sem` gives mean ± standard error over images.
+Mean ± standard error over images: :func:`rrlib.stats.summarize` with ``finite_only=True``.
 
 >>> import torch
 >>> x = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -41,7 +40,6 @@ __all__ = [
     "dv_saliency",
     "input_gradient",
     "kernel_saliency",
-    "mean_sem",
 ]
 
 
@@ -94,7 +92,7 @@ def kernel_saliency(model: nn.Module, x: torch.Tensor, channel: int) -> torch.Te
 def alignment(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     """``|⟨x_i, g_i⟩| / (‖x_i‖ ‖g_i‖)`` per image (Etmann et al. 2019), shape ``(B,)``, in float64.
 
-    An image or map of zero norm has no direction: its entry is NaN (:func:`mean_sem` skips it).
+    An image or map of zero norm has no direction: its entry is NaN (left out of the summary).
     """
     if not isinstance(x, torch.Tensor) or not isinstance(grad, torch.Tensor) or x.shape != grad.shape:
         raise ValueError(f"x and grad must be tensors of one shape, got {getattr(x, 'shape', x)} and "
@@ -104,20 +102,6 @@ def alignment(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     out = (a * b).sum(1).abs() / denom
     out[denom == 0] = math.nan
     return out.clamp(max=1.0)
-
-
-def mean_sem(values: torch.Tensor | Sequence[float] | np.ndarray) -> tuple[float, float, int]:
-    """Mean, standard error ``s / √n`` (``ddof = 1``) and ``n`` of the finite values (NaNs skipped).
-
-    >>> [round(v, 4) for v in mean_sem([0.2, 0.4, 0.6])]
-    [0.4, 0.1155, 3]
-    """
-    arr = np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values, dtype=float)
-    arr = arr[np.isfinite(arr)]
-    if arr.size == 0:
-        raise ValueError("mean_sem needs at least one finite value")
-    sem = float(arr.std(ddof=1) / math.sqrt(arr.size)) if arr.size > 1 else math.nan
-    return float(arr.mean()), sem, int(arr.size)
 
 
 def display_scale(grad: torch.Tensor) -> torch.Tensor:

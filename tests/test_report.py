@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from rrlib import report
+from rrlib import report, stats
 from rrlib.paper import FIGURE_1, FIGURE_2, FIGURE_3, TABLE_ROWS, TABLES
 from rrlib.report import DIFFERS, NOT_RUN, REDUCED, REPRODUCED
 
@@ -74,7 +74,9 @@ def test_rules_text_is_written_from_the_constants():
     for verdict in report.VALUE_VERDICTS:
         assert f"**{verdict}**" in text
     for snippet in (f"{report.FIGURE_NATS:g} nats", f"{report.FIGURE_POINTS:g} percentage point",
-                    f"{report.Z:g} standard errors", f"{report.FIGURE_3_NATS:g}", f"std/√{report.PAPER_TRIALS}",
+                    f"{stats.TOLERANCE_Z:g} standard errors of our number", f"{stats.CLAIM_Z:g} standard errors)",
+                    f"MI over {stats.MI_CLAIM_Z:g}", f"accuracy over {stats.ACCURACY_CLAIM_Z:g}",
+                    f"{report.FIGURE_3_NATS:g}", f"std/√{report.PAPER_TRIALS}",
                     f"at least {report.TABLE_POINTS:g} point", "0.05 for 30.1", report.FIGURE_DATASET):
         assert snippet in text, snippet
 

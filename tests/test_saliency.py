@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rrlib import stats
 from rrlib.mi.bounds import dv
 from rrlib.saliency import (
     alignment,
@@ -18,7 +19,6 @@ from rrlib.saliency import (
     dv_saliency,
     input_gradient,
     kernel_saliency,
-    mean_sem,
 )
 from rrlib.train.encoder import PixelCritic, PixelEncoder
 
@@ -65,7 +65,8 @@ def test_alignment_hand_computed_cases():
     assert torch.allclose(alignment(images, 2.5 * images), torch.ones(5, dtype=torch.float64))
     with pytest.raises(ValueError, match="one shape"):
         alignment(images, images[:, :, :3])
-    mean, sem, n = mean_sem(a)
+    s = stats.summarize(a, finite_only=True)  # the NaN of the zero image is left out
+    mean, sem, n = s.mean, s.se, s.n
     values = [1.0, 0.0, 1 / math.sqrt(2), 1 / math.sqrt(2)]
     m = sum(values) / 4
     assert (mean, n) == (pytest.approx(m), 4)

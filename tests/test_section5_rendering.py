@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rrlib import rendering_section5 as r5
+from rrlib import stats
 from rrlib.attacks import ThreatModel
 from rrlib.experiments.robust_encoders import committed_run_summary
 from rrlib.robustness_eval import stronger_pgd
@@ -52,7 +53,7 @@ def test_findings_say_when_the_direction_matches_the_paper():
     assert "**Opposite direction to the paper.**" in opposite
     assert "constant predictors: none." in same
     tie = r5.downstream_findings(_metrics(paper_delta=25.0, ours_delta=1.0), "medium run")
-    assert "Within two standard errors of zero: this run cannot tell." in tie and "direction" not in tie
+    assert f"Within {stats.CLAIM_Z:g} standard errors of zero: this run cannot tell." in tie and "direction" not in tie
 
 
 def test_table_marks_flags_and_puts_the_paper_beside_ours():

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from rrlib import stats
 from rrlib.jsonable import to_jsonable
 from rrlib.mi.bounds import dv, infonce, nwj, smile
 from rrlib.mi.estimator import (
@@ -137,7 +138,7 @@ def oracle_experiment(
                                   for _ in range(trials)])
             for b in bounds:
                 v = _oracle_values(b, scores, tau).numpy()
-                std = float(v.std(ddof=1))
+                std = stats.sample_sd(v)
                 rows.append(OracleRow(b, int(n), float(level), float(v.mean()), std, std / math.sqrt(trials),
                                       float(np.mean(v > level))))
     return rows

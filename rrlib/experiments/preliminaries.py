@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rrlib import stats
 from rrlib.runtime import numpy_rng
 from rrlib.theory import (
     LOG2,
@@ -151,7 +152,7 @@ class PreliminariesResult:
 
 
 def _mean_and_se(values: np.ndarray) -> tuple[float, float]:
-    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(values.size))
+    return stats.mean(values), stats.standard_error(values)
 
 
 def _discrete_mc(joint: np.ndarray, n: int, rng: np.random.Generator) -> tuple[float, float]:

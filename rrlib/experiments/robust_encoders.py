@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from rrlib import stats
 from rrlib.attacks import ThreatModel
 from rrlib.data import canonical_name, get_spec, load_dataset, subset
 from rrlib.jsonable import to_jsonable
@@ -152,9 +153,9 @@ class Result:
 
 
 def _summary(values: list[float]) -> dict[str, Any]:
-    t = torch.tensor(values, dtype=torch.float64)
-    std = float(t.std()) if len(values) > 1 else 0.0
-    return {"mean": float(t.mean()), "std": std, "values": list(values)}
+    """``{"mean", "std" (sample sd, ddof=1; 0 for one seed), "values"}`` over critic or encoder seeds (nats)."""
+    mean, sd = stats.mean_sd(values, of_one=0.0)
+    return {"mean": mean, "std": sd, "values": list(values)}
 
 
 def _out_dir(config: Config, loss: str, root: str | os.PathLike | None) -> Path:

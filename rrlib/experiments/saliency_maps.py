@@ -24,11 +24,12 @@ from typing import Any
 
 import torch
 
+from rrlib import stats
 from rrlib.data import canonical_name, get_spec, load_dataset, subset
 from rrlib.experiments.downstream_tables import MEDIUM_COMMAND, REPO_ROOT, WEIGHT_FILES, load_exported_models
 from rrlib.jsonable import to_jsonable
 from rrlib.runtime import select_device
-from rrlib.saliency import alignment, ce_saliency, display_scale, dv_saliency, kernel_saliency, mean_sem
+from rrlib.saliency import alignment, ce_saliency, display_scale, dv_saliency, kernel_saliency
 from rrlib.validation import check_int
 
 __all__ = ["MAPS", "Config", "Result", "run"]
@@ -120,8 +121,10 @@ def _saliency(models: dict[str, Any], key: str, loss: str, x: torch.Tensor, y: t
 
 
 def _summary(values: torch.Tensor) -> dict[str, float]:
-    mean, sem, n = mean_sem(values)
-    return {"mean": mean, "se": sem, "n": n}
+    """``{"mean", "se" (s/√n, ddof=1; NaN for one value), "n"}`` of the finite values (a NaN alignment is a map
+    without direction and is left out)."""
+    s = stats.summarize(values, finite_only=True)
+    return {"mean": s.mean, "se": s.se, "n": s.n}
 
 
 def run(config: Config) -> Result:

@@ -26,6 +26,7 @@ from torch import nn
 from rrlib.mi.bounds import BOUND_NAMES, MINE, Bound, make_bound
 from rrlib.mi.critics import ConcatCritic, SeparableCritic
 from rrlib.runtime import managed_modes, progress, select_device, torch_generator
+from rrlib.stats import standard_error
 from rrlib.synthetic import CorrelatedGaussian
 from rrlib.validation import check_int
 
@@ -173,7 +174,7 @@ class FitResult:
     @property
     def heldout_se(self) -> float:
         v = self.heldout_values
-        return float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.nan
+        return standard_error(v) if len(v) > 1 else math.nan
 
 
 def fit_critic(

@@ -51,6 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rrlib import stats
 from rrlib.attacks import ThreatModel, pgd
 from rrlib.mi.algorithm2 import PerUnitBest, alternate
 from rrlib.mi.bounds import dv
@@ -270,8 +271,7 @@ class NeuronMIEstimate:
     @property
     def standard_error(self) -> np.ndarray:
         """Standard error of ``estimate`` over test batches, ``(K,)`` (0 with one batch)."""
-        k = self.test_values.shape[0]
-        return self.test_values.std(axis=0, ddof=1) / math.sqrt(k) if k > 1 else np.zeros(self.estimate.shape)
+        return stats.standard_errors(self.test_values)
 
 
 def _check_inputs(units: nn.Module, critic: nn.Module, x_train: torch.Tensor, x_test: torch.Tensor,

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rrlib import stats
 from rrlib.attacks import ThreatModel
 from rrlib.mi.bounds import dv
 from rrlib.mi.worst_case import EstimatorConfig, MIEstimate, estimate_mutual_information, representation_vulnerability
@@ -57,10 +58,9 @@ def training_curve(values: np.ndarray, points: int = CURVE_POINTS) -> dict[str, 
 
 
 def summarize(values: Sequence[float]) -> dict[str, Any]:
-    """``{"mean", "std" (ddof=1; 0 for one value), "per_seed"}`` of per-seed values."""
-    arr = np.asarray(values, dtype=float)
-    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
-            "per_seed": arr.tolist()}
+    """``{"mean", "std" (sample sd, ddof=1; 0 for one value), "per_seed"}`` of per-seed values (:mod:`rrlib.stats`)."""
+    mean, sd = stats.mean_sd(values, of_one=0.0)
+    return {"mean": mean, "std": sd, "per_seed": stats.as_array(values).tolist()}
 
 
 @dataclass

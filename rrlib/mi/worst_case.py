@@ -54,6 +54,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rrlib import stats
 from rrlib.attacks import ThreatModel, pgd
 from rrlib.mi.algorithm2 import ScalarBest, alternate
 from rrlib.mi.bounds import dv
@@ -146,8 +147,7 @@ class MIEstimate:
     @property
     def standard_error(self) -> float | None:
         """Standard error of ``estimate`` over the ``K`` test batches (``std(ddof=1) / √K``); ``None`` for ``K = 1``."""
-        k = self.test_values.size
-        return float(self.test_values.std(ddof=1) / math.sqrt(k)) if k > 1 else None
+        return stats.standard_error(self.test_values) if self.test_values.size > 1 else None
 
 
 @dataclass
@@ -167,33 +167,29 @@ class VulnerabilityEstimate:
     def rv(self) -> np.ndarray:
         return self.normal - self.worst
 
-    @staticmethod
-    def _std(values: np.ndarray) -> float:
-        return float(values.std(ddof=1)) if values.size > 1 else 0.0
-
     @property
     def normal_mean(self) -> float:
-        return float(self.normal.mean())
+        return stats.mean(self.normal)
 
     @property
     def normal_std(self) -> float:
-        return self._std(self.normal)
+        return stats.sample_sd(self.normal, of_one=0.0)
 
     @property
     def worst_mean(self) -> float:
-        return float(self.worst.mean())
+        return stats.mean(self.worst)
 
     @property
     def worst_std(self) -> float:
-        return self._std(self.worst)
+        return stats.sample_sd(self.worst, of_one=0.0)
 
     @property
     def rv_mean(self) -> float:
-        return float(self.rv.mean())
+        return stats.mean(self.rv)
 
     @property
     def rv_std(self) -> float:
-        return self._std(self.rv)
+        return stats.sample_sd(self.rv, of_one=0.0)
 
 
 # ----------------------------------------------------------------------------------------------------- checks

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from rrlib.plotting import PALETTE, Figure, new_figure, style
+from rrlib.stats import mean_sd
 
 #: Larger text for the chapter's full-width figures (applied inside :func:`rrlib.plotting.style`).
 _BIG = {"font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12, "xtick.labelsize": 11, "ytick.labelsize": 11,
@@ -22,11 +23,6 @@ __all__ = [
     "pgd_risk_figure",
     "three_numbers_figure",
 ]
-
-
-def _ms(values) -> tuple[float, float]:
-    arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
 
 
 def pgd_risk_figure(result) -> Figure:
@@ -58,12 +54,12 @@ def three_numbers_figure(result) -> Figure:
             ax.plot(grid, exact, color=PALETTE["exact"], label="exact worst case")
             for name, color, label, marker in (("attacked_true", PALETTE["weak"], "true MI of the attacked data", "s"),
                                                ("estimate", PALETTE["estimate"], "Î_worst (Algorithm 2)", "o")):
-                stats = [_ms(getattr(s, name)) for s in settings]
+                stats = [mean_sd(getattr(s, name), of_one=0.0) for s in settings]
                 ax.errorbar(eps, [m for m, _ in stats], yerr=[sd for _, sd in stats], fmt=marker + "-",
                             color=color, label=label, capsize=3)
             oracle = [s for s in result.settings("eps") if s.oracle_estimate is not None]
             if sweep == "eps" and oracle:
-                stats = [_ms(s.oracle_estimate) for s in oracle]
+                stats = [mean_sd(s.oracle_estimate, of_one=0.0) for s in oracle]
                 ax.errorbar([s.eps for s in oracle], [m for m, _ in stats], yerr=[sd for _, sd in stats], fmt="^:",
                             color=PALETTE["bound"], label="estimate on the exact worst case", capsize=3)
             ax.set(xlabel="ε (ℓ∞)", ylabel="nats", title=title, ylim=(0, 0.8))
@@ -82,10 +78,10 @@ def error_decomposition_figure(result) -> Figure:
             pos = np.arange(len(settings))
             for offset, name, color, label in ((-0.2, "estimation_error", PALETTE["estimate"], "estimation error"),
                                                (0.2, "search_error", PALETTE["weak"], "search error")):
-                stats = [_ms(getattr(s, name)) for s in settings]
+                stats = [mean_sd(getattr(s, name), of_one=0.0) for s in settings]
                 ax.bar(pos + offset, [m for m, _ in stats], width=0.4, yerr=[sd for _, sd in stats], color=color,
                        label=label, capsize=3)
-            stats = [_ms(s.total_error) for s in settings]
+            stats = [mean_sd(s.total_error, of_one=0.0) for s in settings]
             ax.errorbar(pos, [m for m, _ in stats], yerr=[sd for _, sd in stats], fmt="D", color=PALETTE["exact"],
                         label="estimate − exact", capsize=3)
             ax.axhline(0, color=PALETTE["neutral"], lw=1)
@@ -104,10 +100,10 @@ def digits_figure(result) -> Figure:
             rows = sorted((r for r in result.digits if r.model == model), key=lambda r: r.eps)
             eps = [r.eps for r in rows]
             for name, ls, label in (("normal", "--", "normal"), ("worst", "-", "worst case")):
-                stats = [_ms(getattr(r, name)) for r in rows]
+                stats = [mean_sd(getattr(r, name), of_one=0.0) for r in rows]
                 axes[0][0].errorbar(eps, [m for m, _ in stats], yerr=[sd for _, sd in stats], fmt="o" + ls,
                                     color=color, label=f"{model}: {label}", capsize=3)
-            stats = [_ms(r.rv) for r in rows]
+            stats = [mean_sd(r.rv, of_one=0.0) for r in rows]
             axes[0][1].errorbar(eps, [m for m, _ in stats], yerr=[sd for _, sd in stats], fmt="o-", color=color,
                                 label=model, capsize=3)
             axes[0][2].plot(eps, [100 * r.adv_acc for r in rows], "o-", color=color, label=model)

@@ -41,7 +41,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -502,10 +501,9 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     >>> [round(v, 4) for v in mean_std([0.5, 0.7])]
     [0.6, 0.1414]
     """
-    arr = np.asarray(list(values), dtype=float)
-    if arr.size == 0:
-        raise ValueError("mean_std needs at least one value")
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    from rrlib.stats import mean_sd
+
+    return mean_sd(values, of_one=0.0)
 
 
 @dataclass

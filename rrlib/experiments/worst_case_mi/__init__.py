@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 
-from rrlib.experiments.worst_case_mi.common import mean_std
 from rrlib.experiments.worst_case_mi.cost import CostConfig, CostRow, cost_experiment
 from rrlib.experiments.worst_case_mi.digits import DigitsConfig, DigitsRow, digits_experiment
 from rrlib.experiments.worst_case_mi.gaussian import (
@@ -53,6 +52,7 @@ from rrlib.experiments.worst_case_mi.gaussian import (
 )
 from rrlib.jsonable import to_jsonable
 from rrlib.runtime import select_device
+from rrlib.stats import mean, mean_sd
 
 __all__ = [
     "Config",
@@ -148,7 +148,7 @@ class Result:
         m["masking_warned"] = self.masking.warned
         m["gaussian"] = [s.metrics() for s in self.gaussian]
         m["digits"] = [{"model": r.model, "eps": r.eps, "normal": r.normal.mean(), "worst": r.worst.mean(),
-                        "rv": r.rv.mean(), "rv_std": mean_std(r.rv)[1], "nat_acc": r.nat_acc,
+                        "rv": r.rv.mean(), "rv_std": mean_sd(r.rv, of_one=0.0)[1], "nat_acc": r.nat_acc,
                         "adv_acc": r.adv_acc} for r in self.digits]
         m["cost"] = [{"steps": r.steps, "plain_seconds": r.plain_seconds, "worst_seconds": r.worst_seconds,
                       "ratio": r.ratio, "plain_forward": r.plain_forward, "worst_forward": r.worst_forward,
@@ -185,10 +185,10 @@ class Result:
         for prefix, setting in (("base", base), ("full", full)):
             for name in ("estimate", "attacked_true", "normal_estimate", "estimation_error", "search_error",
                          "total_error"):
-                h[f"{prefix}_{name}"], h[f"{prefix}_{name}_std"] = mean_std(getattr(setting, name))
+                h[f"{prefix}_{name}"], h[f"{prefix}_{name}_std"] = mean_sd(getattr(setting, name), of_one=0.0)
             h[f"{prefix}_positive"] = float(np.mean(setting.attacked_positive))
         if base.oracle_estimate is not None:
-            h["base_oracle"], h["base_oracle_std"] = mean_std(base.oracle_estimate)
+            h["base_oracle"], h["base_oracle_std"] = mean_sd(base.oracle_estimate, of_one=0.0)
         st_rows = [r for r in self.masking.rows if r.sharpness is not None]
         h["mask_st_min_estimate"] = min(r.estimate for r in st_rows)
         h["mask_st_max_estimate"] = max(r.estimate for r in st_rows)
@@ -199,20 +199,20 @@ class Result:
         by_s = {s.steps: s for s in self.settings("steps")}
         s_low = min(by_s)
         h["s_low"] = float(s_low)
-        h["s_low_estimate"] = mean_std(by_s[s_low].estimate)[0]
-        h["s_low_true"] = mean_std(by_s[s_low].attacked_true)[0]
+        h["s_low_estimate"] = mean(by_s[s_low].estimate)
+        h["s_low_true"] = mean(by_s[s_low].attacked_true)
         h["s_estimate_drop"] = h["s_low_estimate"] - h["base_estimate"]
         h["s_true_drop"] = h["s_low_true"] - h["base_attacked_true"]
         by_k = {s.sharpness: s for s in self.settings("sharpness")}
         k_high = max(by_k)
-        h["k_high"], h["k_high_true"] = float(k_high), mean_std(by_k[k_high].attacked_true)[0]
-        h["k_high_estimate"] = mean_std(by_k[k_high].estimate)[0]
+        h["k_high"], h["k_high_true"] = float(k_high), mean(by_k[k_high].attacked_true)
+        h["k_high_estimate"] = mean(by_k[k_high].estimate)
         by_t = {s.iterations: s for s in self.settings("iterations")}
         t_low = min(by_t)
-        h["t_low"], h["t_low_estimate"] = float(t_low), mean_std(by_t[t_low].estimate)[0]
-        h["t_low_true"] = mean_std(by_t[t_low].attacked_true)[0]
-        errors = [mean_std(s.estimation_error)[0] for s in self.gaussian]
-        searches = [mean_std(s.search_error)[0] for s in self.gaussian]
+        h["t_low"], h["t_low_estimate"] = float(t_low), mean(by_t[t_low].estimate)
+        h["t_low_true"] = mean(by_t[t_low].attacked_true)
+        errors = [mean(s.estimation_error) for s in self.gaussian]
+        searches = [mean(s.search_error) for s in self.gaussian]
         h["max_estimation_error"], h["min_search_error"] = max(errors), min(searches)
         h["min_estimation_error"], h["max_search_error"] = min(errors), max(searches)
         if self.digits:

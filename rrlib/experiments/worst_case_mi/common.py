@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 from torch import nn
 
 from rrlib.mi.critics import FlatCritic, SeparableCritic
@@ -25,7 +24,3 @@ def separable_factory(x_dim: int, z_dim: int, hidden: int, embed: int, flat: boo
     return make
 
 
-def mean_std(values: np.ndarray) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    values = np.asarray(values, dtype=np.float64)
-    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from rrlib.attacks import ThreatModel, ZeroGradientWarning, adversarial_accuracy
-from rrlib.experiments.worst_case_mi.common import attack_step, mean_std, separable_factory
+from rrlib.experiments.worst_case_mi.common import attack_step, separable_factory
 from rrlib.mi.bounds import dv
 from rrlib.mi.worst_case import (
     EstimatorConfig,
@@ -25,6 +25,7 @@ from rrlib.mi.worst_case import (
 )
 from rrlib.models.surrogates import LinearSignClassifier, SignRepresentation
 from rrlib.runtime import numpy_rng, seeded
+from rrlib.stats import mean_sd
 from rrlib.theory import GaussianMixture, binary_entropy
 
 __all__ = ["GaussianConfig", "GaussianSetting", "MaskingDemo", "MaskingRow", "RiskRow", "exact_curves",
@@ -166,10 +167,10 @@ class GaussianSetting:
                                              "gradient": self.gradient, "exact": self.exact}
         for name in ("estimate", "attacked_true", "sample_worst", "normal_estimate", "estimation_error",
                      "search_error", "total_error"):
-            mean, std = mean_std(getattr(self, name))
+            mean, std = mean_sd(getattr(self, name), of_one=0.0)
             out[f"{name}_mean"], out[f"{name}_std"] = mean, std
         if self.oracle_estimate is not None:
-            out["oracle_estimate_mean"], out["oracle_estimate_std"] = mean_std(self.oracle_estimate)
+            out["oracle_estimate_mean"], out["oracle_estimate_std"] = mean_sd(self.oracle_estimate, of_one=0.0)
         return out
 
 
