@@ -210,10 +210,14 @@ def _guarded_training(train: Callable[[], Any], out: Path) -> tuple[Any, int]:
     as one ``error:`` line (exit 2), Ctrl-C as a line saying how to resume (exit 130). Returns (result, 0) or
     (None, exit code)."""
     from rrlib.train.checkpoint import CheckpointError
+    from rrlib.train.run_folder import FinishedRunError
 
     try:
         with _one_line_warnings():
             return train(), 0
+    except FinishedRunError as done:  # finished earlier, checkpoint gone: reported, not retrained (exit 0)
+        print(f"finished: {done}")
+        return None, 0
     except (CheckpointError, ValueError, FileExistsError, FileNotFoundError) as err:
         return None, _error(err)
     except KeyboardInterrupt:
@@ -222,8 +226,8 @@ def _guarded_training(train: Callable[[], Any], out: Path) -> tuple[Any, int]:
 
 
 def _train_run(args: argparse.Namespace) -> int:
-    from rrlib.runtime import atomic_write_text, select_device
-    from rrlib.train.cache import canonical_json, config_hash, entry_dir
+    from rrlib.runtime import select_device
+    from rrlib.train.cache import config_hash, entry_dir
     from rrlib.train.supervised import CHECKPOINT_FILE, METRICS_FILE, train_model
 
     try:
@@ -232,9 +236,6 @@ def _train_run(args: argparse.Namespace) -> int:
         return _error(err)
     device = select_device(args.device)
     out = args.out if args.out is not None else entry_dir(config)
-    out.mkdir(parents=True, exist_ok=True)
-    if distributed.is_main():
-        atomic_write_text(out / "config.json", canonical_json(config) + "\n")
     threat = config.train_threat()
     print(
         f"train-model {config.model} on {get_spec(config.dataset).title}, "
@@ -244,11 +245,8 @@ def _train_run(args: argparse.Namespace) -> int:
     result, code = _guarded_training(lambda: train_model(
         config, device=device, checkpoint_path=out / CHECKPOINT_FILE, checkpoint_every=args.checkpoint_every,
         max_steps=args.max_steps, data_root=args.data_root, log=print, show_progress=not args.no_progress), out)
-    if code:
+    if code or result is None:
         return code
-    metrics = result.metrics()
-    if distributed.is_main():
-        atomic_write_text(out / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     state = "finished" if result.finished else f"stopped at step {result.global_step} (rerun to resume)"
     print(f"{state}; checkpoint {out / CHECKPOINT_FILE}; metrics {out / METRICS_FILE}")
     return 0
@@ -439,6 +437,7 @@ def _mi_run(args: argparse.Namespace) -> int:
     from rrlib.mi.estimator import limit_threads
     from rrlib.runtime import atomic_write_text, select_device
     from rrlib.train.cache import config_hash
+    from rrlib.train.run_folder import previous_result
     from rrlib.train.supervised import load_trained
 
     try:
@@ -472,6 +471,20 @@ def _mi_run(args: argparse.Namespace) -> int:
     digest = config_hash(settings)
     out = args.out if args.out is not None else file.parent / (
         f"estimate-mi-{settings.representation}-{settings.estimator_loss}-{digest[:12]}.json")
+    model_record = {"config": asdict(trained.config), "finished": trained.finished,
+                    "global_step": trained.global_step, "final": trained.final}
+    try:  # before computing: a writable --out, and no other estimate in it (the same one is reloaded)
+        with _one_line_warnings():
+            previous = previous_result(out, {"checkpoint": str(file), "config": asdict(settings),
+                                             "model": model_record})
+    except ValueError as err:
+        return _error(err)
+    if previous is not None:
+        summary = " | ".join(f"{key} {previous[key]['mean']:.4f}" for key in ("normal", "worst", "rv")
+                             if previous.get(key) is not None)
+        print(f"estimate-mi: {out} already holds this estimate (same checkpoint and settings): {summary} nats; "
+              "reloaded, nothing recomputed")
+        return 0
     est = settings.estimator
     print(f"estimate-mi: {trained.config.model} on {spec.title} from {file}"
           f"{'' if trained.finished else f' (UNFINISHED training, step {trained.global_step})'}, device {device}")
@@ -505,8 +518,7 @@ def _mi_run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     result: dict[str, Any] = {
         "command": "estimate-mi", "units": "nats", "checkpoint": str(file), "device": str(device),
-        "model": {"config": asdict(trained.config), "finished": trained.finished,
-                  "global_step": trained.global_step, "final": trained.final},
+        "model": model_record,
         "config": asdict(settings), "config_hash": digest, "dataset": dataset, "z_dim": z_dim,
         "n_train": len(train), "n_test": len(test), "seconds": seconds,
         **runs.summary(), "runs": [run.record() for run in runs.runs],
@@ -604,7 +616,7 @@ def _encoder_run(args: argparse.Namespace) -> int:
     result, code = _guarded_training(lambda: train_encoder(
         config, args.out, device=device, data_root=args.data_root, show_progress=not args.no_progress,
         on_epoch=lambda rec: print(_encoder_line(rec, config.epochs), flush=True)), args.out)
-    if code:
+    if code or result is None:
         return code
     final = result.final
     print(f"finished: {len(result.history)} epochs; held-out MI normal {final['heldout_mi_normal']:.4f}, worst "
@@ -693,7 +705,7 @@ def _classifier_run(args: argparse.Namespace) -> int:
     result, code = _guarded_training(lambda: train_classifier(
         config, args.encoder, args.out, device=device, data_root=args.data_root, show_progress=not args.no_progress,
         on_epoch=lambda rec: print(_classifier_line(rec, config.epochs), flush=True)), args.out)
-    if code:
+    if code or result is None:
         return code
     metrics = result.metrics()
     if args.autoattack is not None and distributed.is_main():

@@ -4,15 +4,18 @@ The cells are those of :func:`rrlib.experiments.downstream_tables.cells` (encode
 trials × rows × heads of a dataset), each in its own folder under ``out_root`` named by a hash of its
 configuration. A cell is
 
-* ``finished`` — its ``metrics.json`` is there (written once training ended);
-* ``partial`` — its folder holds a checkpoint but no ``metrics.json`` (a killed or stopped run; it continues);
+* ``finished`` — its ``metrics.json`` is there and says so (written once training ended);
+* ``partial`` — its folder holds a checkpoint but no finished ``metrics.json`` (a killed or stopped run; it
+  continues). An empty or unreadable ``metrics.json`` is not finished work: the run that resumes names it;
 * ``missing`` — nothing has been written for it.
 
 :func:`sweep` runs the missing and partial cells in order (encoders before the heads on them), or just one
 (``cell=``, so that a scheduler or a torchrun job can run one cell each); it never recomputes a finished cell.
 Before anything is trained, every existing cell folder's stored configuration (its ``config.json``, else its
 checkpoint's) is compared with the requested one: a difference is a ``ValueError`` naming the cell, the field and
-both values, and nothing is overwritten. Collecting the table afterwards (``python -m
+both values, and nothing is overwritten; a ``config.json`` that is not JSON or holds no configuration is a
+``ValueError`` naming the file. Each cell is trained in its run folder (:mod:`rrlib.train.run_folder`: locked, and
+its ``config.json`` written once the run is accepted). Collecting the table afterwards (``python -m
 rrlib.experiments.downstream_tables run`` with the same profile and out-root) trains nothing.
 """
 
@@ -29,16 +32,13 @@ from rrlib import distributed as dist
 from rrlib.data import canonical_name
 from rrlib.experiments.downstream_tables import Cell, TablesConfig, cells, train_cell
 from rrlib.paper import TABLES
-from rrlib.runtime import atomic_write_text
 from rrlib.train.checkpoint import CheckpointError, read_checkpoint
+from rrlib.train.run_folder import CHECKPOINT_FILE, CONFIG_FILE, finished_metrics, read_stored_config
 
 __all__ = ["PROFILES", "STATES", "CellState", "cell_states", "check_stored_config", "sweep", "tables_config"]
 
 PROFILES = ("quick", "medium", "full")
 STATES = ("finished", "partial", "missing")
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.json"
-CHECKPOINT_FILE = "checkpoint.pt"
 
 
 def tables_config(profile: str, dataset: str, *, seed: int = 0, device: str = "auto",
@@ -68,7 +68,7 @@ class CellState:
 
 
 def _state(folder: Path) -> str:
-    if (folder / METRICS_FILE).is_file():
+    if finished_metrics(folder)[0] is not None:
         return "finished"
     if (folder / CHECKPOINT_FILE).is_file() or (folder / (CHECKPOINT_FILE + ".prev")).is_file():
         return "partial"
@@ -86,9 +86,11 @@ def _plain(config: Any) -> dict[str, Any]:
 
 
 def _stored_config(folder: Path) -> dict[str, Any] | None:
-    """The configuration stored in a cell folder: ``config.json``, else the checkpoint's; None when neither."""
+    """The configuration stored in a cell folder: ``config.json``, else the checkpoint's; None when neither.
+
+    A ``config.json`` that is empty, not JSON or without its configuration is a ``ValueError`` naming the file."""
     if (folder / CONFIG_FILE).is_file():
-        return json.loads((folder / CONFIG_FILE).read_text())["config"]
+        return read_stored_config(folder / CONFIG_FILE, flag="--out-root")[1]
     if (folder / CHECKPOINT_FILE).is_file():
         try:
             saved = read_checkpoint(folder / CHECKPOINT_FILE, kind=None, remedy=f"move {folder} away")
@@ -110,13 +112,6 @@ def check_stored_config(state: CellState) -> None:
             raise ValueError(f"cell {state.cell.name}: {state.folder} holds another configuration: {name} is "
                              f"{stored.get(name, '<absent>')!r} there but {wanted.get(name, '<absent>')!r} is asked "
                              "for; use another out-root (nothing was overwritten)")
-
-
-def _write_config(state: CellState) -> None:
-    if dist.is_main():
-        text = json.dumps({"cell": state.cell.name, "kind": state.cell.kind, "config": _plain(state.cell.config)},
-                          indent=2) + "\n"
-        atomic_write_text(state.folder / CONFIG_FILE, text)
 
 
 def sweep(config: TablesConfig, out_root: str | os.PathLike, *, cell: str | None = None, dry_run: bool = False,
@@ -148,9 +143,7 @@ def sweep(config: TablesConfig, out_root: str | os.PathLike, *, cell: str | None
         if log is not None:
             log(f"[{i}/{len(todo)}] {state.cell.name} ({state.state}){' would run' if dry_run else ''} "
                 f"-> {state.folder}")
-        if not dry_run:
-            state.folder.mkdir(parents=True, exist_ok=True)
-            _write_config(state)
+        if not dry_run:  # the cell's run folder is made, locked and given its config.json by the training loop
             result, _ = train_cell(state.cell, Path(out_root), config)
             if not result.finished:
                 raise RuntimeError(f"cell {state.cell.name} did not finish in {state.folder}")

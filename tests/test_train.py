@@ -94,8 +94,11 @@ def test_killed_mid_epoch_then_resumed_equals_uninterrupted(reference, tmp_path)
         )
     saved = load_checkpoint(ckpt)
     assert (saved["state"]["epoch"], saved["state"]["step"], saved["state"]["global_step"]) == (1, 1, 4)
-    # no temporary files left; the checkpoint before the last is kept for a fallback (test_checkpoint_recovery)
-    assert set(p.name for p in ckpt.parent.iterdir()) <= {"checkpoint.pt", "checkpoint.pt.prev"}
+    # no temporary files left; the checkpoint before the last is kept for a fallback (test_checkpoint_recovery);
+    # the run folder's config.json and (released) lock file stay
+    assert set(p.name for p in ckpt.parent.iterdir()) <= {"checkpoint.pt", "checkpoint.pt.prev", "config.json",
+                                                          "run.lock"}
+    assert (ckpt.parent / "run.lock").read_bytes() == b""  # a released lock names no holder
     seen = []
     resumed = train_model(
         TrainConfig(**TINY),

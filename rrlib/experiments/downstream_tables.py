@@ -51,7 +51,8 @@ from rrlib.runtime import atomic_write_text, managed_modes, select_device
 from rrlib.train.cache import config_hash
 from rrlib.train.downstream import ClassifierConfig, FrozenEncoderClassifier, mean_std, train_classifier
 from rrlib.train.encoder import EncoderConfig, PixelCritic, PixelEncoder, train_encoder
-from rrlib.train.supervised import METRICS_FILE, TrainConfig, train_model
+from rrlib.train.run_folder import CHECKPOINT_FILE, METRICS_FILE, finished_metrics
+from rrlib.train.supervised import TrainConfig, train_model
 
 __all__ = ["COLUMNS", "HEADS", "ROWS", "ROW_LABELS", "Cell", "TablesConfig", "TablesResult", "cells",
            "export_weights", "load_committed", "load_exported_models", "prediction_shares", "provenance", "run",
@@ -361,18 +362,14 @@ def train_cell(cell: Cell, out_root: Path, config: TablesConfig) -> tuple[Any, b
     """Train (or load) one cell; returns its result and whether anything was trained."""
     folder = out_root / cell.path
     kw = {"device": config.device, "data_root": config.data_root, "show_progress": False}
+    trained = finished_metrics(folder)[0] is None  # the loops write config.json and metrics.json (run folders)
     if cell.kind == "encoder":
-        trained = not (folder / "metrics.json").is_file()
         return train_encoder(cell.config, folder, **kw), trained
     if cell.kind == "head":
         enc_dir = out_root / next(c.path for c in cells(config) if c.name == cell.encoder)
-        trained = not (folder / "metrics.json").is_file()
         return train_classifier(cell.config, enc_dir, folder, **kw), trained
-    trained = not (folder / METRICS_FILE).is_file()
-    res = train_model(cell.config, device=config.device, checkpoint_path=folder / "checkpoint.pt",
+    res = train_model(cell.config, device=config.device, checkpoint_path=folder / CHECKPOINT_FILE,
                       data_root=config.data_root, show_progress=False)
-    if res.finished and trained:
-        atomic_write_text(folder / METRICS_FILE, json.dumps(res.metrics(), indent=2) + "\n")
     return res, trained
 
 
@@ -520,7 +517,7 @@ def encoder_histories(config: TablesConfig, out_root: str | os.PathLike) -> dict
     for cell in cells(config):
         if cell.kind != "encoder":
             continue
-        saved = json.loads((Path(out_root) / cell.path / "metrics.json").read_text())
+        saved = json.loads((Path(out_root) / cell.path / METRICS_FILE).read_text())
         out.setdefault(cell.config.estimator_loss, {})[f"seed{cell.seed}"] = {
             "history": saved["history"], "images": cell.config.train_subset, "batch_size": cell.config.batch_size}
     return out
@@ -544,7 +541,7 @@ def export_weights(config: TablesConfig, out_root: str | os.PathLike, dest: str 
     for cell in cells(config):
         if cell.seed != seed:
             continue
-        saved = torch.load(Path(out_root) / cell.path / "checkpoint.pt", map_location="cpu", weights_only=False)
+        saved = torch.load(Path(out_root) / cell.path / CHECKPOINT_FILE, map_location="cpu", weights_only=False)
         if cell.kind == "encoder":
             key = cell.config.estimator_loss
             payload = {"config": asdict(cell.config), "encoder": saved["encoder"], "critic": saved["critic"]}

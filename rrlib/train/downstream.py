@@ -32,7 +32,6 @@ report mean ± std over 4 trials; the paper states no seeds).
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import time
@@ -50,10 +49,12 @@ from rrlib import distributed as dist
 from rrlib.attacks import ThreatModel
 from rrlib.data import ImageDataset, canonical_name, get_spec, load_dataset, make_loader, subset
 from rrlib.models.heads import HEADS, build_head
-from rrlib.runtime import atomic_write_text, managed_modes, progress, seed_everything, seeded, select_device
+from rrlib.runtime import managed_modes, progress, seed_everything, seeded, select_device
 from rrlib.train.cache import config_hash
 from rrlib.train.checkpoint import check_resumable, read_checkpoint, rng_state, save_checkpoint, set_rng_state
 from rrlib.train.encoder import load_encoder, resolve_threat, threat_dict
+from rrlib.train.run_folder import CHECKPOINT_FILE, RunFolder, claim_run_folder
+from rrlib.train.run_folder import METRICS_FILE as METRICS_FILE  # re-exported: the file names live in run_folder
 from rrlib.validation import check_int, check_int_fields, check_optional_int, check_positive_float
 
 __all__ = [
@@ -71,8 +72,6 @@ __all__ = [
 ]
 
 CLASSIFIER_LOSSES = ("standard", "robust")
-CHECKPOINT_FILE = "checkpoint.pt"
-METRICS_FILE = "metrics.json"
 KIND = "downstream classifier"
 TIMING_KEYS = ("seconds", "eval_seconds")
 
@@ -328,12 +327,26 @@ def train_classifier(
     shorter one, which the straight run may skip when ``eval_every > 1``; the weights are the same). Raises
     :class:`rrlib.train.checkpoint.CheckpointError` for an encoder folder without a finished checkpoint (or a
     damaged one) and ``ValueError`` when the encoder was trained on another dataset; nothing on disk is
-    overwritten.
+    overwritten. ``out_dir`` is a run folder (:mod:`rrlib.train.run_folder`), as for the encoder.
     """
     if not isinstance(config, ClassifierConfig):
         raise TypeError(f"config must be a ClassifierConfig, got {type(config).__name__}")
     check_optional_int("stop_after_epochs", stop_after_epochs, 1)
     encoder_dir, out_dir = Path(encoder_dir), Path(out_dir)
+    with claim_run_folder(out_dir, "head", config, ignore=("epochs",)) as run:
+        res = _train_classifier(config, encoder_dir, out_dir, run, resume, device=device, data_root=data_root,
+                                stop_after_epochs=stop_after_epochs, callback=callback, on_epoch=on_epoch,
+                                show_progress=show_progress)
+        if res.finished:
+            run.write_metrics(res.metrics())
+    return res
+
+
+def _train_classifier(config: ClassifierConfig, encoder_dir: Path, out_dir: Path, run: RunFolder, resume: bool, *,
+                      device: str | torch.device, data_root: str | os.PathLike | None,
+                      stop_after_epochs: int | None, callback: Callable[[dict[str, Any]], None] | None,
+                      on_epoch: Callable[[dict[str, Any]], None] | None, show_progress: bool) -> ClassifierResult:
+    """The body of :func:`train_classifier`, inside its claimed run folder ``run``."""
     path = out_dir / CHECKPOINT_FILE
     dev = select_device(device)
     distributed, world = dist.is_distributed(), dist.world_size()
@@ -376,6 +389,7 @@ def train_classifier(
     if state["finished"]:
         return result()
 
+    run.accept()
     fit, val, test = _splits(config, data_root)
     if len(fit) < config.batch_size:
         raise ValueError(f"{len(fit)} training images (after the validation split) make no full batch of "
@@ -430,10 +444,7 @@ def train_classifier(
                                    "rng": rng_state(), **state})
         if on_epoch is not None:
             on_epoch(dict(record))
-    res = result()
-    if res.finished and dist.is_main():
-        atomic_write_text(out_dir / METRICS_FILE, json.dumps(res.metrics(), indent=2) + "\n")
-    return res
+    return result()
 
 
 def load_classifier(out_dir: str | os.PathLike, encoder_dir: str | os.PathLike | None = None, *,

@@ -36,7 +36,6 @@ checkpoint of another configuration is an error.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -56,7 +55,7 @@ from rrlib.mi.bounds import dv
 from rrlib.mi.critics import EncodeAndDotCritic
 from rrlib.models.baseline_h import PixelBaselineH
 from rrlib.models.normalize import InputNormalize
-from rrlib.runtime import atomic_write_text, managed_modes, progress, seed_everything, seeded, select_device
+from rrlib.runtime import managed_modes, progress, seed_everything, seeded, select_device
 from rrlib.train.cache import config_hash
 from rrlib.train.checkpoint import (
     CheckpointError,
@@ -66,6 +65,8 @@ from rrlib.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from rrlib.train.run_folder import CHECKPOINT_FILE, RunFolder, claim_run_folder
+from rrlib.train.run_folder import METRICS_FILE as METRICS_FILE  # re-exported: the file names live in run_folder
 from rrlib.validation import (
     check_int,
     check_int_fields,
@@ -88,8 +89,6 @@ __all__ = [
 ]
 
 ESTIMATOR_LOSSES = ("normal", "worst")
-CHECKPOINT_FILE = "checkpoint.pt"
-METRICS_FILE = "metrics.json"
 KIND = "encoder"
 #: Keys of an epoch record that depend on the clock, not on the computation.
 TIMING_KEYS = ("seconds", "images_per_second")
@@ -392,12 +391,30 @@ def train_encoder(
     averages the gradients of encoder and critic, the held-out estimates run on rank 0 and rank 0 alone writes
     (the checkpoint holds the unwrapped modules and resumes with any number of processes).
 
+    ``out_dir`` is a run folder (:mod:`rrlib.train.run_folder`): one run at a time, checked before anything is
+    computed, ``config.json`` written once the run is accepted, ``metrics.json`` once it has finished (never over a
+    finished one of this configuration); a refused run changes nothing.
+
     Returns an :class:`EncoderResult` (encoder and critic in eval mode).
     """
     if not isinstance(config, EncoderConfig):
         raise TypeError(f"config must be an EncoderConfig, got {type(config).__name__}")
     check_optional_int("stop_after_epochs", stop_after_epochs, 1)
     out_dir = Path(out_dir)
+    with claim_run_folder(out_dir, "encoder", config, ignore=("epochs",)) as run:
+        res = _train_encoder(config, out_dir, run, resume, device=device, data_root=data_root,
+                             stop_after_epochs=stop_after_epochs, callback=callback, on_epoch=on_epoch,
+                             show_progress=show_progress)
+        if res.finished:
+            run.write_metrics(res.metrics())
+    return res
+
+
+def _train_encoder(config: EncoderConfig, out_dir: Path, run: RunFolder, resume: bool, *,
+                   device: str | torch.device, data_root: str | os.PathLike | None, stop_after_epochs: int | None,
+                   callback: Callable[[dict[str, Any]], None] | None,
+                   on_epoch: Callable[[dict[str, Any]], None] | None, show_progress: bool) -> EncoderResult:
+    """The body of :func:`train_encoder`, inside its claimed run folder ``run``."""
     path = out_dir / CHECKPOINT_FILE
     dev = select_device(device)
     key = config_hash(config)
@@ -433,6 +450,7 @@ def train_encoder(
     if state["finished"]:
         return result()
 
+    run.accept()
     train_set = _images(config.dataset, "train", config.train_subset, config.seed, data_root)
     spec_shape = get_spec(config.dataset).shape
     if tuple(train_set.images.shape[1:]) != spec_shape:
@@ -495,9 +513,4 @@ def train_encoder(
             })
         if on_epoch is not None:
             on_epoch(dict(state["history"][-1]))
-    if state["finished"]:
-        res = result()
-        if dist.is_main():
-            atomic_write_text(out_dir / METRICS_FILE, json.dumps(res.metrics(), indent=2) + "\n")
-        return res
     return result()

@@ -21,7 +21,6 @@ GradScaler); on the CPU it is a no-op.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Callable
@@ -49,18 +48,17 @@ from rrlib.models import HEADS, MODELS, build_model
 from rrlib.runtime import managed_modes, progress, seed_everything, select_device
 from rrlib.train.cache import canonical_json, config_hash, entry_dir
 from rrlib.train.checkpoint import (
-    atomic_write_text,
     previous_path,
     read_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
 )
+from rrlib.train.run_folder import CHECKPOINT_FILE, RunFolder, claim_run_folder
+from rrlib.train.run_folder import METRICS_FILE as METRICS_FILE  # re-exported: the file names live in run_folder
 from rrlib.validation import check_int, check_int_fields, check_nonnegative_float
 
 OPTIMIZERS = ("adam", "sgd")
-CHECKPOINT_FILE = "checkpoint.pt"
-METRICS_FILE = "metrics.json"
 #: Keys of an epoch record that depend on the clock, not on the computation.
 TIMING_KEYS = ("train_seconds", "images_per_second", "eval_seconds")
 
@@ -383,16 +381,49 @@ def train_model(
     batch, DDP averages the gradients, evaluation is split over the ranks and rank 0 alone writes the checkpoint
     and logs; the checkpoint holds the unwrapped model and resumes with any number of processes.
 
+    The checkpoint's folder is a run folder (:mod:`rrlib.train.run_folder`): one run at a time, ``config.json``
+    written once the folder and the checkpoint are accepted, ``metrics.json`` written when the call returns (never
+    over a finished one of this configuration), a finished run whose checkpoint is gone is not retrained
+    (:class:`rrlib.train.run_folder.FinishedRunError`), and a refused run changes nothing.
+
     Returns a :class:`TrainResult`; ``finished`` is False when ``max_steps`` stopped the run.
     """
-    dev = select_device(device)
-    distributed, world = dist.is_distributed(), dist.world_size()
-    if distributed:
-        dist.check_batch(config.batch_size)
     if checkpoint_every is not None:
         _positive_int("checkpoint_every", checkpoint_every)
     if max_steps is not None:
         _positive_int("max_steps", max_steps)
+    ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
+    folder = contextlib.nullcontext() if ckpt is None else claim_run_folder(ckpt.parent, "supervised", config,
+                                                                            checkpoint=ckpt)
+    with folder as run:
+        res = _train_model(config, run, device=device, ckpt=ckpt, checkpoint_every=checkpoint_every,
+                           checkpoint_seconds=checkpoint_seconds, max_steps=max_steps, callback=callback, data=data,
+                           data_root=data_root, log=log, show_progress=show_progress)
+        if run is not None:
+            run.write_metrics(res.metrics())
+    return res
+
+
+def _train_model(
+    config: TrainConfig,
+    run: RunFolder | None,
+    *,
+    device: str | torch.device,
+    ckpt: Path | None,
+    checkpoint_every: int | None,
+    checkpoint_seconds: float | None,
+    max_steps: int | None,
+    callback: Callable[[dict[str, Any]], None] | None,
+    data: tuple[ImageDataset, ImageDataset] | None,
+    data_root: str | os.PathLike | None,
+    log: Callable[[str], None] | None,
+    show_progress: bool,
+) -> TrainResult:
+    """The body of :func:`train_model`, inside its claimed run folder ``run`` (``None``: no checkpoint)."""
+    dev = select_device(device)
+    distributed, world = dist.is_distributed(), dist.world_size()
+    if distributed:
+        dist.check_batch(config.batch_size)
     train_set, test_set = data if data is not None else load_data(config, data_root)
     spec = get_spec(config.dataset)
     if tuple(train_set.images.shape[1:]) != spec.shape:
@@ -410,7 +441,6 @@ def train_model(
     scaler = torch.amp.GradScaler("cuda", enabled=_needs_scaler(dev, config.amp))
     state = _new_state(config)
 
-    ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
     if ckpt is not None and dist.from_main(lambda: ckpt.is_file() or previous_path(ckpt).is_file()):
         saved = dist.from_main(lambda: read_checkpoint(
             ckpt, kind=None, map_location="cpu" if distributed else dev,
@@ -458,6 +488,8 @@ def train_model(
         model.eval()
         return result()
 
+    if run is not None:
+        run.accept()
     loader = make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed, augment=config.augment)
     train_threat, eval_threat = config.train_threat(), config.eval_threat()
     last_save = time.monotonic()
@@ -583,10 +615,7 @@ def train_cached(
     Extra keyword arguments go to :func:`train_model`.
     """
     folder = entry_dir(config, cache_root)
-    res = train_model(config, device=device, checkpoint_path=folder / CHECKPOINT_FILE, **kwargs)
-    if res.finished and dist.is_main():
-        atomic_write_text(folder / METRICS_FILE, json.dumps(res.metrics(), indent=2) + "\n")
-    return res
+    return train_model(config, device=device, checkpoint_path=folder / CHECKPOINT_FILE, **kwargs)
 
 
 def load_trained(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> TrainResult:
