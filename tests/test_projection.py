@@ -91,7 +91,7 @@ def _check_shrunk(work: list[WorkItem], units: list[Unit], budget: float) -> Non
 
 
 def test_time_units_shrunk_on_cpu_one_unit_of_each_kind(work: list[WorkItem]) -> None:
-    """Every kind of timed step runs (shrunk) on the CPU: one unit per kind (the zoo networks stand in as Baseline-H when shrunk)."""
+    """Every kind of timed step runs on the CPU: one unit per kind (shrunk, Baseline-H stands in for the zoo)."""
     first = {w.unit.kind: w.unit for w in reversed(work)}
     _check_shrunk(work, list(first.values()), 120)
 
