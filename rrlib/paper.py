@@ -119,6 +119,9 @@ TABLES: dict[str, dict[tuple[str, str], dict[str, Cell]]] = {
     ]),
 }
 
+#: The paper's number of each downstream table, by data set (Tables 1, 3, 4, 5), in the order of :data:`TABLES`.
+TABLE_NUMBERS: dict[str, int] = {"cifar10": 1, "mnist": 3, "fashion-mnist": 4, "svhn": 5}
+
 
 def figure_1_rows() -> list[tuple[str, str, float, float]]:
     """Figure 1 as rows ``(model, training, rv_nats, gap_percent)``."""

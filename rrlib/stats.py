@@ -17,7 +17,7 @@ The "mean ± sd" and "mean ± SE" over seeds, images or test batches that the ch
   claim supported, or how many it may be off before it calls a value different; and the three absolute thresholds
   of §6.1's Fig. 2 claims (``ZERO_WORST_MI_NATS``, ``ZERO_ADVERSARIAL_ACCURACY``, ``KEPT_WORST_MI_NATS``). Each is
   named once, here; the report (:mod:`rrlib.report`), the §6.1 verdicts (:mod:`rrlib.verdicts`) and the chapters'
-  tables and sentences (:mod:`rrlib.rendering`, :mod:`rrlib.rendering_section5`) read them from here. The
+  tables and sentences (:mod:`rrlib.rendering`, :mod:`rrlib.rendering.section5`) read them from here. The
   report's digitisation tolerances (``FIGURE_NATS``, ``TABLE_POINTS``, …) are properties of the paper's printed
   numbers and stay in :mod:`rrlib.report`.
 
@@ -50,7 +50,7 @@ TOLERANCE_Z · SE_ours``, a table cell when ``|ours − paper| ≤ max(1 point, 
 CLAIM_Z: float = 2.0
 """Standard errors by which a difference of two means (over seeds or images, SE from their spread) must exceed zero
 for a claim to be called supported: the report's claim rows (:func:`rrlib.report.claim_verdict`) and the
-chapters' comparisons of §5–6.2 (:mod:`rrlib.rendering_section5`: RV of the two encoders, downstream rows), where
+chapters' comparisons of §5–6.2 (:mod:`rrlib.rendering.section5`: RV of the two encoders, downstream rows), where
 ``|difference| ≤ CLAIM_Z · SE`` reads "this run cannot tell"."""
 
 MI_CLAIM_Z: float = 3.0

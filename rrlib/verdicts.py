@@ -1,5 +1,10 @@
-"""Verdicts on the paper's §6.1 claims from a chapter-06 result: each claim's numbers and the rule that judges it
-(supported / not supported), in one place. :func:`rrlib.rendering.claims_markdown` turns them into a table.
+"""Verdicts on the paper's §6.1 claims from chapter 06's numbers: each claim's numbers and the rule that judges it
+(supported / not supported), in one place. :func:`rrlib.rendering.claims_markdown` turns them into a table, and the
+reproduction report (:mod:`rrlib.report`) judges the chapter's *recorded* metrics by the same rules.
+
+The rules read an :class:`Evidence`: per model a :class:`ModelEvidence` and per neuron result a
+:class:`NeuronEvidence`, built either from a live result (:meth:`Evidence.from_result`) or from the JSON the chapter
+recorded (:meth:`Evidence.from_metrics`); both give the same numbers.
 
 Rules (z-scores are differences over their combined standard errors, ``sqrt(SE_a² + SE_b²)``). MI and RV enter as
 their *valid* values (clipped into ``0 ≤ I_worst ≤ I`` by :func:`rrlib.mi.plausibility.clip_to_valid`): an
@@ -19,10 +24,14 @@ Every threshold is a constant of :mod:`rrlib.stats` (in brackets: its value toda
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from rrlib.analysis import correlations
+from rrlib.mi.plausibility import check_estimates, clip_to_valid
 from rrlib.stats import (
     ACCURACY_CLAIM_Z,
     KEPT_WORST_MI_NATS,
@@ -36,7 +45,102 @@ from rrlib.stats import (
 if TYPE_CHECKING:  # pragma: no cover
     from rrlib.experiments.vulnerability import Result
 
-__all__ = ["Claim", "section_6_1"]
+__all__ = ["Claim", "Evidence", "ModelEvidence", "NeuronEvidence", "section_6_1"]
+
+
+@dataclass(frozen=True)
+class ModelEvidence:
+    """What the rules read of one zoo member. Accuracies and gap are fractions, MI in nats; ``*_se`` standard errors;
+    ``bound`` Theorem 3.4's ceiling from the valid worst-case MI; ``impossible`` whether the raw pair breaks
+    ``0 ≤ I_worst ≤ I`` (the valid values come from :func:`rrlib.mi.plausibility.clip_to_valid`)."""
+
+    name: str
+    kind: str
+    architecture: str
+    gap: float
+    adversarial_accuracy: float
+    adversarial_accuracy_strong: float
+    accuracy_se: float
+    normal_mi: float
+    normal_mi_se: float
+    worst_mi: float
+    worst_mi_valid: float
+    rv_valid: float
+    rv_se: float
+    bound: float
+    impossible: bool
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ModelEvidence:
+        """From one recorded model (an item of chapter 06's ``metrics()["models"]``, or an object with the same
+        attributes); the valid values are recomputed from the raw estimates."""
+        get = record.get if isinstance(record, Mapping) else lambda key: getattr(record, key)
+        normal, worst = get("normal_mi"), get("worst_mi")
+        _, worst_valid, rv_valid = clip_to_valid(normal, worst)
+        return cls(name=get("name"), kind=get("kind"), architecture=get("architecture"), gap=get("gap"),
+                   adversarial_accuracy=get("adversarial_accuracy"),
+                   adversarial_accuracy_strong=get("adversarial_accuracy_strong"), accuracy_se=get("accuracy_se"),
+                   normal_mi=normal, normal_mi_se=get("normal_mi_se"), worst_mi=worst, worst_mi_valid=worst_valid,
+                   rv_valid=rv_valid, rv_se=get("rv_se"), bound=get("bound"),
+                   impossible=check_estimates(normal, worst).impossible)
+
+
+@dataclass(frozen=True, eq=False)
+class NeuronEvidence:
+    """What the rules read of one model's per-neuron MI: the vulnerability of every neuron (nats, shape ``(K,)``, in
+    the dtype it was measured in) and the standard error of its mean."""
+
+    kind: str
+    vulnerability: np.ndarray
+    mean_vulnerability_se: float
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.vulnerability.size)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Chapter 06's numbers as the §6.1 rules read them."""
+
+    models: tuple[ModelEvidence, ...]
+    neurons: tuple[NeuronEvidence, ...] = ()
+
+    @classmethod
+    def from_result(cls, result: Result) -> Evidence:
+        """From a chapter-06 :class:`rrlib.experiments.vulnerability.Result`."""
+        models = tuple(ModelEvidence.from_record(m) for m in result.models)
+        neurons = tuple(NeuronEvidence(n.kind, n.vulnerability, n.mean_vulnerability_se) for n in result.neurons)
+        return cls(models, neurons)
+
+    @classmethod
+    def from_metrics(cls, metrics: Mapping[str, Any]) -> Evidence:
+        """From chapter 06's recorded metrics (``_build/metrics/06_vulnerability_robustness.json``): its models, and
+        the standard and robust neuron results whose standard error it recorded (``std_`` / ``rob_neuron_vuln_se``)."""
+        models = tuple(ModelEvidence.from_record(x) for x in metrics["models"])
+        neurons = []
+        for n in metrics.get("neurons", []):
+            prefix = {"standard": "std", "robust": "rob"}.get(n["kind"])
+            se = None if prefix is None else metrics.get(f"{prefix}_neuron_vuln_se")
+            if se is None:
+                continue
+            neurons.append(NeuronEvidence(n["kind"], np.asarray(n["vulnerability"], dtype=float), se))
+        return cls(models, tuple(neurons))
+
+    def model(self, kind: str, architecture: str = "baseline_h") -> ModelEvidence:
+        """The model of ``kind`` and ``architecture``."""
+        return _pick(self.models, kind, architecture)
+
+    def neuron(self, kind: str) -> NeuronEvidence:
+        """The neuron result of ``kind``."""
+        return _pick(self.neurons, kind)
+
+
+def _pick(items: Sequence[Any], kind: str, architecture: str | None = None) -> Any:
+    for item in items:
+        if item.kind == kind and (architecture is None or item.architecture == architecture):
+            return item
+    raise KeyError(f"no {kind!r}" + ("" if architecture is None else f" {architecture!r}") + " model")
 
 
 @dataclass(frozen=True)
@@ -52,19 +156,19 @@ def _verdict(ok: bool, yes: str = "supported", no: str = "not supported") -> str
     return yes if ok else no
 
 
-def section_6_1(result: Result) -> list[Claim]:
-    """The claims of §6.1 that a chapter-06 result can judge, in the order of the chapter."""
-    std, rob = result.model("standard"), result.model("robust")
-    n_models = len(result.models)
-    corr = correlations([m.rv_valid for m in result.models], [m.gap for m in result.models])
+def section_6_1(evidence: Evidence) -> list[Claim]:
+    """The claims of §6.1 that chapter 06's numbers can judge, in the order of the chapter."""
+    std, rob = evidence.model("standard"), evidence.model("robust")
+    n_models = len(evidence.models)
+    corr = correlations([m.rv_valid for m in evidence.models], [m.gap for m in evidence.models])
     z_acc = (rob.adversarial_accuracy - std.adversarial_accuracy) / combined_se(rob.accuracy_se, std.accuracy_se)
     z_rv = (std.rv_valid - rob.rv_valid) / combined_se(std.rv_se, rob.rv_se)
-    by_gap = sorted(result.models, key=lambda m: -m.gap)
+    by_gap = sorted(evidence.models, key=lambda m: -m.gap)
     monotone = all(a.rv_valid > b.rv_valid for a, b in zip(by_gap, by_gap[1:], strict=False))
     normal_diff = rob.normal_mi - std.normal_mi
     normal_se = combined_se(rob.normal_mi_se, std.normal_mi_se)
-    violations = [m.name for m in result.models if m.adversarial_accuracy > m.bound]
-    strong = [m.name for m in result.models if m.adversarial_accuracy_strong > m.bound]
+    violations = [m.name for m in evidence.models if m.adversarial_accuracy > m.bound]
+    strong = [m.name for m in evidence.models if m.adversarial_accuracy_strong > m.bound]
     if not violations:
         ceiling = "consistent"
     elif not strong:
@@ -77,7 +181,7 @@ def section_6_1(result: Result) -> list[Claim]:
                "rv_diff": std.rv_valid - rob.rv_valid, "z": z_rv}),
         Claim("standard_worst_zero", _verdict(std.worst_mi_valid < ZERO_WORST_MI_NATS
                                                 and std.adversarial_accuracy < ZERO_ADVERSARIAL_ACCURACY),
-              {"worst_mi": std.worst_mi, "worst_mi_valid": std.worst_mi_valid, "impossible": std.flags.impossible,
+              {"worst_mi": std.worst_mi, "worst_mi_valid": std.worst_mi_valid, "impossible": std.impossible,
                "adversarial_accuracy": std.adversarial_accuracy}),
         Claim("robust_keeps_worst", _verdict(rob.worst_mi_valid - std.worst_mi_valid > KEPT_WORST_MI_NATS),
               {"robust": rob.worst_mi_valid, "standard": std.worst_mi_valid}),
@@ -89,12 +193,12 @@ def section_6_1(result: Result) -> list[Claim]:
         Claim("training_works", _verdict(z_acc > ACCURACY_CLAIM_Z),
               {"diff": rob.adversarial_accuracy - std.adversarial_accuracy, "z": z_acc}),
     ]
-    kinds = {n.kind for n in result.neurons}
+    kinds = {n.kind for n in evidence.neurons}
     if {"standard", "robust"} <= kinds:
-        ns, nr = result.neuron("standard"), result.neuron("robust")
+        ns, nr = evidence.neuron("standard"), evidence.neuron("robust")
         se = combined_se(ns.mean_vulnerability_se, nr.mean_vulnerability_se)
         diff = float(ns.vulnerability.mean() - nr.vulnerability.mean())
         claims.append(Claim("neurons_less_vulnerable", _verdict(exceeds(diff, se, MI_CLAIM_Z)),
                             {"standard": float(ns.vulnerability.mean()), "robust": float(nr.vulnerability.mean()),
-                             "z": diff / se, "n_neurons": int(ns.normal.size)}))
+                             "z": diff / se, "n_neurons": ns.n_neurons}))
     return claims

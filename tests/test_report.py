@@ -7,7 +7,7 @@ import math
 import pytest
 
 from rrlib import report, stats
-from rrlib.paper import FIGURE_1, FIGURE_2, FIGURE_3, TABLE_ROWS, TABLES
+from rrlib.paper import FIGURE_1, FIGURE_2, FIGURE_3, TABLE_NUMBERS, TABLE_ROWS, TABLES
 from rrlib.report import DIFFERS, NOT_RUN, REDUCED, REPRODUCED
 
 CMD = "python -m rrlib.book run --profile full --only 06_vulnerability_robustness"
@@ -116,7 +116,7 @@ def test_every_paper_number_appears_exactly_once_without_inputs():
     assert fig2 == expected + [[1.75], [1.25]]
     fig3 = [row.values["paper"] for row in r.section("figure_3").rows]
     assert fig3 == [q for parts in FIGURE_3.values() for q in parts.values()]
-    for number, dataset in report.TABLE_DATASETS.items():
+    for dataset, number in TABLE_NUMBERS.items():
         rows = r.section(f"table_{number}").rows
         keys = [(tuple(row.values["row"]), row.values["head"]) for row in rows]
         assert sorted(keys) == sorted((label, head) for label in TABLE_ROWS for head in ("mlp", "linear"))
@@ -303,3 +303,50 @@ def test_metrics_are_plain_json(assert_plain):
     assert c["values"] == sum(c[v.replace(" ", "_")] for v in report.VALUE_VERDICTS)
     assert c["claims"] == c["claims_supported"] + c["claims_not_supported"] + c["claims_not_run_here"]
     assert not math.isnan(c["reproduced"])
+
+
+# ----------------------------------------------------------------------------------------------- inputs, errata
+def test_table_runs_and_their_sources():
+    from rrlib.report.inputs import TableRun, best_table_runs, dataset_title, recorded_table_runs, table_number
+
+    quick = {**meta("quick"), **table_metrics("fashion-mnist", 0.0, seeds=(0,))}
+    medium = table_metrics("fashion-mnist", 1.0, seeds=(0, 1, 2))
+    inputs = {"08_downstream": {**quick, "medium": medium}}
+    assert [r.scale for r in recorded_table_runs(inputs)] == ["quick", "medium"]
+    best = best_table_runs(inputs)["fashion-mnist"]
+    assert best.scale == "medium" and best.table is medium["table"]
+    assert best.source() == "ch. 08, committed medium-scale run, Fashion-MNIST, seeds 0, 1, 2"
+    assert TableRun("full", table_metrics("mnist", 0.0)).source() == "ch. 08, full profile, MNIST, seeds 0, 1"
+    assert (table_number("svhn"), table_number("imagenet"), dataset_title("imagenet")) == ("5", "?", "imagenet")
+
+
+def test_errata_templates_are_filled():
+    from rrlib.report.errata import ERRATA
+
+    m2 = {**ch02(), "mc_printed_min_abs_z": 12.25, "mc_samples": 200000}
+    r = report.build({"02_theorem_3_2": m2, "06_vulnerability_robustness": ch06("quick", "Fashion-MNIST")})
+    constant, duplicates = report.paper_table_oddities()
+    assert len(ERRATA) == 6
+    assert len(r.errata) == 3 + len(duplicates) + len(constant) + 1  # ch. 02 two, Fano one, tables, ch. 06 one
+    assert not any("{" in text for e in r.errata for text in (e.where, e.printed, e.finding, e.evidence))
+    evidence = [e.evidence for e in r.errata]
+    assert any(e.endswith("(200,000 samples) puts the estimate at least 12.2 standard errors from ½ − P")
+               for e in evidence)
+    fano = next(e for e in evidence if e.startswith("with − the right-hand side is"))
+    assert "1.301 > 1" in fano  # 1 + log 2 / log 10
+    assert any(e.endswith("(ch. 06, quick profile)") and e.startswith("5 of 10 points") for e in evidence)
+
+
+# ----------------------------------------------------------------------------------------------- chapter 08 inputs
+def test_downstream_table_command_and_medium_summary():
+    from rrlib.report import downstream
+
+    assert downstream.table_command("svhn", out_root="OUT", json_path="table.json") == (
+        "python -m rrlib.experiments.downstream_tables run --profile full --dataset svhn --out-root OUT --json "
+        "table.json")
+    assert report.table_command("svhn") == downstream.table_command("svhn")
+    committed = {"provenance": {"git_commit": "abc", "command": "cmd", "wall_seconds_total": 5400.0,
+                                "machine": "cpu"}, "metrics": {"seeds": [0, 1, 2]}}
+    assert downstream.medium_run_summary(committed) == {"git_commit": "abc", "command": "cmd", "wall_minutes": 90.0,
+                                                        "machine": "cpu", "note": "", "n_seeds": 3}
+    assert downstream.medium_run_summary({**committed, "note": "n"})["note"] == "n"

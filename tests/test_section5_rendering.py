@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rrlib import rendering_section5 as r5
 from rrlib import stats
 from rrlib.attacks import ThreatModel
 from rrlib.experiments.robust_encoders import committed_run_summary
+from rrlib.rendering import section5 as r5
 from rrlib.robustness_eval import stronger_pgd
 
 
@@ -99,3 +99,31 @@ def test_rv_sentence_reports_the_measured_direction():
     assert "valid (clipped) RV is 0.750" in clipped and "*more* vulnerable" in clipped and clipped.startswith("†")
     tie = r5.rv_sentence({"encoders": {"normal": enc(0.70, 0.7), "worst": enc(0.71, 0.75)}})
     assert "cannot tell the two apart" in tie
+
+
+def test_page_facts_of_chapter_07():
+    from rrlib.experiments.robust_encoders import page_facts
+
+    def enc(rv: float, normal: float, impossible: bool, heldout: bool) -> dict:
+        return {"rv": {"mean": rv}, "normal": {"mean": normal}, "impossible": impossible,
+                "heldout_impossible": heldout}
+
+    metrics = {"config": {"rv_seeds": [0, 1, 2]},
+               "encoders": {"normal": enc(0.5, 2.0, False, True), "worst": enc(0.125, 1.5, True, True)}}
+    medium = {"encoders": {"normal": {"impossible_seeds": ["seed0", "seed2"], "seeds": ["seed0", "seed1", "seed2"]},
+                           "worst": {"impossible_seeds": [], "seeds": ["seed0", "seed1", "seed2"]}}}
+    assert page_facts(metrics, medium) == {
+        "n_rv_seeds": 3, "n_impossible_quick": 2, "medium_normal_impossible_seeds": 2,
+        "medium_worst_impossible_seeds": 0, "medium_n_seeds": 3, "rv_ratio_quick": 0.25, "normal_ratio_quick": 0.75}
+
+
+def test_small_renderers():
+    from rrlib.rendering import tables
+
+    assert r5.medium_note_markdown({"note": ""}) == ""
+    assert r5.medium_note_markdown({"note": "one seed per job."}) == "How the run was made: one seed per job."
+    assert r5.HEAD_NAMES == {"mlp": "MLP", "linear": "linear"}
+    assert [tables.norm_name(k) for k in ("1", "2", "inf")] == ["ℓ1", "ℓ2", "ℓ∞"]
+    assert tables.table_or_captioned(["a"], [["1"]]) == "| a |\n|---|\n| 1 |"
+    assert tables.table_or_captioned(["a"], [["1"]], "Cap.", "tab-x") == (
+        ":::{table} Cap.\n:name: tab-x\n:align: center\n\n| a |\n|---|\n| 1 |\n:::")

@@ -221,6 +221,7 @@ class MineResult:
             "nwj_mean_lo": nwj_lo.mean,
             "nwj_se_lo": nwj_lo.se,
             "nwj_z": nwj_lo.bias / nwj_lo.se,
+            "nwj_abs_z": abs(nwj_lo.bias / nwj_lo.se),
             "nwj_std_hi": self.oracle_row("nwj", n_small, hi).std,
             "nwj_std_lo": self.oracle_row("nwj", n_small, lo).std,
             "infonce_hi": self.oracle_row("infonce", n_small, hi).mean,

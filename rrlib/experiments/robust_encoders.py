@@ -28,7 +28,7 @@ import torch
 
 from rrlib import stats
 from rrlib.attacks import ThreatModel
-from rrlib.data import canonical_name, get_spec, load_dataset, subset
+from rrlib.data import canonical_name, dataset_threat_model, get_spec, load_dataset, subset
 from rrlib.jsonable import to_jsonable
 from rrlib.mi.plausibility import check_estimates, clip_to_valid
 from rrlib.mi.worst_case import EstimatorConfig, representation_vulnerability
@@ -38,7 +38,7 @@ from rrlib.train.cache import entry_dir
 from rrlib.train.encoder import ESTIMATOR_LOSSES, EncoderConfig, PixelCritic, encoder_step, train_encoder
 from rrlib.validation import check_int, check_int_fields, check_positive_float
 
-__all__ = ["Config", "Result", "committed_run_summary", "run"]
+__all__ = ["MEDIUM_CONFIG_FIELDS", "Config", "Result", "committed_medium", "committed_run_summary", "page_facts", "run"]
 
 
 @dataclass(frozen=True)
@@ -232,3 +232,39 @@ def committed_run_summary(encoders: dict[str, dict[str, Any]], attack_steps: int
                        "ratio": per_step["worst"] / per_step["normal"], "batch_size": out["batch_size"],
                        "attack_steps": attack_steps, "passes_ratio": attack_steps + 1}
     return out
+
+
+#: The committed medium run's configuration fields that chapter 07 quotes.
+MEDIUM_CONFIG_FIELDS = ("encoder_train_subset", "width", "critic_hidden", "encoder_epochs", "encoder_batch",
+                        "encoder_lr", "seeds")
+
+
+def committed_medium(dataset: str) -> dict[str, Any]:
+    """Chapter 07's view of the committed medium-scale run of ``dataset``
+    (:func:`rrlib.experiments.downstream_tables.load_committed`): :func:`committed_run_summary` of its encoders at
+    the dataset's attack steps, the configuration fields of :data:`MEDIUM_CONFIG_FIELDS` and the commit it was
+    collected at (``git_commit``)."""
+    from rrlib.experiments.downstream_tables import load_committed
+
+    committed = load_committed(dataset)
+    medium = committed_run_summary(committed["encoders"], dataset_threat_model(dataset).steps)
+    medium["config"] = {k: committed["metrics"]["config"][k] for k in MEDIUM_CONFIG_FIELDS}
+    medium["git_commit"] = committed["provenance"]["git_commit"]
+    return medium
+
+
+def page_facts(metrics: dict[str, Any], medium: dict[str, Any]) -> dict[str, Any]:
+    """The counts and ratios chapter 07's prose quotes, from this run's :meth:`Result.metrics` and
+    :func:`committed_medium`: critic seeds; encoders of this run with an impossible fresh-critic or held-out estimate;
+    seeds of the medium run with an impossible final estimate, per loss, and its number of seeds; this run's
+    worst-case / DIM ratios of the fresh-critic RV and normal MI (means, nats / nats)."""
+    enc, med = metrics["encoders"], medium["encoders"]
+    return {
+        "n_rv_seeds": len(metrics["config"]["rv_seeds"]),
+        "n_impossible_quick": sum(e["impossible"] or e["heldout_impossible"] for e in enc.values()),
+        "medium_normal_impossible_seeds": len(med["normal"]["impossible_seeds"]),
+        "medium_worst_impossible_seeds": len(med["worst"]["impossible_seeds"]),
+        "medium_n_seeds": len(med["normal"]["seeds"]),
+        "rv_ratio_quick": enc["worst"]["rv"]["mean"] / enc["normal"]["rv"]["mean"],
+        "normal_ratio_quick": enc["worst"]["normal"]["mean"] / enc["normal"]["normal"]["mean"],
+    }

@@ -181,6 +181,8 @@ class Result:
             "mask_full_best_moved": st_full.best_moved, "mask_full_estimate": st_full.estimate,
             "mask_st_last_estimate": st.last_estimate, "mask_st_best_moved": st.best_moved,
             "base_exact": base.exact, "attack_slack": self.attack_slack(),
+            # the tolerance of attack_slack: one test point moves P̂ by 1/n and H2 by at most |H2'|/n < 2/n nats
+            "attack_slack_floor": -2 / float(g.n_test),
         }
         for prefix, setting in (("base", base), ("full", full)):
             for name in ("estimate", "attacked_true", "normal_estimate", "estimation_error", "search_error",

@@ -1,4 +1,4 @@
-"""Markdown tables of chapters 07–09 (Section 5: robust encoders, downstream Tables 1/3/4/5, saliency).
+"""Markdown tables and sentences of chapters 07–09 (Section 5: robust encoders, downstream Tables 1/3/4/5, saliency).
 
 Every function takes recorded metrics (plain JSON, as :func:`rrlib.book.publish` writes them) and returns a MyST
 table with a numbered caption; an impossible MI estimate is marked with † and explained in the caption. A
@@ -11,12 +11,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rrlib.data import get_spec
-from rrlib.rendering import IMPOSSIBLE_MARK, captioned_table
+from rrlib.experiments.downstream_tables import GAP_POINTS
+from rrlib.paper import TABLE_NUMBERS
+from rrlib.rendering.tables import IMPOSSIBLE_MARK, captioned_table
 from rrlib.stats import CLAIM_Z, Summary, combined_se, exceeds, unpaired_difference
 
-__all__ = ["alignment_findings", "alignment_markdown", "downstream_findings", "downstream_markdown",
-           "encoder_cost_markdown", "encoder_rv_markdown", "heldout_paragraph", "ladder_markdown", "ladder_sentence",
-           "paper_table_markdown",
+__all__ = ["CONSTANT_MARK", "GAP_MARK", "HEAD_NAMES", "HEAD_TITLES", "alignment_findings", "alignment_markdown",
+           "downstream_findings", "downstream_markdown", "encoder_cost_markdown", "encoder_rv_markdown",
+           "heldout_paragraph", "ladder_markdown", "ladder_sentence", "medium_note_markdown", "paper_table_markdown",
            "rv_sentence", "scale_markdown"]
 
 ENCODER_LABELS = {"normal": "DIM (normal MI, Hjelm et al.)", "worst": "worst-case MI (ours, Eq. 5.4)"}
@@ -125,11 +127,12 @@ def rv_sentence(metrics: Mapping[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------- chapter 08
-#: Marks of the downstream tables: a constant predictor, and PGD above AutoAttack by more than 5 points.
+#: Marks of the downstream tables: a constant predictor, and PGD above AutoAttack by more than ``GAP_POINTS``.
 CONSTANT_MARK = "‡"
 GAP_MARK = "§"
+#: The heads of the downstream tables: long titles (table captions) and short names (the report's rows).
 HEAD_TITLES = {"mlp": "MLP h (FC 200 → FC 10)", "linear": "linear h (FC 10)"}
-PAPER_TABLE_NUMBERS = {"cifar10": 1, "mnist": 3, "fashion-mnist": 4, "svhn": 5}
+HEAD_NAMES = {"mlp": "MLP", "linear": "linear"}
 
 
 def _cell(c: Mapping[str, Any] | None) -> str:
@@ -151,7 +154,7 @@ def downstream_markdown(metrics: Mapping[str, Any], head: str, *, scale: str, na
             continue
         rep, loss = metrics["row_labels"][row]
         constant = f" {CONSTANT_MARK}" if cell["constant_predictor"] else ""
-        gap = f" {GAP_MARK}" if cell.get("pgd_minus_autoattack_same_images", 0.0) > 5.0 else ""
+        gap = f" {GAP_MARK}" if cell.get("pgd_minus_autoattack_same_images", 0.0) > GAP_POINTS else ""
         line = [rep, loss]
         if paper:
             line += [_paper(cell["paper"]["natural"]), _paper(cell["paper"]["adversarial"])]
@@ -159,15 +162,20 @@ def downstream_markdown(metrics: Mapping[str, Any], head: str, *, scale: str, na
         rows.append(line)
     n = len(metrics["seeds"])
     header = ["g", "h"] + (["paper: natural", "paper: PGD"] if paper else []) + ["natural", "PGD", "AutoAttack"]
-    number = PAPER_TABLE_NUMBERS.get(metrics["dataset"])
+    number = TABLE_NUMBERS.get(metrics["dataset"])
     caption = (f"{HEAD_TITLES[head]} on {get_spec(metrics['dataset']).title} — {scale}: accuracy (%) on clean test "
                "images, under the paper's PGD and under AutoAttack "
                f"(standard version, on the first {metrics['config']['autoattack_n']} test images), mean ± sample std "
                f"over {n} seeds"
                + (f"; the paper's Table {number} (4 trials) beside it" if paper and number else "")
                + f". {CONSTANT_MARK}: a constant predictor (one class for ≥ 99% of test images in every seed); "
-               f"{GAP_MARK}: PGD above AutoAttack by more than 5 points on the same images.")
+               f"{GAP_MARK}: PGD above AutoAttack by more than {GAP_POINTS:g} points on the same images.")
     return captioned_table(caption, name, header, rows)
+
+
+def medium_note_markdown(medium_run: Mapping[str, Any]) -> str:
+    """How the committed medium run was made (its recorded note), or nothing when it has none."""
+    return f"How the run was made: {medium_run['note']}" if medium_run["note"] else ""
 
 
 def paper_table_markdown(dataset: str, name: str, command: str) -> str:
@@ -176,7 +184,7 @@ def paper_table_markdown(dataset: str, name: str, command: str) -> str:
 
     rows = [[rep, loss] + [_paper(cells[c]) for c in TABLE_COLUMNS] for (rep, loss), cells in TABLES[dataset].items()]
     header = ["g", "h", "MLP: natural", "MLP: PGD", "linear: natural", "linear: PGD"]
-    caption = (f"The paper's Table {PAPER_TABLE_NUMBERS[dataset]} ({dataset}; accuracy %, mean ± std over 4 trials). "
+    caption = (f"The paper's Table {TABLE_NUMBERS[dataset]} ({dataset}; accuracy %, mean ± std over 4 trials). "
                f"Not run here; the full profile runs it with `{command}`.")
     return captioned_table(caption, name, header, rows)
 
@@ -217,7 +225,8 @@ def downstream_findings(metrics: Mapping[str, Any], scale: str) -> str:
                 text += " Same direction as the paper." if same else " **Opposite direction to the paper.**"
             out.append(text)
     for key, label in (("constant_predictor", f"{CONSTANT_MARK} constant predictors"),
-                       ("pgd_exceeds_autoattack_by_5_points", f"{GAP_MARK} PGD above AutoAttack by > 5 points")):
+                       ("pgd_exceeds_autoattack_by_5_points",
+                        f"{GAP_MARK} PGD above AutoAttack by > {GAP_POINTS:g} points")):
         flagged = metrics["flags"][key]
         if not flagged:
             out.append(f"{label}: none.")
@@ -321,8 +330,8 @@ def ladder_sentence(ladders: Mapping[str, Mapping[str, float]]) -> str:
         paper, longer, restarts, aa = (lad[k] for k in ("paper_pgd", "longer_pgd", "longer_pgd_restarts",
                                                           "autoattack"))
         gap = paper - aa
-        if gap <= 0.05:
-            out.append(f"{name}: the paper's PGD is within 5 points of AutoAttack ({100 * gap:.1f}).")
+        if gap <= GAP_POINTS / 100:
+            out.append(f"{name}: the paper's PGD is within {GAP_POINTS:g} points of AutoAttack ({100 * gap:.1f}).")
             continue
         text = (f"{name}: the paper's PGD leaves {100 * gap:.1f} points above AutoAttack; ten times the steps from "
                 f"the clean image remove {100 * (paper - longer):.1f} of them, a random start with restarts "

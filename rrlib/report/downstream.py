@@ -1,0 +1,62 @@
+"""Chapter 08's inputs beside its own run of the tables experiment (:mod:`rrlib.experiments.downstream_tables`):
+the committed medium run's provenance as the page quotes it, the attack ladder on that run's exported models, and
+the command line that runs one of Tables 1/3/4/5.
+
+Everything here reads committed files (``results/``) or calls the library; nothing is rendered (tables and
+sentences: :mod:`rrlib.rendering.section5`). Accuracies are fractions in ``[0, 1]``, times in minutes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from rrlib.data import dataset_threat_model, load_dataset, subset
+from rrlib.experiments.downstream_tables import REPO_ROOT, load_exported_models
+from rrlib.robustness_eval import attack_ladder
+
+__all__ = ["LADDER_IMAGES", "LADDER_MODELS", "TABLES_PROGRAM", "committed_ladders", "medium_run_summary",
+           "table_command"]
+
+#: The program that runs the tables experiment.
+TABLES_PROGRAM = "python -m rrlib.experiments.downstream_tables run"
+#: Test images the ladder attacks (one image = 100 / 64 ≈ 1.6 points).
+LADDER_IMAGES = 64
+#: The committed models the ladder attacks: ladder name → key of :func:`downstream_tables.load_exported_models`.
+LADDER_MODELS = {"supervised_robust": "robust", "ours_standard_head": "head_worst"}
+#: Where the committed medium run's seed-0 weights are (:func:`downstream_tables.export_weights`).
+MEDIUM_WEIGHTS = REPO_ROOT / "results" / "weights_medium"
+
+
+def table_command(dataset: str, *, profile: str = "full", out_root: str | None = None,
+                  json_path: str | None = None) -> str:
+    """The command that runs the downstream table of ``dataset`` in ``profile``, training into ``out_root`` (default
+    ``runs/table-<dataset>``) and writing its metrics to ``json_path`` (default ``runs/table-<dataset>.json``)."""
+    out_root = f"runs/table-{dataset}" if out_root is None else out_root
+    json_path = f"runs/table-{dataset}.json" if json_path is None else json_path
+    return f"{TABLES_PROGRAM} --profile {profile} --dataset {dataset} --out-root {out_root} --json {json_path}"
+
+
+def medium_run_summary(committed: Mapping[str, Any]) -> dict[str, Any]:
+    """What the page says about a committed run (:func:`downstream_tables.load_committed`): its commit, command,
+    wall time in minutes (all cells, from the provenance's ``wall_seconds_total``), machine, note and number of
+    seeds."""
+    prov = committed["provenance"]
+    return {"git_commit": prov["git_commit"], "command": prov["command"],
+            "wall_minutes": prov["wall_seconds_total"] / 60, "machine": prov["machine"],
+            "note": committed.get("note", ""), "n_seeds": len(committed["metrics"]["seeds"])}
+
+
+def committed_ladders(dataset: str, *, seed: int = 0, data_root: str | os.PathLike | None = None,
+                      weights: str | os.PathLike = MEDIUM_WEIGHTS,
+                      n_images: int = LADDER_IMAGES) -> dict[str, dict[str, float]]:
+    """:func:`rrlib.robustness_eval.attack_ladder` of each model of :data:`LADDER_MODELS` (exported in ``weights``)
+    on the same ``n_images`` test images of ``dataset`` (a stratified subset drawn with ``seed``), at the dataset's
+    threat model: per model, accuracy (fraction) naturally and under each attack."""
+    exported = load_exported_models(weights)
+    x, y = subset(load_dataset(dataset, "test", root=data_root), n_images, seed).tensors()
+    if len(y) != n_images:
+        raise ValueError(f"the {dataset} test split has {len(y)} images, fewer than the ladder's {n_images}")
+    threat = dataset_threat_model(dataset)
+    return {name: attack_ladder(exported[key], x, y, threat, seed=seed) for name, key in LADDER_MODELS.items()}

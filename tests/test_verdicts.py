@@ -1,0 +1,64 @@
+"""rrlib.verdicts: the §6.1 rules read a typed Evidence, built alike from recorded metrics and from a result."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from rrlib import verdicts
+from rrlib.verdicts import Evidence, ModelEvidence, NeuronEvidence
+
+
+def record(kind: str, normal: float, worst: float, adv: float, gap: float, se: float = 0.01) -> dict:
+    name = f"Baseline-H ({kind})"
+    return {"name": name, "kind": kind, "architecture": "baseline_h", "gap": gap, "adversarial_accuracy": adv,
+            "adversarial_accuracy_strong": adv, "accuracy_se": 0.01, "normal_mi": normal, "normal_mi_se": se,
+            "worst_mi": worst, "worst_mi_se": se, "rv_se": math.hypot(se, se), "bound": 1.0}
+
+
+def metrics() -> dict:
+    return {"models": [record("standard", 1.0, -0.25, 0.0, 0.8), record("robust", 1.5, 1.0, 0.4, 0.3)],
+            "neurons": [{"kind": "standard", "normal": [0.5, 0.5], "vulnerability": [0.25, 0.75]},
+                        {"kind": "robust", "normal": [0.5, 0.5], "vulnerability": [0.0, 0.5]},
+                        {"kind": "weak", "normal": [0.5], "vulnerability": [0.1]}],
+            "std_neuron_vuln_se": 0.03, "rob_neuron_vuln_se": 0.04}
+
+
+def test_model_evidence_clips_the_raw_estimates():
+    m = ModelEvidence.from_record(record("standard", 1.0, -0.25, 0.0, 0.8))
+    # worst-case MI below zero: valid worst 0, valid RV = normal = 1.0, flagged impossible
+    assert (m.worst_mi, m.worst_mi_valid, m.rv_valid, m.impossible) == (-0.25, 0.0, 1.0, True)
+    m = ModelEvidence.from_record(record("robust", 1.5, 1.0, 0.4, 0.3))
+    assert (m.worst_mi_valid, m.rv_valid, m.impossible) == (1.0, 0.5, False)
+
+
+def test_evidence_from_metrics_keeps_neurons_with_a_recorded_se():
+    e = Evidence.from_metrics(metrics())
+    assert [n.kind for n in e.neurons] == ["standard", "robust"]  # "weak" has no recorded SE
+    assert e.neuron("robust").mean_vulnerability_se == 0.04 and e.neuron("standard").n_neurons == 2
+    assert e.model("robust").name == "Baseline-H (robust)"
+    with pytest.raises(KeyError, match="'weak'"):
+        e.model("weak")
+
+
+def test_section_6_1_on_hand_built_evidence():
+    claims = {c.key: c for c in verdicts.section_6_1(Evidence.from_metrics(metrics()))}
+    # valid RV: standard 1.0, robust 0.5 → diff 0.5 over SE hypot(0.01·√2, 0.01·√2) = 0.02
+    assert claims["rv_tracks_gap"].evidence["rv_diff"] == 0.5
+    assert claims["rv_tracks_gap"].evidence["z"] == pytest.approx(25.0)
+    assert claims["standard_worst_zero"].verdict == "supported"  # valid worst 0 < 0.1, accuracy 0 < 0.1
+    assert claims["standard_worst_zero"].evidence["impossible"] is True
+    assert claims["robust_keeps_worst"].evidence == {"robust": 1.0, "standard": 0.0}
+    # adversarial accuracy 0.4 − 0 over hypot(0.01, 0.01)
+    assert claims["training_works"].evidence["z"] == pytest.approx(0.4 / math.hypot(0.01, 0.01))
+    # neuron means 0.5 and 0.25 → 0.25 over hypot(0.03, 0.04) = 0.05 → z = 5
+    neurons = claims["neurons_less_vulnerable"]
+    assert (neurons.evidence["standard"], neurons.evidence["robust"], neurons.evidence["n_neurons"]) == (0.5, 0.25, 2)
+    assert neurons.evidence["z"] == pytest.approx(5.0) and neurons.verdict == "supported"
+
+
+def test_neuron_evidence_keeps_the_measured_dtype():
+    n = NeuronEvidence("standard", np.array([0.1, 0.2], dtype=np.float32), 0.01)
+    assert n.vulnerability.dtype == np.float32 and n.n_neurons == 2
