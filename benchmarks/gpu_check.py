@@ -60,11 +60,11 @@ if __package__ in (None, ""):  # run as a script: make the repository and the te
 STAGES: dict[str, tuple[float, float]] = {
     "environment": (20, 10),
     "cuda_tests": (50, 30),
-    "consistency": (170, 60),
+    "consistency": (150, 60),
     "chapter": (70, 40),
     "ddp": (40, 20),
-    "benchmarks": (110, 45),
-    "projection": (80, 40),
+    "benchmarks": (90, 45),
+    "projection": (110, 60),
 }
 #: Keys whose values legitimately differ between runs or devices (timings, the device's own name, paths).
 #: Matched against the last key of a path, and against the whole path (``cost.ratio`` is a ratio of wall times).
@@ -455,21 +455,42 @@ def stage_benchmarks(ctx: Context) -> None:
         ctx.emit(autoattack=f"not run: {str(error).splitlines()[0]}")
 
 
+#: Chapters whose units the projection times first (the table cells are what a reader plans a GPU around);
+#: the NumPy chapters' whole-run units (``cpu_chapter``, the CPU whatever the device) come last.
+PROJECTION_ORDER = ("08_downstream", "07_robust_encoders", "04_mine", "05_worst_case_mi", "06_vulnerability",
+                    "09_saliency")
+
+
+def projection_units(items: list[Any], tiny: bool) -> list[Any]:
+    """The distinct units of ``items`` in the order they are timed; ``tiny``: one unit of each kind."""
+    def rank(item: Any) -> tuple[int, int]:
+        first = next((i for i, c in enumerate(PROJECTION_ORDER) if item.chapter.startswith(c)), len(PROJECTION_ORDER))
+        return (item.unit.kind == "cpu_chapter", first)
+
+    units = list(dict.fromkeys(item.unit for item in sorted(items, key=rank)))
+    if tiny:
+        units = list({u.kind: u for u in reversed(units)}.values())[::-1]
+    return units
+
+
 def stage_projection(ctx: Context) -> None:
     import torch
 
     from rrlib import projection
 
     items = projection.full_profile_work()
-    units = list(dict.fromkeys(item.unit for item in items))
-    ctx.emit(n_units=len(units))
+    units = projection_units(items, ctx.tiny)
+    ctx.emit(n_units=len(units), n_units_in_profile=len({item.unit for item in items}))
+    errors: dict[Any, str] = {}
     seconds = projection.time_units(units, torch.device(ctx.device), repeats=2 if ctx.tiny else 3, shrink=ctx.tiny,
-                                    deadline=ctx.deadline - 3)
+                                    deadline=ctx.deadline - 3, errors=errors)
     rows = projection.project(items, seconds)
-    text = projection.projection_markdown(rows)
+    device = ctx.device if ctx.device == "cpu" else torch.cuda.get_device_name(0)
+    text = projection.projection_markdown(rows, device + (" (tiny sizes: the numbers mean nothing)" if ctx.tiny
+                                                          else ""))
     print(text, flush=True)
-    ctx.emit(unit_seconds={u.label(): s for u, s in seconds.items()}, rows=rows, markdown=text,
-             n_measured=len(seconds))
+    ctx.emit(unit_seconds={u.label(): s for u, s in seconds.items()}, errors={u.label(): e for u, e in errors.items()},
+             rows=rows, markdown=text, n_measured=len(seconds))
 
 
 # ------------------------------------------------------------------------------------------------ the driver

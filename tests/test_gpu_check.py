@@ -74,22 +74,27 @@ def test_the_dry_run_finds_the_experiments_deterministic_and_the_one_process_gro
     bench = stages["benchmarks"]
     assert bench["staircase"]["sequential"]["steps"] == bench["staircase"]["batched"]["steps"] > 0
     assert set(bench["steps"]) == {"fp32", "tf32", "bf16"}
-    projection = stages["projection"]
-    assert projection["n_measured"] == projection["n_units"] > 0 and projection["rows"]
+    projection = stages["projection"]  # tiny: one unit of every kind, each measured
+    assert projection["n_measured"] == projection["n_units"] > 10 and not projection["errors"]
+    assert projection["n_units_in_profile"] > projection["n_units"] and projection["rows"]
 
 
 @pytest.mark.slow
-def test_the_check_keeps_its_budget_and_its_partial_report(tmp_path):
-    budget = 12.0
+def test_the_check_keeps_its_budget_and_writes_its_report(tmp_path):
+    """8 s cannot hold the tiny benchmarks alone (≈ 45 s here): the check must stop at its budget, say which
+    stages did not finish, and exit with the incomplete status."""
+    budget = 8.0
     start = time.monotonic()
     done = _check(tmp_path, "--budget-s", str(budget), "--only", "environment", "consistency", "benchmarks")
     wall = time.monotonic() - start
-    assert wall < budget + 20, wall  # + interpreter start-up and the summary
+    assert wall < budget + 25, wall  # + interpreter start-up, killing a stage's process group, the summary
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     statuses = {name: s["status"] for name, s in report["stages"].items()}
-    assert statuses["environment"] == "ok"
-    assert set(statuses.values()) - {"ok"}, statuses  # something ran out of time ...
-    assert done.returncode == gpu_check.EXIT_INCOMPLETE  # ... and the exit status says so
+    assert list(statuses) == ["environment", "consistency", "benchmarks"]
+    assert set(statuses.values()) <= {"ok", "timed_out", "failed", "skipped"}
+    assert statuses["benchmarks"] != "ok", statuses
+    assert done.returncode == gpu_check.EXIT_INCOMPLETE, done.stderr[-2000:]
+    assert "| benchmarks |" in done.stdout
 
 
 def test_bad_arguments_are_one_line(tmp_path):
