@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rrlib.attacks import ThreatModel, adversarial_examples
+from rrlib.attacks import ThreatModel, adversarial_examples, evaluate_accuracy
 from rrlib.runtime import managed_modes
 from rrlib.validation import check_int, check_nonnegative_float
 
@@ -113,10 +113,9 @@ def autoattack_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, e
 
 
 def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """Per point: does ``model`` (in eval mode, restored afterwards) classify ``x`` as ``y``? Boolean ``(n,)``."""
-    with managed_modes(model), torch.no_grad():
-        return torch.cat([model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]
-                          for i in range(0, x.shape[0], batch_size)] or [torch.zeros(0, dtype=torch.bool)])
+    """Per point: does ``model`` (in eval mode, restored afterwards) classify ``x`` as ``y``? Boolean ``(n,)``
+    (the one evaluator, :func:`rrlib.attacks.evaluate_accuracy`)."""
+    return evaluate_accuracy(model, (x, y), batch_size=batch_size).natural_correct
 
 
 def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:

@@ -293,22 +293,17 @@ def adversarial_accuracy(
 
     This is an *upper bound* on the true adversarial accuracy ``1 - AdvRisk_ε`` (a stronger attack can only lower
     it); for a linear classifier it is exact (Chapter 05 checks it against Theorem 3.2's closed form).
-    ``batch_size`` splits the data into chunks (``None``: one batch). Returns a float in [0, 1].
+    ``batch_size`` splits the data into chunks (``None``: one batch). Returns a float in [0, 1]: the
+    ``adversarial_accuracy`` of :func:`rrlib.attacks.accuracy.evaluate_accuracy`, the one evaluator.
     """
+    from rrlib.attacks.accuracy import evaluate_accuracy  # the one evaluator (it imports this module)
+
     _check_labels(x, y)
     if batch_size is not None:
         check_int("batch_size", batch_size, 1)
-    chunk = x.shape[0] if batch_size is None else batch_size
-    correct = 0
-    for start in range(0, x.shape[0], chunk):
-        xb, yb = x[start:start + chunk], y[start:start + chunk]
-        x_adv = adversarial_examples(model, xb, yb, threat, generator=generator, eval_mode=eval_mode)
-        with managed_modes(model, eval_mode), torch.no_grad():
-            logits = _logits(model, x_adv)
-        if not bool(torch.isfinite(logits).all()):
-            raise NonFiniteObjectiveError("the model returned non-finite outputs (NaN or inf logits)")
-        correct += int((logits.argmax(dim=1) == yb.long()).sum())
-    return correct / x.shape[0]
+    scored = evaluate_accuracy(model, (x, y), threat, batch_size=batch_size, natural=False, generator=generator,
+                               eval_mode=eval_mode)
+    return scored.adversarial_count / x.shape[0]
 
 
 __all__ = [

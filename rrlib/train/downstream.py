@@ -46,10 +46,10 @@ from torch import nn
 
 from rrlib import attacks
 from rrlib import distributed as dist
-from rrlib.attacks import ThreatModel
+from rrlib.attacks import ThreatModel, evaluate_accuracy
 from rrlib.data import ImageDataset, canonical_name, get_spec, load_dataset, make_loader, subset
 from rrlib.models.heads import HEADS, build_head
-from rrlib.runtime import managed_modes, progress, seed_everything, seeded, select_device
+from rrlib.runtime import progress, seed_everything, seeded, select_device
 from rrlib.train.cache import config_hash
 from rrlib.train.checkpoint import check_resumable, read_checkpoint, rng_state, save_checkpoint, set_rng_state
 from rrlib.train.encoder import load_encoder, resolve_threat, threat_dict
@@ -227,7 +227,9 @@ def _best_index(history: list[dict[str, float]]) -> int | None:
 # ----------------------------------------------------------------------------------------------------- evaluation
 def evaluate_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, *,
                         batch_size: int = 500) -> dict[str, float]:
-    """Natural and PGD accuracy (fractions) of ``model`` on ``(x, y)``, in eval mode (modes restored).
+    """Natural and PGD accuracy (fractions) of ``model`` on ``(x, y)``, in eval mode (modes restored), by the one
+    evaluator :func:`rrlib.attacks.evaluate_accuracy` (its ``natural_accuracy`` / ``adversarial_accuracy`` are this
+    history's ``nat_acc`` / ``adv_acc``).
 
     In a distributed run every rank scores its contiguous share of ``(x, y)`` and the counts are added (the same
     fractions as one process)."""
@@ -235,15 +237,8 @@ def evaluate_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, thre
     if dist.is_distributed():
         mine = dist.shard_range(n_all)
         x, y = x[mine.start:mine.stop], y[mine.start:mine.stop]
-    nat = adv = 0
-    with managed_modes(model):
-        for start in range(0, x.shape[0], batch_size):
-            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            with torch.no_grad():
-                nat += int((model(xb).argmax(1) == yb).sum())
-            x_adv = _pgd_examples(model, xb, yb, threat)
-            with torch.no_grad():
-                adv += int((model(x_adv).argmax(1) == yb).sum())
+    scored = evaluate_accuracy(model, (x, y), threat, batch_size=batch_size)
+    nat, adv = scored.natural_count, scored.adversarial_count
     if dist.is_distributed():
         nat, adv = (round(v) for v in dist.sum_values([nat, adv]))
     n = max(n_all, 1)

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rrlib import distributed as dist
-from rrlib.attacks import ThreatModel
+from rrlib.attacks import ThreatModel, evaluate_accuracy
 from rrlib.data import (
     AUGMENTATIONS,
     PAPER_BATCH_SIZE,
@@ -45,7 +45,7 @@ from rrlib.data import (
     subset,
 )
 from rrlib.models import HEADS, MODELS, build_model
-from rrlib.runtime import managed_modes, progress, seed_everything, select_device
+from rrlib.runtime import progress, seed_everything, select_device
 from rrlib.train.cache import canonical_json, config_hash, entry_dir
 from rrlib.train.checkpoint import (
     previous_path,
@@ -275,12 +275,6 @@ def _attack(
         return attacks.adversarial_examples(model, x, y, threat)
 
 
-@torch.no_grad()
-def _predict(model: nn.Module, x: torch.Tensor, device: torch.device, amp: bool) -> torch.Tensor:
-    with autocast_context(device, amp):
-        return model(x).float()
-
-
 def evaluate(
     model: nn.Module,
     data: ImageDataset,
@@ -290,7 +284,9 @@ def evaluate(
     batch_size: int = 500,
     amp: bool = False,
 ) -> dict[str, float]:
-    """Natural (and, with ``threat``, PGD) accuracy and mean cross-entropy (nats) of ``model`` on ``data``.
+    """Natural (and, with ``threat``, PGD) accuracy and mean cross-entropy (nats) of ``model`` on ``data``, by the one
+    evaluator :func:`rrlib.attacks.evaluate_accuracy` (its ``natural_accuracy`` / ``adversarial_accuracy`` are this
+    history's ``nat_acc`` / ``adv_acc``).
 
     The model is evaluated in eval mode and its train/eval mode restored afterwards. ``device`` defaults
     to the model's. Returns ``{"nat_acc", "nat_loss"[, "adv_acc", "adv_loss"]}``; accuracies in [0, 1].
@@ -298,29 +294,20 @@ def evaluate(
     sums are added over the ranks: the same counts as one process, the losses up to the order of the sums.
     """
     dev = next(model.parameters()).device if device is None else select_device(device)
-    sums = {"nat_correct": 0, "nat_loss": 0.0, "adv_correct": 0, "adv_loss": 0.0}
     part = data
     if dist.is_distributed():
         mine = dist.shard_range(len(data))
         part = ImageDataset(data.images[mine.start:mine.stop], data.labels[mine.start:mine.stop], scale=data.scale,
                             name=f"{data.name}[rank {dist.rank()}]")
-    with managed_modes(model):
-        for x, y in make_loader(part, batch_size, shuffle=False) if len(part) else ():
-            x, y = x.to(dev), y.to(dev)
-            logits = _predict(model, x, dev, amp)
-            sums["nat_correct"] += int((logits.argmax(1) == y).sum())
-            sums["nat_loss"] += float(F.cross_entropy(logits, y, reduction="sum"))
-            if threat is not None:
-                x_adv = _attack(model, x, y, threat, dev, amp)
-                logits = _predict(model, x_adv, dev, amp)
-                sums["adv_correct"] += int((logits.argmax(1) == y).sum())
-                sums["adv_loss"] += float(F.cross_entropy(logits, y, reduction="sum"))
+    scored = evaluate_accuracy(model, make_loader(part, batch_size, shuffle=False) if len(part) else (), threat,
+                               device=dev, losses=True, autocast=lambda: autocast_context(dev, amp))
+    sums = [scored.natural_count, scored.natural_loss, scored.adversarial_count, scored.adversarial_loss or 0.0]
     if dist.is_distributed():
-        sums = dict(zip(sums, dist.sum_values(list(sums.values())), strict=True))
+        sums = dist.sum_values(sums)
     n = len(data)
-    out = {"nat_acc": sums["nat_correct"] / n, "nat_loss": sums["nat_loss"] / n}
+    out = {"nat_acc": sums[0] / n, "nat_loss": sums[1] / n}
     if threat is not None:
-        out.update(adv_acc=sums["adv_correct"] / n, adv_loss=sums["adv_loss"] / n)
+        out.update(adv_acc=sums[2] / n, adv_loss=sums[3] / n)
     return out
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rrlib.attacks import ThreatModel, adversarial_accuracy
+from rrlib.attacks import ThreatModel, adversarial_accuracy, evaluate_accuracy
 from rrlib.data import load_dataset
 from rrlib.experiments.worst_case_mi.common import attack_step, separable_factory
 from rrlib.mi.worst_case import EstimatorConfig, estimate_mutual_information
@@ -87,8 +87,7 @@ def digits_experiment(cfg: DigitsConfig, seed: int, device: torch.device,
         normal = np.array([
             estimate_mutual_information(model, seeded(make, s), x_train, x_test, threat=None, config=est_cfg,
                                         generator=torch.Generator().manual_seed(s)).estimate for s in seeds])
-        with torch.no_grad():
-            nat_acc = float((model(x_test).argmax(1) == y_test).double().mean())
+        nat_acc = float(evaluate_accuracy(model, (x_test, y_test)).natural_correct.double().mean())
         rows.append(DigitsRow(name, 0.0, normal, normal.copy(), nat_acc, nat_acc))
         for eps in cfg.eps_values:
             step = attack_step(eps, cfg.attack_steps, cfg.step_factor)
