@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from rrlib.colab import stage_config
+from rrlib.console import quiet_broken_pipe
 from rrlib.jsonable import to_jsonable
 from rrlib.profiles import PROFILES, get_profile
 
@@ -379,6 +380,12 @@ def build_book(root: Path = REPO_ROOT, *, staging: Path | None = None) -> Path:
 
 # ------------------------------------------------------------------------------------------------------------ CLI
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m rrlib.book list|run|build``; a closed standard output (``list | head -1``) ends it quietly."""
+    with quiet_broken_pipe():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rrlib.book", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the chapters in book order")

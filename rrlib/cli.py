@@ -57,6 +57,13 @@ Commands
 
 ``download``
     Fetch a dataset with torchvision (needs internet) into the data directory.
+
+Bad input gets one ``error:`` line naming the flag and its valid values (exit 2) before anything is built, loaded or
+written. An attack radius (``--adv-eps``, ``--eval-eps``, ``--eps``) lies in [0, 1] under ℓ∞: pixels lie in [0, 1],
+so a ball of radius 1 already holds every image (ℓ2: [0, √(C·H·W)]); ``--width`` lies in (0, 16]. Contradictory
+flags are refused: ``--eval-eps`` with ``--no-adv-eval``, and ``--adv-steps``/``--adv-step-size`` without
+``--adv-eps`` (standard training has no training attack; with ``--eval-eps`` they set the evaluation attack). A
+reader that closes the pipe early (``sweep --list | head -1``) ends the command quietly with status 141.
 """
 
 from __future__ import annotations
@@ -64,6 +71,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import pickle
 import sys
@@ -76,12 +84,13 @@ from typing import Any
 
 from rrlib import distributed
 from rrlib.attacks import ThreatModel
+from rrlib.console import quiet_broken_pipe
 from rrlib.data import DATASETS, SPLITS, canonical_name, data_dir, get_spec, load_dataset, subset
 from rrlib.mi.critics import encode_and_dot_critics
 from rrlib.mi.runs import ESTIMATOR_LOSSES, MIRun, estimate_runs
 from rrlib.mi.worst_case import EstimatorConfig
 from rrlib.models.representations import REPRESENTATIONS, representation_module
-from rrlib.validation import check_int
+from rrlib.validation import check_int, check_radius
 
 
 @dataclass(frozen=True)
@@ -190,6 +199,81 @@ def _train_config(args: argparse.Namespace):
     )
 
 
+#: The largest ``--width``. Baseline-H has about 3.1 M parameters at width 1 on 28×28 images (4.9 M on 32×32) and
+#: grows as width², so width 16 already means 0.8–1.3 G parameters (3–5 GB of float32 weights, about four times that
+#: while training with Adam); ``--width 1e9`` would ask for 4 TB in its first layer.
+MAX_WIDTH = 16.0
+
+
+def _check_width(width: float | None) -> None:
+    if width is not None and not (math.isfinite(width) and 0 < width <= MAX_WIDTH):
+        raise ValueError(f"--width {width:g}: the Baseline-H width multiplier must be a number in (0, {MAX_WIDTH:g}] "
+                         "(1 is the paper's network, 0.125 the quick profile's; parameters grow as width²)")
+
+
+def _device(text: str) -> Any:
+    """:func:`rrlib.runtime.select_device` of ``--device``; its refusal (unknown name, CUDA absent) as a ``ValueError``
+    that names the flag."""
+    from rrlib.runtime import select_device
+
+    try:
+        return select_device(text)
+    except (ValueError, RuntimeError) as err:
+        raise ValueError(f"--device {text}: {err}") from None
+
+
+def _flag_named(err: Exception, flags: dict[str, str]) -> Exception:
+    """``err`` with its leading configuration field (``"adv_steps must be ..."``, ``"step_size=0.7 exceeds ..."``)
+    named as the flag that sets it, when ``flags`` (field → flag) knows the field."""
+    text = str(err)
+    field = text.split(" ", 1)[0].split("=", 1)[0]
+    if field not in flags:
+        return err
+    rest = text[len(field):].replace(" or None, got", ", got", 1).replace(" must be None or ", " must be ", 1)
+    return ValueError(flags[field] + (" " + rest[1:] if rest.startswith("=") else rest))
+
+
+#: train-model: the configuration fields a library message may start with, and their flags.
+_TRAIN_FLAGS = {**{f: "--" + f.replace("_", "-") for f in (
+    "head", "width", "epochs", "batch_size", "optimizer", "lr", "adv_eps", "adv_steps", "adv_step_size", "eval_eps",
+    "eval_every", "train_subset", "test_subset", "seed")}, "steps": "--adv-steps", "step_size": "--adv-step-size"}
+
+
+def _check_train_flags(args: argparse.Namespace) -> None:
+    """train-model's checks that need no data: ranges, contradictions, and the attack a dataset without a threat
+    model in the paper must be given (``ValueError`` naming flags, before anything is built or written)."""
+    spec = get_spec(args.dataset)
+    _check_width(args.width)
+    for flag, value in (("--adv-eps", args.adv_eps), ("--eval-eps", args.eval_eps)):
+        if value is not None and value != "paper":
+            check_radius(flag, value)
+    if args.no_adv_eval and args.eval_eps is not None:
+        raise ValueError(f"--eval-eps {args.eval_eps:g} with --no-adv-eval: there is no adversarial evaluation to "
+                         "take that radius; give one of them, not both")
+    given = [f"{flag} {value:g}" for flag, value in (("--adv-steps", args.adv_steps),
+                                                     ("--adv-step-size", args.adv_step_size)) if value is not None]
+    if given and args.adv_eps is None and args.eval_eps is None:
+        raise ValueError(f"{' '.join(given)} without --adv-eps: training is standard, so no training attack takes "
+                         "them; give --adv-eps EPS (or 'paper') to train adversarially, "
+                         + ("or leave them out" if args.no_adv_eval else
+                            "or --eval-eps EPS with them to set only the evaluation attack"))
+    if spec.threat is not None:
+        return
+    if args.adv_eps == "paper":
+        raise ValueError(f"--adv-eps paper: --dataset {spec.name} has no threat model in the paper; give --adv-eps a "
+                         "number, with --adv-steps and --adv-step-size")
+    missing = [] if args.adv_eps is not None or args.eval_eps is not None else ["--eval-eps EPS"]
+    missing += [f for f, v in (("--adv-steps S", args.adv_steps), ("--adv-step-size ETA", args.adv_step_size))
+                if v is None]
+    if args.adv_eps is not None and missing:
+        raise ValueError(f"--dataset {spec.name} has no threat model in the paper: give the training attack's "
+                         f"{' '.join(missing)} with --adv-eps {args.adv_eps:g}")
+    if not args.no_adv_eval and missing:
+        raise ValueError(f"--dataset {spec.name} has no threat model in the paper: give the evaluation attack as "
+                         f"{' '.join(missing)} (e.g. --eval-eps 0.3 --adv-steps 3 --adv-step-size 0.1), or "
+                         "--no-adv-eval to skip adversarial evaluation")
+
+
 @contextlib.contextmanager
 def _one_line_warnings() -> Iterator[None]:
     """Show warnings (e.g. a fallback to the previous checkpoint) as one ``warning: ...`` line on stderr."""
@@ -226,15 +310,15 @@ def _guarded_training(train: Callable[[], Any], out: Path) -> tuple[Any, int]:
 
 
 def _train_run(args: argparse.Namespace) -> int:
-    from rrlib.runtime import select_device
     from rrlib.train.cache import config_hash, entry_dir
     from rrlib.train.supervised import CHECKPOINT_FILE, METRICS_FILE, train_model
 
     try:
+        _check_train_flags(args)
         config = _train_config(args)
+        device = _device(args.device)
     except ValueError as err:
-        return _error(err)
-    device = select_device(args.device)
+        return _error(_flag_named(err, _TRAIN_FLAGS))
     out = args.out if args.out is not None else entry_dir(config)
     threat = config.train_threat()
     print(
@@ -405,6 +489,8 @@ def _mi_settings(args: argparse.Namespace, dataset: str, n_train: int) -> Estima
             raise ValueError(
                 f"dataset {dataset!r} has no threat model in the paper; give {', '.join(flags[k] for k in missing)}"
             )
+        if args.eps is not None:
+            check_radius("--eps", args.eps, norm=values["norm"], dim=math.prod(spec.shape))
         try:
             threat = ThreatModel(values["norm"], values["eps"], values["steps"], values["step_size"])
         except ValueError as err:  # name the flags, keep the library's explanation
@@ -435,14 +521,14 @@ def _describe_attack(threat: ThreatModel, gradient: str) -> str:
 
 def _mi_run(args: argparse.Namespace) -> int:
     from rrlib.mi.estimator import limit_threads
-    from rrlib.runtime import atomic_write_text, select_device
+    from rrlib.runtime import atomic_write_text
     from rrlib.train.cache import config_hash
     from rrlib.train.run_folder import previous_result
     from rrlib.train.supervised import load_trained
 
     try:
         file = _checkpoint_file(args.checkpoint)
-        device = select_device(args.device)
+        device = _device(args.device)
         try:
             trained = load_trained(file, device=device)
         except (KeyError, TypeError, pickle.UnpicklingError) as err:
@@ -557,6 +643,24 @@ def _attack_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--step-size", type=eval_fraction, default=None, help="PGD step size (default: the dataset's)")
 
 
+def _attack_flags(fields: dict[str, str]) -> dict[str, str]:
+    """Configuration field → flag for the ``fields`` (flag dest → field) of train-encoder / train-classifier, and
+    for the attack's own fields (a :class:`ThreatModel` message starts with ``steps`` or ``step_size``)."""
+    return {**{field: "--" + dest.replace("_", "-") for dest, field in fields.items()},
+            "steps": "--attack-steps", "step_size": "--step-size"}
+
+
+def _check_attack_flags(args: argparse.Namespace, dataset: str) -> None:
+    """``--eps`` inside the input box, and the whole attack given for a dataset without one in the paper."""
+    if args.eps is not None:
+        check_radius("--eps", args.eps)
+    missing = [flag for flag, value in (("--eps", args.eps), ("--attack-steps", args.attack_steps),
+                                        ("--step-size", args.step_size)) if value is None]
+    if get_spec(dataset).threat is None and missing:
+        raise ValueError(f"--dataset {dataset} has no threat model in the paper: give {', '.join(missing)} "
+                         "(e.g. --eps 0.3 --attack-steps 3 --step-size 0.1)")
+
+
 def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="initialisation, batch order, subsets (default 0)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N, mps")
@@ -598,15 +702,18 @@ def _describe_threat(threat: ThreatModel) -> str:
 
 
 def _encoder_run(args: argparse.Namespace) -> int:
-    from rrlib.runtime import select_device
     from rrlib.train.encoder import CHECKPOINT_FILE, METRICS_FILE, EncoderConfig, train_encoder
 
     fields = {"epochs": "epochs", "train_subset": "train_subset", "width": "width", "critic_hidden": "critic_hidden",
               "batch_size": "batch_size", "lr": "lr", "seed": "seed", **_ATTACK_FIELDS}
     try:
+        _check_width(args.width)
+        _check_attack_flags(args, args.dataset)
         config = EncoderConfig(dataset=args.dataset, estimator_loss=args.estimator_loss, **_given(args, fields))
-        device = select_device(args.device)
-    except (ValueError, RuntimeError) as err:
+        device = _device(args.device)
+    except ValueError as err:
+        return _error(_flag_named(err, _attack_flags(fields)))
+    except RuntimeError as err:
         return _error(err)
     what = "DIM (normal MI)" if config.estimator_loss == "normal" else "worst-case MI"
     print(f"train-encoder: {what} on {get_spec(config.dataset).title}, {config.epochs} epochs, device {device}; "
@@ -669,7 +776,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _classifier_run(args: argparse.Namespace) -> int:
-    from rrlib.runtime import atomic_write_text, select_device
+    from rrlib.runtime import atomic_write_text
     from rrlib.train.checkpoint import CheckpointError
     from rrlib.train.downstream import (
         CHECKPOINT_FILE,
@@ -686,17 +793,18 @@ def _classifier_run(args: argparse.Namespace) -> int:
     try:
         if args.autoattack is not None:
             check_int("--autoattack", args.autoattack, 1)
-        device = select_device(args.device)
+        device = _device(args.device)
         encoder = load_encoder(args.encoder, device="cpu")
         dataset = encoder.config.dataset
         if args.dataset is not None and args.dataset != dataset:
             raise ValueError(f"--dataset {args.dataset}: the encoder in {args.encoder} was trained on {dataset!r}; "
                              f"omit --dataset (or give --dataset {dataset}), or train an encoder on "
                              f"{args.dataset!r} with train-encoder")
+        _check_attack_flags(args, dataset)
         config = ClassifierConfig(dataset=dataset, head=args.head, classifier_loss=args.classifier_loss,
                                   **_given(args, fields))
     except (CheckpointError, ValueError, RuntimeError) as err:
-        return _error(err)
+        return _error(_flag_named(err, _attack_flags(fields)))
     print(f"train-classifier: {config.head} head, {config.classifier_loss} loss, on the frozen "
           f"{encoder.config.estimator_loss} encoder {args.encoder} ({get_spec(config.dataset).title}), "
           f"{config.epochs} epochs, device {device}; attack {_describe_threat(config.threat())} -> {args.out}")
@@ -833,11 +941,13 @@ def _distributed_main(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code. Under torchrun (``WORLD_SIZE > 1``) a training command runs
-    data-parallel (:func:`_distributed_main`)."""
-    args = build_parser().parse_args(argv)
-    if distributed.launched():
-        return _distributed_main(args)
-    return int(args._run(args) or 0)
+    data-parallel (:func:`_distributed_main`). A closed standard output (``... | head -1``) ends it quietly with
+    status 141 (:func:`rrlib.console.quiet_broken_pipe`)."""
+    with quiet_broken_pipe():
+        args = build_parser().parse_args(argv)
+        if distributed.launched():
+            return _distributed_main(args)
+        return int(args._run(args) or 0)
 
 
 if __name__ == "__main__":

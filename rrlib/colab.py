@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rrlib.console import quiet_broken_pipe
+
 __all__ = [
     "COLAB",
     "CONFIG_PATH",
@@ -235,7 +237,13 @@ def stage_config(source: str | Path, target: str | Path) -> Repository | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m rrlib.colab sync-notebooks [--check]`` and ``python -m rrlib.colab links``."""
+    """``python -m rrlib.colab sync-notebooks [--check]`` and ``python -m rrlib.colab links``; a closed standard
+    output (``links | head -1``) ends it quietly."""
+    with quiet_broken_pipe():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rrlib.colab",
                                      description="Colab set-up cells and links from _config.yml's repository.")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -21,6 +21,11 @@ Offline data. Fashion-MNIST, the default of the quick profile, is found without 
 torchvision's own ``extract_archive``, to ``<root>/FashionMNIST/raw/`` where torchvision's class expects
 them; the parser is torchvision's. Other datasets are downloaded by torchvision when ``download=True``.
 
+Damaged files. Files that are there but cannot be read — a truncated or corrupt ``.gz``, an IDX file whose size
+disagrees with its header, a CIFAR/SVHN file that fails torchvision's checksum — raise :class:`DatasetError` (a
+``ValueError``) with one line naming the file and how to get it again, instead of the parser's ``AssertionError``
+or ``RuntimeError: shape '[60000, 28, 28]' is invalid``.
+
 >>> ds = load_dataset("digits", "test")
 >>> x, y = ds[0]
 >>> tuple(x.shape), x.dtype, 0.0 <= float(x.min()) <= float(x.max()) <= 1.0
@@ -29,10 +34,14 @@ them; the parser is torchvision's. Other datasets are downloaded by torchvision 
 
 from __future__ import annotations
 
+import gzip
 import math
 import os
+import pickle
 import shutil
+import struct
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,6 +289,60 @@ class ImageDataset(Dataset):
         return f"ImageDataset({self.name!r}, n={len(self)}, shape={tuple(self.images.shape[1:])})"
 
 
+class DatasetError(ValueError):
+    """A dataset's files are there but cannot be read (damaged or truncated). The message is one line naming the
+    file or folder, what is wrong, and how to get the files again."""
+
+
+def _damaged(spec: DatasetSpec, split: str | None, what: Path, problem: str) -> DatasetError:
+    where = f"{spec.title} ({split} split)" if split else spec.title
+    return DatasetError(
+        f"{where}: {what} is damaged or truncated ({' '.join(problem.split())}); delete it and get it again: "
+        f"{spec.how_to_get} (or set RRBOOK_DATA to a folder with intact files)"
+    )
+
+
+#: Bytes per element of the IDX type codes that torchvision's MNIST parser reads.
+_IDX_ITEM_BYTES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
+
+
+def _idx_shape(path: Path) -> tuple[tuple[int, ...] | None, str]:
+    """``(dims, "")`` of an uncompressed IDX file whose size agrees with its header, else ``(None, problem)``."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(4)
+        if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in _IDX_ITEM_BYTES or not 1 <= head[3] <= 3:
+            return None, f"not an IDX file: bad header {head.hex() or '(empty file)'}"
+        raw_dims = f.read(4 * head[3])
+    if len(raw_dims) < 4 * head[3]:
+        return None, f"its header is cut short ({size} bytes)"
+    dims = struct.unpack(f">{head[3]}I", raw_dims)
+    expected = 4 + 4 * len(dims) + math.prod(dims) * _IDX_ITEM_BYTES[head[2]]
+    if size != expected:
+        shape = "×".join(str(d) for d in dims)
+        return None, f"{size} bytes, but its header announces {shape} values, {expected} bytes"
+    return dims, ""
+
+
+def _check_idx(spec: DatasetSpec, root: Path, split: str) -> None:
+    """Raise :class:`DatasetError` unless the split's images and labels are IDX files of matching sizes, whose
+    images have the spec's height and width."""
+    raw = root / spec.folder / "raw"
+    prefix = "train" if split == "train" else "t10k"
+    images, labels = raw / f"{prefix}-images-idx3-ubyte", raw / f"{prefix}-labels-idx1-ubyte"
+    dims = {}
+    for path in (images, labels):
+        dims[path], problem = _idx_shape(path)
+        if dims[path] is None:
+            raise _damaged(spec, split, path, problem)
+    side = (spec.image_size, spec.image_size)
+    if len(dims[images]) != 3 or dims[images][1:] != side:
+        raise _damaged(spec, split, images, f"holds images of shape {dims[images][1:]}, expected {side}")
+    if dims[labels] != dims[images][:1]:
+        raise _damaged(spec, split, labels, f"holds {'×'.join(map(str, dims[labels]))} labels for "
+                                            f"{dims[images][0]} images in {images.name}")
+
+
 def _check_split(split: str) -> str:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid choices: {SPLITS}")
@@ -326,7 +389,10 @@ def _prepare_idx(spec: DatasetSpec, root: Path, split: str) -> bool:
         with tempfile.TemporaryDirectory(dir=raw, prefix=".extract-") as tmp:
             out = Path(tmp) / fname
             if src.suffix == ".gz":
-                extract_archive(str(src), tmp)
+                try:
+                    extract_archive(str(src), tmp)
+                except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+                    raise _damaged(spec, None, src, f"cannot be decompressed: {err}") from None
             else:
                 shutil.copyfile(src, out)
             os.replace(out, target)
@@ -404,13 +470,23 @@ def load_dataset(
         raise FileNotFoundError(_missing_message(spec, root_path, split))
     if download:
         root_path.mkdir(parents=True, exist_ok=True)
-    if key == "svhn":
-        tv = spec.torchvision_class(str(root_path), split=split, download=download and not present)
-    else:
-        tv = spec.torchvision_class(
-            str(root_path), train=(split == "train"), download=download and not present
-        )
-    ds = from_torchvision(tv, name=f"{key}/{split}")
+    if present and spec.name in ("mnist", "fashion-mnist"):
+        _check_idx(spec, root_path, split)
+    try:
+        if key == "svhn":
+            tv = spec.torchvision_class(str(root_path), split=split, download=download and not present)
+        else:
+            tv = spec.torchvision_class(
+                str(root_path), train=(split == "train"), download=download and not present
+            )
+        ds = from_torchvision(tv, name=f"{key}/{split}")
+    except (AssertionError, RuntimeError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error,
+            pickle.UnpicklingError, zlib.error) as err:
+        if not present:  # torchvision fetched the files: a download problem, told in its own words
+            raise
+        files = spec.files[split]
+        where = root_path / spec.folder if spec.folder else root_path / files[0] if len(files) == 1 else root_path
+        raise _damaged(spec, split, where, f"{type(err).__name__}: {err}") from None
     if ds.images.shape[1:] != spec.shape:
         raise ValueError(
             f"{spec.title} images have shape {tuple(ds.images.shape[1:])}, expected {spec.shape}"

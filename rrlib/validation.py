@@ -71,3 +71,27 @@ def check_nonnegative_float(name: str, value: object, *, what: str = "a finite n
     if not _is_real(value) or value < 0:
         raise ValueError(f"{name} must be {what}{' or None' if allow_none else ''}, got {value!r}")
     return float(value)
+
+
+def check_radius(name: str, eps: object, *, norm: str = "linf", dim: int = 1,
+                 box: tuple[float, float] = (0.0, 1.0)) -> float:
+    """Return ``float(eps)`` for an attack radius inside the input box; otherwise raise ``ValueError`` naming ``name``.
+
+    The rule: inputs lie in ``box`` (every dataset here: pixels in [0, 1]). The largest distance between two inputs
+    is ``high − low`` under ℓ∞ and ``(high − low)·√dim`` under ℓ2 (``dim`` = C·H·W). A ball of that radius around
+    any input already holds the whole box, so a larger ε is the same attack and almost always a mistake of units
+    (``8`` for 8/255); it is refused. ε = 0 (no attack) is allowed.
+
+    >>> check_radius("--eps", 8 / 255) == 8 / 255
+    True
+    """
+    low, high = box
+    limit = (high - low) * (math.sqrt(dim) if norm == "l2" else 1.0)
+    if not _is_real(eps) or not 0 <= eps <= limit:
+        shown = f"{eps:g}" if isinstance(eps, float) else repr(eps)
+        bound = f"{high - low:g}·√{dim} = {limit:.4g}" if norm == "l2" else f"{limit:g}"
+        norm_name = "ℓ2" if norm == "l2" else "ℓ∞"
+        raise ValueError(f"{name} {shown}: an {norm_name} attack radius must be a number in [0, {bound}], e.g. 0.1 "
+                         f"or 8/255 (inputs lie in [{low:g}, {high:g}], and a ball of radius {limit:.4g} already "
+                         "holds every one of them: a larger one is the same attack, and usually a slip of units)")
+    return float(eps)

@@ -136,6 +136,7 @@ def test_bad_inputs_are_clear_errors(checkpoint, tmp_path, capsys):
         (["--eps", "0.3", "--attack-steps", "0", "--step-size", "0.1"], "--attack-steps 0"),
         ([*ATTACK, "--test-batches", "5"], "--test-batches 5"),  # 128 test images hold 4 batches of 32
         ([*ATTACK, "--batch-size", "1"], "batch_size"),
+        (["--eps", "1e6", *ATTACK[2:]], "--eps 1e+06: an ℓ∞ attack radius must be a number in [0, 1]"),  # was accepted
     ]
     for extra, message in cases:
         assert main([*base, *extra]) == 2

@@ -162,6 +162,47 @@ def test_missing_dataset_error_names_files_and_remedy(tmp_path, monkeypatch):
         load_dataset("svhn", "test", root=tmp_path)
 
 
+def _damage(raw: Path, name: str, how: str) -> Path:
+    """Damage ``raw/<name>.gz`` as a bad download or a full disk would: ``how`` is ``"cut"`` (the gzip stream ends
+    early), ``"half"`` (a valid gzip of the first half of the IDX bytes), ``"garbage"`` (a valid gzip of non-IDX
+    bytes) or ``"labels"`` (a valid labels file for one image fewer)."""
+    path = raw / f"{name}.gz"
+    data = gzip.decompress(path.read_bytes())
+    if how == "cut":
+        path.write_bytes(path.read_bytes()[:100])
+    elif how == "half":
+        path.write_bytes(gzip.compress(data[: len(data) // 2]))
+    elif how == "garbage":
+        path.write_bytes(gzip.compress(b"not an idx file" * 10))
+    else:
+        n = struct.unpack(">I", data[4:8])[0]
+        path.write_bytes(gzip.compress(_idx_bytes(np.frombuffer(data[8:], dtype=np.uint8)[: n - 1].copy())))
+    return raw / name
+
+
+@pytest.mark.parametrize(("name", "how", "problem"), [
+    ("train-images-idx3-ubyte", "half", "but its header announces 40×28×28 values"),
+    ("train-labels-idx1-ubyte", "garbage", "not an IDX file: bad header"),
+    ("t10k-images-idx3-ubyte", "cut", "cannot be decompressed"),
+    ("train-labels-idx1-ubyte", "labels", "holds 39 labels for 40 images"),
+])
+def test_damaged_idx_files_are_one_line_naming_the_file(tmp_path, monkeypatch, name, how, problem):
+    # Before: AssertionError, EOFError or "RuntimeError: shape '[40, 28, 28]' is invalid" from torchvision's parser.
+    monkeypatch.setitem(DATASETS, "fashion-mnist",
+                        dataclasses.replace(DATASETS["fashion-mnist"], system_dirs=(str(tmp_path / "nowhere"),)))
+    raw = tmp_path / "FashionMNIST" / "raw"
+    _write_idx_set(raw, np.random.default_rng(4))
+    damaged = _damage(raw, name, how)
+    split = "test" if name.startswith("t10k") and how != "cut" else "train"
+    with pytest.raises(D.DatasetError) as err:
+        load_dataset("fashion-mnist", split, root=tmp_path)
+    message = str(err.value)
+    assert "\n" not in message and problem in message, message
+    assert f"{damaged}{'.gz' if how == 'cut' else ''} is damaged or truncated" in message
+    assert "apt-get install dataset-fashion-mnist" in message and "delete it and get it again" in message
+    assert isinstance(err.value, ValueError)  # the commands' `error:` line catches it
+
+
 @pytest.mark.skipif(not DEBIAN_FMNIST.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
 def test_real_fashion_mnist_from_the_debian_package(tmp_path):
     train = load_dataset("fashion-mnist", "train", root=tmp_path)
@@ -210,8 +251,9 @@ def _honest_cifar_class(folder: Path):
 def test_cifar10_loads_pickled_batches_through_torchvision(tmp_path, monkeypatch):
     written = _write_cifar(tmp_path / "cifar-10-batches-py", np.random.default_rng(3))
     cls = _honest_cifar_class(tmp_path / "cifar-10-batches-py")
-    # The unpatched class verifies checksums and rejects the written files: the md5 check is live.
-    with pytest.raises(RuntimeError, match="corrupted"):
+    # The unpatched class verifies checksums and rejects the written files: the md5 check is live (told as
+    # damaged files, in one line naming the folder).
+    with pytest.raises(D.DatasetError, match=r"cifar-10-batches-py is damaged or truncated .*corrupted"):
         load_dataset("cifar10", "test", root=tmp_path)
     monkeypatch.setitem(DATASETS, "cifar10", dataclasses.replace(DATASETS["cifar10"], torchvision_class=cls))
     for split in ("train", "test"):
@@ -248,7 +290,7 @@ def test_svhn_loads_mat_files_and_maps_label_10_to_0(tmp_path, monkeypatch):
             for k, v in tvd.SVHN.split_list.items()
         }
 
-    with pytest.raises(RuntimeError, match="corrupted"):
+    with pytest.raises(D.DatasetError, match=r"train_32x32\.mat is damaged or truncated .*corrupted"):
         load_dataset("svhn", "train", root=tmp_path)
     monkeypatch.setitem(
         DATASETS, "svhn", dataclasses.replace(DATASETS["svhn"], torchvision_class=WrittenSVHN)
