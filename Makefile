@@ -47,8 +47,9 @@ test: venv
 
 # The prepared GPU check (book/how_to_run.md, "The GPU check"): `make gpu-prepare` here fills the ignored folder .gpu/
 # (wheels the lent machine lacks, Fashion-MNIST, the commit); on the lent machine `make gpu-check OUT=<folder>` runs
-# benchmarks/gpu_check.py with that machine's python3 (no venv there). GPU_CHECK_ARGS="--device cpu --tiny" dry-runs it.
-GPU_PYTHON ?= python3
+# benchmarks/gpu_check.py with that machine's python3 (no venv there; here the venv's). GPU_CHECK_ARGS="--device cpu
+# --tiny" dry-runs it on the CPU.
+GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
 GPU_CHECK_ARGS ?=
 gpu-prepare:
 	python3 benchmarks/gpu_prepare.py
