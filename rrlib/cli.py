@@ -70,26 +70,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
-import pickle
 import sys
-import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rrlib import distributed
 from rrlib.attacks import ThreatModel
 from rrlib.console import quiet_broken_pipe
-from rrlib.data import DATASETS, SPLITS, canonical_name, data_dir, get_spec, load_dataset, subset
-from rrlib.mi.critics import encode_and_dot_critics
-from rrlib.mi.runs import ESTIMATOR_LOSSES, MIRun, estimate_runs
-from rrlib.mi.worst_case import EstimatorConfig
-from rrlib.models.representations import REPRESENTATIONS, representation_module
+from rrlib.data import DATASETS, SPLITS, canonical_name, data_dir, get_spec, load_dataset
+from rrlib.mi.checkpoint_estimate import PAPER_CRITIC_EPOCHS, PAPER_CRITIC_LR
+from rrlib.mi.runs import ESTIMATOR_LOSSES
+from rrlib.models.representations import REPRESENTATIONS
 from rrlib.validation import check_int, check_radius
 
 
@@ -350,37 +346,6 @@ def _download_run(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------- estimate-mi
-#: Critic training length when neither ``--iterations`` nor ``--epochs`` is given (supplement D.1: 300 epochs).
-PAPER_CRITIC_EPOCHS = 300
-#: Learning rate of the critic's Adam (supplement D.1: a fixed 1e-4, as Hjelm et al.).
-PAPER_CRITIC_LR = 1e-4
-
-
-@dataclass(frozen=True)
-class EstimateMIConfig:
-    """Every setting of an ``estimate-mi`` run besides the checkpoint (stored in the JSON, hashed for its name).
-
-    Attributes:
-        representation: ``"logits"`` (the model's output, 10-d) or ``"z"`` (``model.representation``).
-        critic_hidden: width of :class:`rrlib.mi.critics.EncodeAndDotCritic` (the paper: 2048).
-        estimator_loss: ``"normal"`` (``I(X; z)``), ``"worst"`` (worst-case MI) or ``"both"``.
-        threat: Algorithm 1's adversary (``None`` for ``"normal"``).
-        estimator: Algorithm 2's settings (iterations ``T``, batch ``B``, lr, test batches ``K``, selection, the
-            adversary's gradient path).
-        seeds: one critic initialisation and one batch order per seed.
-        train_subset, test_subset: class-stratified subsets (seed 0) of the training and test sets; ``None``: all.
-    """
-
-    representation: str
-    critic_hidden: int
-    estimator_loss: str
-    threat: ThreatModel | None
-    estimator: EstimatorConfig
-    seeds: tuple[int, ...]
-    train_subset: int | None
-    test_subset: int | None
-
-
 class _DeprecatedAlias(argparse.Action):
     """Store the value like the new flag does and print a deprecation line naming it (``--attack-lr``)."""
 
@@ -460,163 +425,24 @@ def _mi_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _checkpoint_file(path: Path) -> Path:
-    from rrlib.train.supervised import CHECKPOINT_FILE
-
-    file = path / CHECKPOINT_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise FileNotFoundError(
-            f"checkpoint not found: {str(path)!r} (give the {CHECKPOINT_FILE} written by `python -m rrlib.cli "
-            "train-model`, or the folder holding it)"
-        )
-    return file
-
-
-def _mi_settings(args: argparse.Namespace, dataset: str, n_train: int) -> EstimateMIConfig:
-    """The run's settings from the arguments and the dataset's threat model; ``ValueError`` on a bad value."""
-    spec = get_spec(dataset)
-    threat = None
-    if args.estimator_loss != "normal":
-        given = {"eps": args.eps, "steps": args.attack_steps, "step_size": args.step_size,
-                 "norm": args.norm}
-        paper = spec.threat
-        values = {k: v if v is not None else (getattr(paper, k) if paper is not None else None)
-                  for k, v in given.items()}
-        values["norm"] = values["norm"] or "linf"
-        missing = [k for k, v in values.items() if v is None]
-        if missing:
-            flags = {"eps": "--eps", "steps": "--attack-steps", "step_size": "--step-size"}
-            raise ValueError(
-                f"dataset {dataset!r} has no threat model in the paper; give {', '.join(flags[k] for k in missing)}"
-            )
-        if args.eps is not None:
-            check_radius("--eps", args.eps, norm=values["norm"], dim=math.prod(spec.shape))
-        try:
-            threat = ThreatModel(values["norm"], values["eps"], values["steps"], values["step_size"])
-        except ValueError as err:  # name the flags, keep the library's explanation
-            flag = {"steps": "--attack-steps", "step_size": "--step-size", "eps": "--eps"}
-            name = next((k for k in ("steps", "step_size", "eps") if str(err).startswith(k)), "step_size")
-            raise ValueError(f"{flag[name]} {values[name]:g}: {err}") from None
-    check_int("--critic-hidden", args.critic_hidden, 1)
-    if args.iterations is not None:
-        iterations = args.iterations
-    else:
-        epochs = PAPER_CRITIC_EPOCHS if args.epochs is None else args.epochs
-        if not epochs > 0:
-            raise ValueError(f"--epochs must be > 0, got {epochs:g}")
-        iterations = max(1, round(epochs * (n_train // max(args.batch_size, 1))))
-    estimator = EstimatorConfig(iterations=iterations, batch_size=args.batch_size, lr=args.lr,
-                                test_batches=args.test_batches, select=args.select,
-                                gradient=args.gradient if threat is not None else "representation")
-    seeds = tuple(args.seeds) if args.seeds is not None else (0 if args.seed is None else args.seed,)
-    return EstimateMIConfig(representation=args.representation, critic_hidden=args.critic_hidden,
-                            estimator_loss=args.estimator_loss, threat=threat, estimator=estimator, seeds=seeds,
-                            train_subset=args.train_subset, test_subset=args.test_subset)
-
-
-def _describe_attack(threat: ThreatModel, gradient: str) -> str:
-    return (f"{threat.norm} PGD-{threat.steps}, eps {threat.eps:.4g}, step {threat.step_size:.4g}, "
-            f"gradient through {'z only' if gradient == 'representation' else 'both critic inputs'}")
-
-
 def _mi_run(args: argparse.Namespace) -> int:
-    from rrlib.mi.estimator import limit_threads
-    from rrlib.runtime import atomic_write_text
-    from rrlib.train.cache import config_hash
-    from rrlib.train.run_folder import previous_result
-    from rrlib.train.supervised import load_trained
+    from rrlib.mi.checkpoint_estimate import EstimateMIRequest, prepare_estimate, run_estimate
 
+    seeds = tuple(args.seeds) if args.seeds is not None else (0 if args.seed is None else args.seed,)
+    fields = {k: getattr(args, k) for k in EstimateMIRequest.__dataclass_fields__ if k != "seeds"}
     try:
-        file = _checkpoint_file(args.checkpoint)
         device = _device(args.device)
-        try:
-            trained = load_trained(file, device=device)
-        except (KeyError, TypeError, pickle.UnpicklingError) as err:
-            raise ValueError(f"{str(file)!r} is not a checkpoint written by train-model ({err!r})") from None
-        dataset = trained.config.dataset
-        train = subset(load_dataset(dataset, "train", root=args.data_root), args.train_subset, 0)
-        test = subset(load_dataset(dataset, "test", root=args.data_root), args.test_subset, 0)
-        settings = _mi_settings(args, dataset, len(train))
-        b = settings.estimator.batch_size
-        for name, ds in (("training", train), ("test", test)):
-            if len(ds) < b:
-                raise ValueError(f"the {name} set holds {len(ds)} images, fewer than one batch of --batch-size {b}")
-        k = settings.estimator.test_batches
-        if k is not None and k > len(test) // b:
-            raise ValueError(f"--test-batches {k} but the test set holds only {len(test) // b} full batches of {b}")
-        if args.threads is not None and args.threads < 1:
-            raise ValueError(f"--threads must be an integer >= 1, got {args.threads}")
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    spec = get_spec(dataset)
-    model = trained.model
-    representation, z_dim = representation_module(model, settings.representation, spec.shape, device)
-    x_train = train.tensors()[0].to(device)
-    x_test = test.tensors()[0].to(device)
-    digest = config_hash(settings)
-    out = args.out if args.out is not None else file.parent / (
-        f"estimate-mi-{settings.representation}-{settings.estimator_loss}-{digest[:12]}.json")
-    model_record = {"config": asdict(trained.config), "finished": trained.finished,
-                    "global_step": trained.global_step, "final": trained.final}
-    try:  # before computing: a writable --out, and no other estimate in it (the same one is reloaded)
         with _one_line_warnings():
-            previous = previous_result(out, {"checkpoint": str(file), "config": asdict(settings),
-                                             "model": model_record})
-    except ValueError as err:
+            plan = prepare_estimate(EstimateMIRequest(**fields, seeds=seeds), device)
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
         return _error(err)
-    if previous is not None:
-        summary = " | ".join(f"{key} {previous[key]['mean']:.4f}" for key in ("normal", "worst", "rv")
-                             if previous.get(key) is not None)
-        print(f"estimate-mi: {out} already holds this estimate (same checkpoint and settings): {summary} nats; "
+    if plan.previous is not None:
+        summary = " | ".join(f"{key} {plan.previous[key]['mean']:.4f}" for key in ("normal", "worst", "rv")
+                             if plan.previous.get(key) is not None)
+        print(f"estimate-mi: {plan.out} already holds this estimate (same checkpoint and settings): {summary} nats; "
               "reloaded, nothing recomputed")
         return 0
-    est = settings.estimator
-    print(f"estimate-mi: {trained.config.model} on {spec.title} from {file}"
-          f"{'' if trained.finished else f' (UNFINISHED training, step {trained.global_step})'}, device {device}")
-    print(f"representation {settings.representation} ({z_dim}-d); critic encode-and-dot, hidden "
-          f"{settings.critic_hidden}; {est.iterations} iterations of batch {b}, lr {est.lr:g}, select {est.select}; "
-          f"{len(train)} training / {len(test)} test images")
-    if settings.threat is not None:
-        print(f"attack: {_describe_attack(settings.threat, est.gradient)}")
-    start = time.perf_counter()
-
-    def started(seed: int, loss: str) -> None:
-        what = "a normal and a worst-case critic" if loss == "both" else f"a {loss}-case critic"
-        print(f"[seed {seed}] training {what} ...", flush=True)
-
-    def reported(run: MIRun) -> None:
-        se = run.estimate.standard_error
-        line = f"[seed {run.seed}] {run.kind} MI {run.estimate.estimate:.4f}"
-        line += f" ± {se:.4f}" if se is not None else ""
-        line += f" nats (s.e. over test batches; critic of iteration {run.estimate.best_iteration}"
-        if run.kind == "worst":
-            line += f"; the same critic on clean test data: {run.clean_estimate:.4f}"
-        print(line + ")", flush=True)
-
-    with limit_threads(args.threads if device.type == "cpu" else None):
-        runs = estimate_runs(
-            representation, encode_and_dot_critics(spec.channels, z_dim, settings.critic_hidden,
-                                                   gradient=est.gradient),
-            x_train, x_test, loss=settings.estimator_loss, threat=settings.threat, config=est, seeds=settings.seeds,
-            on_start=started, on_run=reported,
-            on_seed_done=lambda seed, seconds: print(f"[seed {seed}] {seconds:.1f} s", flush=True))
-    seconds = time.perf_counter() - start
-    result: dict[str, Any] = {
-        "command": "estimate-mi", "units": "nats", "checkpoint": str(file), "device": str(device),
-        "model": model_record,
-        "config": asdict(settings), "config_hash": digest, "dataset": dataset, "z_dim": z_dim,
-        "n_train": len(train), "n_test": len(test), "seconds": seconds,
-        **runs.summary(), "runs": [run.record() for run in runs.runs],
-    }
-    parts = [f"{name} {result[key]['mean']:.4f}" + (f" ± {result[key]['std']:.4f}" if len(settings.seeds) > 1 else "")
-             for key, name in (("normal", "normal MI"), ("worst", "worst-case MI"), ("rv", "RV"))
-             if result[key] is not None]
-    over = f" (mean ± std over {len(settings.seeds)} seeds)" if len(settings.seeds) > 1 else ""
-    print(f"result: {' | '.join(parts)} nats{over}; {seconds:.1f} s")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    run_estimate(plan, log=lambda line: print(line, flush=True))
     return 0
 
 
@@ -768,23 +594,10 @@ def _classifier_line(record: dict[str, Any], epochs: int) -> str:
     return line + (f" (+{record['eval_seconds']:.1f} s eval)" if "eval_seconds" in record else "")
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _classifier_run(args: argparse.Namespace) -> int:
-    from rrlib.runtime import atomic_write_text
+    from rrlib.head_autoattack import add_autoattack
     from rrlib.train.checkpoint import CheckpointError
-    from rrlib.train.downstream import (
-        CHECKPOINT_FILE,
-        METRICS_FILE,
-        ClassifierConfig,
-        autoattack_evaluation,
-        train_classifier,
-    )
+    from rrlib.train.downstream import CHECKPOINT_FILE, METRICS_FILE, ClassifierConfig, train_classifier
     from rrlib.train.encoder import load_encoder
 
     fields = {"epochs": "epochs", "train_subset": "train_subset", "val_size": "val_size",
@@ -817,23 +630,11 @@ def _classifier_run(args: argparse.Namespace) -> int:
         return code
     metrics = result.metrics()
     if args.autoattack is not None and distributed.is_main():
-        previous = _read_json(args.out / METRICS_FILE) or {}
-        old = previous.get("autoattack")
-        if (old is not None and old.get("n_images") == args.autoattack and previous.get("final", {}).get("epoch")
-                == metrics["final"]["epoch"] and previous.get("config_hash") == metrics["config_hash"]):
-            print("AutoAttack: reusing the numbers in metrics.json (same heads, same images)")
-            metrics = previous
-        else:
-            print(f"AutoAttack (standard version) on {args.autoattack} test images ...", flush=True)
-            try:
-                aa = autoattack_evaluation(result, args.autoattack, data_root=args.data_root)
-            except (ImportError, ValueError) as err:
-                return _error(err)
-            metrics["autoattack"] = aa["settings"]
-            metrics["final"]["autoattack_accuracy"] = aa["final"]
-            if metrics["best"] is not None:
-                metrics["best"]["autoattack_accuracy"] = aa["best"]
-            atomic_write_text(args.out / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+        try:
+            metrics = add_autoattack(result, args.out / METRICS_FILE, args.autoattack, data_root=args.data_root,
+                                     log=lambda line: print(line, flush=True))
+        except (ImportError, ValueError) as err:
+            return _error(err)
     for which in ("final", "best"):
         numbers = metrics[which]
         if numbers is not None:

@@ -250,7 +250,7 @@ def test_estimate_mi_never_overwrites_another_estimate_and_reloads_the_same(trai
     def computed(*args, **kwargs):
         raise AssertionError("estimate-mi computed again")
 
-    monkeypatch.setattr("rrlib.cli.estimate_runs", computed)
+    monkeypatch.setattr("rrlib.mi.checkpoint_estimate.estimate_runs", computed)
     other = [*base]
     other[other.index("--iterations") + 1] = "6"
     code, _, err = run(capsys, other)
@@ -277,7 +277,7 @@ def test_an_output_under_a_file_is_refused_before_anything_runs(trained, tmp_pat
     assert f"{blocker} is a file" in one_error_line(err) and "--out" in err
     code, _, err = run(capsys, [*TRAIN, "--out", str(blocker)])
     assert code == 2 and "is a file, not a folder" in one_error_line(err)
-    monkeypatch.setattr("rrlib.cli.estimate_runs", computed)
+    monkeypatch.setattr("rrlib.mi.checkpoint_estimate.estimate_runs", computed)
     code, _, err = run(capsys, ["estimate-mi", "--checkpoint", str(trained), *ESTIMATE, "--out",
                                 str(blocker / "mi.json")])
     assert code == 2 and f"{blocker} is a file" in one_error_line(err)
