@@ -209,49 +209,36 @@ def stage_cuda_tests(ctx: Context) -> None:
         raise RuntimeError(f"pytest -m cuda: {counts or done.returncode}")
 
 
-def _experiments(tiny: bool) -> dict[str, Callable[[str, Path], dict]]:
-    """Runners of every experiment's smoke-shrunk full configuration on a device: name -> f(device, folder)."""
-    from rrlib.experiments import (
-        downstream_tables,
-        mine,
-        preliminaries,
-        robust_encoders,
-        saliency_maps,
-        theorem_3_2,
-        theorem_3_4,
-        vulnerability,
-        worst_case_mi,
-    )
-    from rrlib.paper import TABLES
-    from rrlib.smoke import smoke
+#: Keyword arguments of an experiment's ``run`` besides its configuration (``{cache}``: the leg's own cache folder).
+RUN_OPTIONS = {"mine": {"show_progress": False}, "robust_encoders": {"cache_root": "{cache}"},
+               "vulnerability": {"cache_root": "{cache}", "show_progress": False}}
 
-    def tables(dataset: str) -> Callable[[str, Path], dict]:
+
+def _experiments(tiny: bool) -> dict[str, Callable[[str, Path], dict]]:
+    """Runners of every experiment's smoke-shrunk full configuration (:func:`rrlib.smoke.full_configs`) on a
+    device: name -> f(device, folder). Chapter 09 reads weights exported from a smoke-sized Table 4 run."""
+    import importlib
+
+    from rrlib.experiments import downstream_tables
+    from rrlib.smoke import full_configs, smoke
+
+    def runner(name: str) -> Callable[[str, Path], dict]:
         def go(device: str, folder: Path) -> dict:
-            config = smoke(downstream_tables.TablesConfig.full(0, device, dataset=dataset))
-            return downstream_tables.run(config, folder / "tables", log=None).metrics()
+            config = smoke(full_configs(0, device)[name])
+            if name.startswith("downstream_tables"):
+                return downstream_tables.run(config, folder / "tables", log=None).metrics()
+            if name == "saliency_maps":
+                tables = smoke(full_configs(0, device)["downstream_tables[fashion-mnist]"])
+                downstream_tables.run(tables, folder / "tables", log=None)
+                downstream_tables.export_weights(tables, folder / "tables", folder / "weights", seed=tables.seed)
+                config = dataclasses.replace(config, weights=str(folder / "weights"))
+            options = {k: folder / "cache" if v == "{cache}" else v for k, v in RUN_OPTIONS.get(name, {}).items()}
+            return importlib.import_module(f"rrlib.experiments.{name}").run(config, **options).metrics()
         return go
 
-    def saliency(device: str, folder: Path) -> dict:
-        tables_config = smoke(downstream_tables.TablesConfig.full(0, device, dataset="fashion-mnist"))
-        downstream_tables.run(tables_config, folder / "tables", log=None)
-        downstream_tables.export_weights(tables_config, folder / "tables", folder / "weights", seed=tables_config.seed)
-        config = dataclasses.replace(smoke(saliency_maps.Config.full(0, device)), weights=str(folder / "weights"))
-        return saliency_maps.run(config).metrics()
-
-    runners: dict[str, Callable[[str, Path], dict]] = {
-        "preliminaries": lambda d, f: preliminaries.run(smoke(preliminaries.PreliminariesConfig.full(0, d))).metrics(),
-        "theorem_3_2": lambda d, f: theorem_3_2.run(smoke(theorem_3_2.Theorem32Config.full(0, d))).metrics(),
-        "theorem_3_4": lambda d, f: theorem_3_4.run(smoke(theorem_3_4.Theorem34Config.full(0, d))).metrics(),
-        "robust_encoders": lambda d, f: robust_encoders.run(smoke(robust_encoders.Config.full(0, d)),
-                                                            cache_root=f / "cache").metrics(),
-        "worst_case_mi": lambda d, f: worst_case_mi.run(smoke(worst_case_mi.Config.full(0, d))).metrics(),
-        "mine": lambda d, f: mine.run(smoke(mine.MineConfig.full(0, d)), show_progress=False).metrics(),
-        **{f"downstream_tables[{d}]": tables(d) for d in sorted(TABLES)},
-        "saliency_maps": saliency,
-        "vulnerability": lambda d, f: vulnerability.run(smoke(vulnerability.Config.full(0, d)), cache_root=f / "cache",
-                                                        show_progress=False).metrics(),
-    }
-    return {k: runners[k] for k in TINY_EXPERIMENTS} if tiny else runners
+    names = list(full_configs(0, "cpu"))
+    names.append(names.pop(names.index("vulnerability")))  # the slowest last: the others finish inside the budget
+    return {name: runner(name) for name in (TINY_EXPERIMENTS if tiny else names)}
 
 
 @contextlib.contextmanager

@@ -50,7 +50,7 @@ from rrlib.experiments.worst_case_mi import Config as WorstCaseConfig
 from rrlib.experiments.worst_case_mi import CostConfig, DigitsConfig, GaussianConfig
 from rrlib.mi.estimator import StaircaseConfig
 
-__all__ = ["KEEP", "NESTED", "SMOKE_RULES", "smoke"]
+__all__ = ["KEEP", "NESTED", "SMOKE_RULES", "full_configs", "smoke"]
 
 
 class _Marker:
@@ -171,6 +171,24 @@ SMOKE_RULES: dict[type, dict[str, Rule]] = {
         "autoattack_n": 0, "autoattack_version": KEEP, "device": KEEP, "data_root": KEEP,
     },
 }
+
+
+def full_configs(seed: int = 0, device: str = "auto") -> dict[str, Any]:
+    """Every experiment's full configuration by module name, ``downstream_tables[<dataset>]`` for each of the paper's
+    downstream tables: what smoke mode shrinks (``tests/test_full_profile_smoke.py``, ``benchmarks/gpu_check.py``)."""
+    from rrlib.paper import TABLES
+
+    return {
+        "preliminaries": PreliminariesConfig.full(seed, device),
+        "theorem_3_2": Theorem32Config.full(seed, device),
+        "theorem_3_4": Theorem34Config.full(seed, device),
+        "mine": MineConfig.full(seed, device),
+        "worst_case_mi": WorstCaseConfig.full(seed, device),
+        "vulnerability": VulnerabilityConfig.full(seed, device),
+        "robust_encoders": RobustEncodersConfig.full(seed, device),
+        "saliency_maps": SaliencyConfig.full(seed, device),
+        **{f"downstream_tables[{d}]": TablesConfig.full(seed, device, dataset=d) for d in sorted(TABLES)},
+    }
 
 
 def _valid_types() -> list[str]:

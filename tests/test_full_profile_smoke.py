@@ -30,7 +30,7 @@ from rrlib.experiments import (
     worst_case_mi,
 )
 from rrlib.paper import TABLES
-from rrlib.smoke import KEEP, NESTED, SMOKE_RULES, smoke
+from rrlib.smoke import KEEP, NESTED, SMOKE_RULES, full_configs, smoke
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -38,18 +38,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 #: 8 test images hold the encoders' two held-out batches of 4), every class among the training images.
 N_TRAIN, N_TEST = 30, 8
 
-FULL_CONFIGS = {
-    "preliminaries": lambda: preliminaries.PreliminariesConfig.full(0, "cpu"),
-    "theorem_3_2": lambda: theorem_3_2.Theorem32Config.full(0, "cpu"),
-    "theorem_3_4": lambda: theorem_3_4.Theorem34Config.full(0, "cpu"),
-    "mine": lambda: mine.MineConfig.full(0, "cpu"),
-    "worst_case_mi": lambda: worst_case_mi.Config.full(0, "cpu"),
-    "vulnerability": lambda: vulnerability.Config.full(0, "cpu"),
-    "robust_encoders": lambda: robust_encoders.Config.full(0, "cpu"),
-    "saliency_maps": lambda: saliency_maps.Config.full(0, "cpu"),
-    **{f"downstream_tables[{d}]": (lambda d=d: downstream_tables.TablesConfig.full(0, "cpu", dataset=d))
-       for d in sorted(TABLES)},
-}
+FULL_CONFIGS = {name: (lambda name=name: full_configs(0, "cpu")[name]) for name in full_configs(0, "cpu")}
 
 
 # ------------------------------------------------------------------------------------------- the rule table
