@@ -387,7 +387,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rrlib.book", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    add_arguments(parser)
+    return run_command(parser.parse_args(argv))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sub-commands ``list``, ``run`` and ``build`` of ``python -m rrlib.book`` and of ``rrbook book``."""
+    commands = parser.add_subparsers(dest="book_command", required=True)
     commands.add_parser("list", help="list the chapters in book order")
     for command in ("run", "build"):
         sub = commands.add_parser(command, help=f"{command} the chapters")
@@ -398,15 +404,17 @@ def _main(argv: Sequence[str] | None) -> int:
         sub.add_argument("--force", action="store_true", help="allow the full profile without CUDA")
         if command == "build":
             sub.add_argument("--skip-run", action="store_true", help="render the already-executed chapters")
-    args = parser.parse_args(argv)
 
-    if args.command == "list":
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the parsed ``list``/``run``/``build`` (:func:`add_arguments`); returns the exit code."""
+    if args.book_command == "list":
         print("\n".join(chapters()))
         return 0
     try:
-        if not (args.command == "build" and args.skip_run):
+        if not (args.book_command == "build" and args.skip_run):
             run_chapters(args.profile, only=args.only, seed=args.seed, device=args.device, force=args.force)
-        if args.command == "build":
+        if args.book_command == "build":
             build_book()
     except (ChapterFailed, ValueError, RuntimeError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)

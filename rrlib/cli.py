@@ -683,6 +683,44 @@ def _sweep_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------ tables, book, colab
+def _tables_arguments(p: argparse.ArgumentParser) -> None:
+    from rrlib.experiments import downstream_tables
+
+    downstream_tables.add_arguments(p)
+
+
+def _tables_run(args: argparse.Namespace) -> int:
+    from rrlib.experiments import downstream_tables
+
+    words = args._argv
+    return downstream_tables.run_command(args, words[words.index("tables") + 1:] if "tables" in words else None)
+
+
+def _book_arguments(p: argparse.ArgumentParser) -> None:
+    from rrlib import book
+
+    book.add_arguments(p)
+
+
+def _book_run(args: argparse.Namespace) -> int:
+    from rrlib import book
+
+    return book.run_command(args)
+
+
+def _colab_arguments(p: argparse.ArgumentParser) -> None:
+    from rrlib import colab
+
+    colab.add_arguments(p)
+
+
+def _colab_run(args: argparse.Namespace) -> int:
+    from rrlib import colab
+
+    return colab.run_command(args)
+
+
 COMMANDS: dict[str, Command] = {
     "train-model": Command("train a classifier (standard or PGD-adversarial)", _train_arguments, _train_run),
     "estimate-mi": Command(
@@ -700,6 +738,10 @@ COMMANDS: dict[str, Command] = {
         "list or train the cells of the downstream tables (Tables 1, 3-5), missing ones or one", _sweep_arguments,
         _sweep_run,
     ),
+    "tables": Command("run the downstream tables experiment (Tables 1, 3-5) or copy its results (run, copy)",
+                      _tables_arguments, _tables_run),
+    "book": Command("list, run or build the book's chapters (list, run, build)", _book_arguments, _book_run),
+    "colab": Command("Colab set-up cells and links (sync-notebooks, links)", _colab_arguments, _colab_run),
     "download": Command("download a dataset with torchvision", _download_arguments, _download_run),
 }
 
@@ -745,7 +787,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     data-parallel (:func:`_distributed_main`). A closed standard output (``... | head -1``) ends it quietly with
     status 141 (:func:`rrlib.console.quiet_broken_pipe`)."""
     with quiet_broken_pipe():
-        args = build_parser().parse_args(argv)
+        words = list(sys.argv[1:] if argv is None else argv)
+        args = build_parser().parse_args(words)
+        args._argv = words
         if distributed.launched():
             return _distributed_main(args)
         return int(args._run(args) or 0)

@@ -246,13 +246,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rrlib.colab",
                                      description="Colab set-up cells and links from _config.yml's repository.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    add_arguments(parser)
+    return run_command(parser.parse_args(argv))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sub-commands ``sync-notebooks`` and ``links`` of ``python -m rrlib.colab`` and of ``rrbook colab``."""
+    commands = parser.add_subparsers(dest="colab_command", required=True)
     sync = commands.add_parser("sync-notebooks", help="(re)write the set-up cell of every chapter notebook")
     sync.add_argument("--check", action="store_true", help="only report out-of-date notebooks (exit 1 if any)")
     commands.add_parser("links", help="print every chapter's open-in-Colab address")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the parsed ``sync-notebooks``/``links`` (:func:`add_arguments`); returns the exit code."""
     try:
-        if args.command == "links":
+        if args.colab_command == "links":
             repository = read_repository(CONFIG_PATH)
             if repository is None:
                 print("error: _config.yml names no repository (repository.url); no Colab links", file=sys.stderr)

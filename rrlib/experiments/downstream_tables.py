@@ -607,12 +607,19 @@ def copy_results(src: str | os.PathLike, dest: str | os.PathLike, out_root: str 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m rrlib.experiments.downstream_tables run --profile medium [--trials N] --out-root DIR --json FILE`` or
-    ``... copy SRC DEST`` (see :func:`copy_results`)."""
+    ``... copy SRC DEST`` (see :func:`copy_results`); the same as ``rrbook tables ...``."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m rrlib.experiments.downstream_tables")
+    add_arguments(parser)
+    run_command(parser.parse_args(argv), argv)
+
+
+def add_arguments(parser: Any) -> None:
+    """The sub-commands ``run`` and ``copy`` of ``python -m rrlib.experiments.downstream_tables`` and ``rrbook
+    tables`` (on the ``argparse`` parser ``parser``)."""
     sub = parser.add_subparsers(dest="cmd", required=True)
-    p_run = sub.add_parser("run")
+    p_run = sub.add_parser("run", help="train and evaluate the tables' grid, write its JSON")
     p_run.add_argument("--profile", choices=("quick", "medium", "full"), default="medium")
     p_run.add_argument("--seed", type=int, default=0)
     p_run.add_argument("--trials", type=int, default=None,
@@ -623,12 +630,19 @@ def main(argv: list[str] | None = None) -> None:
                        help="the paper's table to run (default: the profile's, Fashion-MNIST = Table 4)")
     p_run.add_argument("--out-root", required=True)
     p_run.add_argument("--json", required=True)
-    p_copy = sub.add_parser("copy")
+    p_copy = sub.add_parser("copy", help="copy a finished run's JSON into results/ (optionally with weights)")
     p_copy.add_argument("src")
     p_copy.add_argument("dest")
     p_copy.add_argument("--out-root", default=None, help="the run's folder: add the encoders' per-epoch histories")
     p_copy.add_argument("--weights", default=None, help="also export the first seed's weights into this folder")
-    args = parser.parse_args(argv)
+    p_run.set_defaults(_tables_parser=p_run)
+    p_copy.set_defaults(_tables_parser=p_copy)
+
+
+def run_command(args: Any, argv: list[str] | None = None) -> int:
+    """Run the parsed ``run``/``copy`` (:func:`add_arguments`; ``argv``: the words after the program, recorded as
+    the command); returns 0."""
+    parser = args._tables_parser
     if args.cmd == "copy":
         print(copy_results(args.src, args.dest, args.out_root))
         if args.weights is not None:
@@ -638,7 +652,7 @@ def main(argv: list[str] | None = None) -> None:
             config = TablesConfig.from_recorded(metrics["config"])
             for path in export_weights(config, args.out_root, args.weights, seed=config.seed).values():
                 print(path)
-        return
+        return 0
     from rrlib.runtime import configure_threads
 
     configure_threads()
@@ -653,6 +667,7 @@ def main(argv: list[str] | None = None) -> None:
     result = run(config, args.out_root, log=lambda line: print(time.strftime("%H:%M:%S"), line, flush=True),
                  command=command)
     print(save_json(result, args.json), flush=True)
+    return 0
 
 
 if __name__ == "__main__":
