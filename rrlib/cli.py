@@ -81,11 +81,19 @@ from typing import Any
 
 from rrlib import distributed
 from rrlib.attacks import ThreatModel
+from rrlib.cli_flags import (
+    DeprecatedAlias,
+    add_config_flags,
+    add_run_flags,
+    eval_fraction,
+    flag_of,
+    given_fields,
+    seed_number,
+)
 from rrlib.console import quiet_broken_pipe
 from rrlib.data import DATASETS, SPLITS, canonical_name, data_dir, get_spec, load_dataset
-from rrlib.mi.checkpoint_estimate import PAPER_CRITIC_EPOCHS, PAPER_CRITIC_LR
+from rrlib.mi.checkpoint_estimate import PAPER_CRITIC_EPOCHS
 from rrlib.mi.runs import ESTIMATOR_LOSSES
-from rrlib.models.representations import REPRESENTATIONS
 from rrlib.validation import check_int, check_radius
 
 
@@ -98,69 +106,22 @@ class Command:
     run: Callable[[argparse.Namespace], int]
 
 
-def _adv_eps(text: str) -> str | float:
-    if text == "paper":
-        return text
-    try:
-        value = eval_fraction(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--adv-eps must be a number (e.g. 0.1 or 8/255) or 'paper', got {text!r}"
-        ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"--adv-eps must be non-negative, got {text!r}")
-    return value
-
-
-def eval_fraction(text: str) -> float:
-    """Parse ``"0.1"`` or a fraction ``"8/255"`` (no other expressions)."""
-    num, sep, den = text.partition("/")
-    try:
-        return float(num) / float(den) if sep else float(num)
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f"not a number or fraction: {text!r}") from None
-
-
 def _train_arguments(p: argparse.ArgumentParser) -> None:
-    from rrlib.models import HEADS, MODELS
-    from rrlib.train.supervised import OPTIMIZERS
+    from rrlib.train.supervised import TrainConfig
 
-    p.add_argument(
-        "--dataset", default="fashion-mnist", help=f"one of {sorted(DATASETS)} (default fashion-mnist)"
-    )
-    p.add_argument("--model", default="baseline_h", choices=MODELS)
-    p.add_argument("--head", default=None, choices=HEADS, help="baseline_h only (default mlp)")
-    p.add_argument("--width", type=float, default=None, help="baseline_h width multiplier (default 1)")
-    p.add_argument(
-        "--epochs", type=int, default=None, help="default: the paper's (300 Baseline-H, 200 CIFAR nets)"
-    )
-    p.add_argument("--batch-size", type=int, default=None, help="default 128")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument(
-        "--adv-eps",
-        type=_adv_eps,
-        default=None,
-        help="PGD adversarial training radius (number, fraction like 8/255, or 'paper'); "
-        "omit for standard training",
-    )
-    p.add_argument("--adv-steps", type=int, default=None)
-    p.add_argument("--adv-step-size", type=float, default=None)
-    p.add_argument(
-        "--eval-eps", type=eval_fraction, default=None, help="evaluation ε (default: the dataset's)"
-    )
+    add_config_flags(
+        p, TrainConfig, "dataset", "model", "head", "width", "epochs", "batch_size", "optimizer", "lr", "adv_eps",
+        "adv_steps", "adv_step_size", "eval_eps", "eval_every", "train_subset", "test_subset", "seed",
+        defaults={"dataset": "fashion-mnist", "model": "baseline_h", "seed": 0}, types={"dataset": str},
+        helps={"dataset": f"one of {sorted(DATASETS)} (default fashion-mnist)", "head": "baseline_h only (default mlp)",
+               "epochs": "default: the paper's (300 Baseline-H, 200 CIFAR nets)", "batch_size": "default 128",
+               "lr": "learning rate (default: the paper's)"})
     p.add_argument("--no-adv-eval", action="store_true", help="skip adversarial evaluation")
-    p.add_argument("--eval-every", type=int, default=None)
-    p.add_argument("--train-subset", type=int, default=None)
-    p.add_argument("--test-subset", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: the results cache)")
-    p.add_argument("--data-root", type=Path, default=None, help=f"data directory (default {data_dir()})")
+    add_run_flags(p, "device", "out", "data_root", out="output folder (default: the results cache)")
     p.add_argument("--checkpoint-every", type=int, default=None, help="also checkpoint every N steps")
     p.add_argument("--max-steps", type=int, default=None, help="stop after N optimiser steps (resume later)")
-    p.add_argument("--no-progress", action="store_true")
+    add_run_flags(p, "no_progress")
 
 
 def _train_config(args: argparse.Namespace):
@@ -230,7 +191,7 @@ def _flag_named(err: Exception, flags: dict[str, str]) -> Exception:
 
 
 #: train-model: the configuration fields a library message may start with, and their flags.
-_TRAIN_FLAGS = {**{f: "--" + f.replace("_", "-") for f in (
+_TRAIN_FLAGS = {**{f: flag_of(f) for f in (
     "head", "width", "epochs", "batch_size", "optimizer", "lr", "adv_eps", "adv_steps", "adv_step_size", "eval_eps",
     "eval_every", "train_subset", "test_subset", "seed")}, "steps": "--adv-steps", "step_size": "--adv-step-size"}
 
@@ -346,83 +307,30 @@ def _download_run(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------- estimate-mi
-class _DeprecatedAlias(argparse.Action):
-    """Store the value like the new flag does and print a deprecation line naming it (``--attack-lr``)."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: str | None = None) -> None:
-        print(f"warning: {option_string} is deprecated; use --step-size (the book's η) instead", file=sys.stderr)
-        setattr(namespace, self.dest, values)
-
-
-def _seeds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a seed must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a seed must be a non-negative integer, got {text!r}")
-    return value
-
-
 def _mi_arguments(p: argparse.ArgumentParser) -> None:
-    from rrlib.attacks import NORM_CHOICES
-    from rrlib.mi.worst_case import GRADIENT_PATHS, SELECTIONS
+    from rrlib.mi.checkpoint_estimate import EstimateMIRequest as Request
 
-    p.add_argument(
-        "--checkpoint", type=Path, required=True,
-        help="checkpoint.pt written by train-model, or the folder holding it",
-    )
-    p.add_argument(
-        "--representation", choices=REPRESENTATIONS, default="logits",
-        help="logits: the model's output layer (the paper's Figures 1-2); z: model.representation(x), the 64-d "
-        "Baseline-H code (default logits)",
-    )
-    p.add_argument("--critic-hidden", type=int, default=2048, help="critic width (default 2048, the paper's)")
-    p.add_argument(
-        "--estimator-loss", choices=ESTIMATOR_LOSSES, default="both",
-        help="normal MI, worst-case MI, or both and RV = normal - worst (default both)",
-    )
-    p.add_argument("--eps", type=eval_fraction, default=None, help="attack radius, e.g. 0.1 or 8/255 "
-                   "(default: the dataset's, supplement D.1)")
-    p.add_argument("--attack-steps", type=int, default=None, help="PGD steps S (default: the dataset's)")
-    p.add_argument("--step-size", type=eval_fraction, default=None, help="PGD step size η (default: the dataset's)")
-    p.add_argument("--attack-lr", type=eval_fraction, dest="step_size", action=_DeprecatedAlias,
+    add_config_flags(p, Request, "checkpoint", "representation", "critic_hidden", "estimator_loss", "eps",
+                     "attack_steps", "step_size", keep_defaults=True, required=("checkpoint",),
+                     choices={"estimator_loss": ESTIMATOR_LOSSES},
+                     helps={"estimator_loss": "normal MI, worst-case MI, or both and RV = normal - worst "
+                                              "(default both)", "attack_steps": "PGD steps S (default: the dataset's)"})
+    p.add_argument("--attack-lr", type=eval_fraction, dest="step_size", action=DeprecatedAlias,
                    help="deprecated alias of --step-size")
-    p.add_argument("--norm", choices=NORM_CHOICES, default=None, help="attack norm (default: the dataset's, linf)")
-    p.add_argument(
-        "--gradient", choices=GRADIENT_PATHS, default="representation",
-        help="the adversary's gradient: through z only (the official code, default) or through both critic "
-        "inputs (Algorithm 1 as printed)",
-    )
-    length = p.add_mutually_exclusive_group()
-    length.add_argument("--iterations", type=int, default=None, help="critic training iterations T")
-    length.add_argument(
-        "--epochs", type=float, default=None,
-        help=f"critic training length in passes over the training set (default {PAPER_CRITIC_EPOCHS}, the paper's)",
-    )
-    p.add_argument("--batch-size", type=int, default=128, help="batch size B (default 128)")
-    p.add_argument("--lr", type=float, default=PAPER_CRITIC_LR, help=f"critic Adam lr (default {PAPER_CRITIC_LR:g})")
-    p.add_argument(
-        "--test-batches", type=int, default=None, help="test batches K (default: every full batch of the test set)"
-    )
-    p.add_argument(
-        "--select", choices=SELECTIONS, default="best",
-        help="best: the critic with the largest training estimate (Algorithm 2); last: the final one",
-    )
-    p.add_argument("--train-subset", type=int, default=None, help="critic training images (default: all)")
-    p.add_argument("--test-subset", type=int, default=None, help="test images (default: all)")
+    add_config_flags(p, Request, "norm", "gradient", keep_defaults=True)
+    add_config_flags(p.add_mutually_exclusive_group(), Request, "iterations", "epochs", helps={
+        "epochs": f"critic training length in passes over the training set (default {PAPER_CRITIC_EPOCHS}, the "
+                  "paper's)"})
+    add_config_flags(p, Request, "batch_size", "lr", "test_batches", "select", "train_subset", "test_subset",
+                     keep_defaults=True, helps={"batch_size": "batch size B", "lr": "critic Adam lr",
+                                                "train_subset": "critic training images (default: all)"})
     seeds = p.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=_seeds, default=None, help="one seed (default 0)")
-    seeds.add_argument("--seeds", type=_seeds, nargs="+", default=None, help="several seeds, e.g. 0 1 2")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads during the run (default: torch's)")
-    p.add_argument("--data-root", type=Path, default=None, help=f"data directory (default {data_dir()})")
-    p.add_argument(
-        "--out", type=Path, default=None,
-        help="JSON file for the results (default: estimate-mi-<representation>-<loss>-<hash>.json next to the "
-        "checkpoint)",
-    )
+    seeds.add_argument("--seed", type=seed_number, default=None, help="one seed (default 0)")
+    seeds.add_argument("--seeds", type=seed_number, nargs="+", default=None, help="several seeds, e.g. 0 1 2")
+    add_run_flags(p, "device")
+    add_config_flags(p, Request, "threads", keep_defaults=True)
+    add_run_flags(p, "data_root", "out", out="JSON file for the results (default: estimate-mi-<representation>-"
+                  "<loss>-<hash>.json next to the checkpoint)")
 
 
 def _mi_run(args: argparse.Namespace) -> int:
@@ -447,32 +355,10 @@ def _mi_run(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------ train-encoder
-def _dataset(text: str) -> str:
-    try:
-        return canonical_name(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _given(args: argparse.Namespace, names: dict[str, str]) -> dict[str, Any]:
-    """``{config field: value}`` of the arguments given on the command line (the library keeps its defaults)."""
-    return {field: getattr(args, dest) for dest, field in names.items() if getattr(args, dest) is not None}
-
-
-_ATTACK_FIELDS = {"eps": "eps", "attack_steps": "attack_steps", "step_size": "attack_step_size"}
-
-
-def _attack_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--eps", type=eval_fraction, default=None,
-                   help="attack radius, e.g. 0.1 or 8/255 (default: the dataset's, supplement D.1)")
-    p.add_argument("--attack-steps", type=int, default=None, help="PGD steps (default: the dataset's)")
-    p.add_argument("--step-size", type=eval_fraction, default=None, help="PGD step size (default: the dataset's)")
-
-
-def _attack_flags(fields: dict[str, str]) -> dict[str, str]:
-    """Configuration field → flag for the ``fields`` (flag dest → field) of train-encoder / train-classifier, and
-    for the attack's own fields (a :class:`ThreatModel` message starts with ``steps`` or ``step_size``)."""
-    return {**{field: "--" + dest.replace("_", "-") for dest, field in fields.items()},
+def _field_flags(config_type: type) -> dict[str, str]:
+    """Configuration field → flag for every field of ``config_type``, and for the attack's own fields (a
+    :class:`ThreatModel` message starts with ``steps`` or ``step_size``)."""
+    return {**{f: flag_of(f) for f in config_type.__dataclass_fields__},
             "steps": "--attack-steps", "step_size": "--step-size"}
 
 
@@ -481,17 +367,14 @@ def _check_attack_flags(args: argparse.Namespace, dataset: str) -> None:
     if args.eps is not None:
         check_radius("--eps", args.eps)
     missing = [flag for flag, value in (("--eps", args.eps), ("--attack-steps", args.attack_steps),
-                                        ("--step-size", args.step_size)) if value is None]
+                                        ("--step-size", args.attack_step_size)) if value is None]
     if get_spec(dataset).threat is None and missing:
         raise ValueError(f"--dataset {dataset} has no threat model in the paper: give {', '.join(missing)} "
                          "(e.g. --eps 0.3 --attack-steps 3 --step-size 0.1)")
 
 
-def _run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=None, help="initialisation, batch order, subsets (default 0)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N, mps")
-    p.add_argument("--data-root", type=Path, default=None, help=f"data directory (default {data_dir()})")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (the per-epoch lines stay)")
+#: The attack of train-encoder and train-classifier.
+_ATTACK = ("eps", "attack_steps", "attack_step_size")
 
 
 def _error(err: BaseException) -> int:
@@ -500,21 +383,16 @@ def _error(err: BaseException) -> int:
 
 
 def _encoder_arguments(p: argparse.ArgumentParser) -> None:
-    from rrlib.train.encoder import ESTIMATOR_LOSSES
+    from rrlib.train.encoder import ESTIMATOR_LOSSES, EncoderConfig
 
-    p.add_argument("--dataset", type=_dataset, default="fashion-mnist",
-                   help=f"one of {sorted(DATASETS)} (default fashion-mnist)")
-    p.add_argument("--estimator-loss", choices=ESTIMATOR_LOSSES, required=True,
-                   help="normal: DIM (Hjelm et al.); worst: worst-case MI, Eq. (5.4)")
-    p.add_argument("--out", type=Path, required=True, help="output folder (checkpoint.pt, metrics.json)")
-    p.add_argument("--epochs", type=int, default=None, help="default 300 (the paper's)")
-    p.add_argument("--train-subset", type=int, default=None, help="training images (default: all)")
-    p.add_argument("--width", type=float, default=None, help="Baseline-H width multiplier (default 1)")
-    p.add_argument("--critic-hidden", type=int, default=None, help="critic width (default 2048, the paper's)")
-    p.add_argument("--batch-size", type=int, default=None, help="default 128")
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-4)")
-    _attack_arguments(p)
-    _run_arguments(p)
+    add_config_flags(p, EncoderConfig, "dataset", "estimator_loss", defaults={"dataset": "fashion-mnist"},
+                     required=("estimator_loss",),
+                     choices={"estimator_loss": ESTIMATOR_LOSSES},
+                     helps={"dataset": f"one of {sorted(DATASETS)} (default fashion-mnist)"})
+    add_run_flags(p, "out", required=("out",))
+    add_config_flags(p, EncoderConfig, "epochs", "train_subset", "width", "critic_hidden", "batch_size", "lr", *_ATTACK,
+                     "seed", helps={"epochs": "default 300 (the paper's)"})
+    add_run_flags(p, "device", "data_root", "no_progress")
 
 
 def _encoder_line(record: dict[str, Any], epochs: int) -> str:
@@ -530,15 +408,13 @@ def _describe_threat(threat: ThreatModel) -> str:
 def _encoder_run(args: argparse.Namespace) -> int:
     from rrlib.train.encoder import CHECKPOINT_FILE, METRICS_FILE, EncoderConfig, train_encoder
 
-    fields = {"epochs": "epochs", "train_subset": "train_subset", "width": "width", "critic_hidden": "critic_hidden",
-              "batch_size": "batch_size", "lr": "lr", "seed": "seed", **_ATTACK_FIELDS}
     try:
         _check_width(args.width)
         _check_attack_flags(args, args.dataset)
-        config = EncoderConfig(dataset=args.dataset, estimator_loss=args.estimator_loss, **_given(args, fields))
+        config = EncoderConfig(**given_fields(args, EncoderConfig))
         device = _device(args.device)
     except ValueError as err:
-        return _error(_flag_named(err, _attack_flags(fields)))
+        return _error(_flag_named(err, _field_flags(EncoderConfig)))
     except RuntimeError as err:
         return _error(err)
     what = "DIM (normal MI)" if config.estimator_loss == "normal" else "worst-case MI"
@@ -559,30 +435,21 @@ def _encoder_run(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------ train-classifier
 def _classifier_arguments(p: argparse.ArgumentParser) -> None:
-    from rrlib.models import HEADS
-    from rrlib.train.downstream import CLASSIFIER_LOSSES
+    from rrlib.train.downstream import ClassifierConfig
 
     p.add_argument("--encoder", type=Path, required=True, help="folder of a finished train-encoder run")
-    p.add_argument("--head", choices=HEADS, required=True, help="mlp: FC 200 -> FC 10; linear: FC 10")
-    p.add_argument("--classifier-loss", choices=CLASSIFIER_LOSSES, required=True,
-                   help="standard: clean cross-entropy; robust: PGD adversarial training of the head")
-    p.add_argument("--out", type=Path, required=True, help="output folder (checkpoint.pt, metrics.json)")
-    p.add_argument("--dataset", type=_dataset, default=None,
-                   help="must be the encoder's (default: the encoder's dataset)")
-    p.add_argument("--epochs", type=int, default=None, help="default 500")
-    p.add_argument("--train-subset", type=int, default=None, help="training images before the validation split "
-                   "(default: all)")
-    p.add_argument("--val-size", type=int, default=None, help="held-out images choosing the best / E.S. epoch "
-                   "(default 5000; 0: none)")
-    p.add_argument("--test-subset", type=int, default=None, help="test images (default: all)")
-    p.add_argument("--batch-size", type=int, default=None, help="default 128")
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-4)")
-    p.add_argument("--eval-every", type=int, default=None, help="evaluate every N epochs and at the last (default 1)")
-    _attack_arguments(p)
+    add_config_flags(p, ClassifierConfig, "head", "classifier_loss", required=("head", "classifier_loss"),
+                     helps={"head": "mlp: FC 200 -> FC 10; linear: FC 10"})
+    add_run_flags(p, "out", required=("out",))
+    add_config_flags(p, ClassifierConfig, "dataset", "epochs", "train_subset", "val_size", "test_subset", "batch_size",
+                     "lr", "eval_every", *_ATTACK, helps={
+                         "dataset": "must be the encoder's (default: the encoder's dataset)",
+                         "train_subset": "training images before the validation split (default: all)"})
     p.add_argument("--autoattack", type=int, default=None, metavar="N",
                    help="also evaluate the final and the best head with AutoAttack (standard) on N test images "
                    "(needs torchattacks)")
-    _run_arguments(p)
+    add_config_flags(p, ClassifierConfig, "seed")
+    add_run_flags(p, "device", "data_root", "no_progress")
 
 
 def _classifier_line(record: dict[str, Any], epochs: int) -> str:
@@ -600,9 +467,6 @@ def _classifier_run(args: argparse.Namespace) -> int:
     from rrlib.train.downstream import CHECKPOINT_FILE, METRICS_FILE, ClassifierConfig, train_classifier
     from rrlib.train.encoder import load_encoder
 
-    fields = {"epochs": "epochs", "train_subset": "train_subset", "val_size": "val_size",
-              "test_subset": "test_subset", "batch_size": "batch_size", "lr": "lr", "eval_every": "eval_every",
-              "seed": "seed", **_ATTACK_FIELDS}
     try:
         if args.autoattack is not None:
             check_int("--autoattack", args.autoattack, 1)
@@ -614,10 +478,9 @@ def _classifier_run(args: argparse.Namespace) -> int:
                              f"omit --dataset (or give --dataset {dataset}), or train an encoder on "
                              f"{args.dataset!r} with train-encoder")
         _check_attack_flags(args, dataset)
-        config = ClassifierConfig(dataset=dataset, head=args.head, classifier_loss=args.classifier_loss,
-                                  **_given(args, fields))
+        config = ClassifierConfig(**{**given_fields(args, ClassifierConfig), "dataset": dataset})
     except (CheckpointError, ValueError, RuntimeError) as err:
-        return _error(_flag_named(err, _attack_flags(fields)))
+        return _error(_flag_named(err, _field_flags(ClassifierConfig)))
     print(f"train-classifier: {config.head} head, {config.classifier_loss} loss, on the frozen "
           f"{encoder.config.estimator_loss} encoder {args.encoder} ({get_spec(config.dataset).title}), "
           f"{config.epochs} epochs, device {device}; attack {_describe_threat(config.threat())} -> {args.out}")
@@ -658,8 +521,7 @@ def _sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell", default=None, metavar="NAME", help="run only this cell (names: --list)")
     p.add_argument("--dry-run", action="store_true", help="print what would run, train nothing")
     p.add_argument("--seed", type=int, default=0, help="first seed of the trials (default 0)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N, mps")
-    p.add_argument("--data-root", type=Path, default=None, help=f"data directory (default {data_dir()})")
+    add_run_flags(p, "device", "data_root")
 
 
 def _sweep_run(args: argparse.Namespace) -> int:
