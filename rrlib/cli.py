@@ -70,31 +70,38 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import sys
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rrlib import distributed
 from rrlib.attacks import ThreatModel
+from rrlib.cli_checks import (
+    TRAIN_FLAGS,
+    check_attack_flags,
+    check_width,
+    device_flag,
+    field_flags,
+    flag_named,
+)
+from rrlib.cli_checks import check_train_flags as _check_train_flags
+from rrlib.cli_checks import train_config as _train_config
 from rrlib.cli_flags import (
     DeprecatedAlias,
     add_config_flags,
     add_run_flags,
     eval_fraction,
-    flag_of,
     given_fields,
     seed_number,
 )
-from rrlib.console import quiet_broken_pipe
+from rrlib.console import error_line, guarded_training, one_line_warnings, quiet_broken_pipe
 from rrlib.data import DATASETS, SPLITS, canonical_name, data_dir, get_spec, load_dataset
 from rrlib.mi.checkpoint_estimate import PAPER_CRITIC_EPOCHS
 from rrlib.mi.runs import ESTIMATOR_LOSSES
-from rrlib.validation import check_int, check_radius
+from rrlib.validation import check_int
 
 
 @dataclass(frozen=True)
@@ -124,148 +131,6 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     add_run_flags(p, "no_progress")
 
 
-def _train_config(args: argparse.Namespace):
-    from rrlib.train.supervised import paper_config
-
-    overrides = {
-        k: v
-        for k, v in {
-            "head": args.head,
-            "width": args.width,
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "optimizer": args.optimizer,
-            "lr": args.lr,
-            "adv_steps": args.adv_steps,
-            "adv_step_size": args.adv_step_size,
-            "eval_eps": args.eval_eps,
-            "eval_every": args.eval_every,
-            "train_subset": args.train_subset,
-            "test_subset": args.test_subset,
-        }.items()
-        if v is not None
-    }
-    if args.adv_eps is not None and args.adv_eps != "paper":
-        overrides["adv_eps"] = args.adv_eps
-    if args.no_adv_eval:
-        overrides["eval_adversarial"] = False
-    if args.no_amp:
-        overrides["amp"] = False
-    return paper_config(
-        args.dataset, args.model, adversarial=args.adv_eps == "paper", seed=args.seed, **overrides
-    )
-
-
-#: The largest ``--width``. Baseline-H has about 3.1 M parameters at width 1 on 28×28 images (4.9 M on 32×32) and
-#: grows as width², so width 16 already means 0.8–1.3 G parameters (3–5 GB of float32 weights, about four times that
-#: while training with Adam); ``--width 1e9`` would ask for 4 TB in its first layer.
-MAX_WIDTH = 16.0
-
-
-def _check_width(width: float | None) -> None:
-    if width is not None and not (math.isfinite(width) and 0 < width <= MAX_WIDTH):
-        raise ValueError(f"--width {width:g}: the Baseline-H width multiplier must be a number in (0, {MAX_WIDTH:g}] "
-                         "(1 is the paper's network, 0.125 the quick profile's; parameters grow as width²)")
-
-
-def _device(text: str) -> Any:
-    """:func:`rrlib.runtime.select_device` of ``--device``; its refusal (unknown name, CUDA absent) as a ``ValueError``
-    that names the flag."""
-    from rrlib.runtime import select_device
-
-    try:
-        return select_device(text)
-    except (ValueError, RuntimeError) as err:
-        raise ValueError(f"--device {text}: {err}") from None
-
-
-def _flag_named(err: Exception, flags: dict[str, str]) -> Exception:
-    """``err`` with its leading configuration field (``"adv_steps must be ..."``, ``"step_size=0.7 exceeds ..."``)
-    named as the flag that sets it, when ``flags`` (field → flag) knows the field."""
-    text = str(err)
-    field = text.split(" ", 1)[0].split("=", 1)[0]
-    if field not in flags:
-        return err
-    rest = text[len(field):].replace(" or None, got", ", got", 1).replace(" must be None or ", " must be ", 1)
-    return ValueError(flags[field] + (" " + rest[1:] if rest.startswith("=") else rest))
-
-
-#: train-model: the configuration fields a library message may start with, and their flags.
-_TRAIN_FLAGS = {**{f: flag_of(f) for f in (
-    "head", "width", "epochs", "batch_size", "optimizer", "lr", "adv_eps", "adv_steps", "adv_step_size", "eval_eps",
-    "eval_every", "train_subset", "test_subset", "seed")}, "steps": "--adv-steps", "step_size": "--adv-step-size"}
-
-
-def _check_train_flags(args: argparse.Namespace) -> None:
-    """train-model's checks that need no data: ranges, contradictions, and the attack a dataset without a threat
-    model in the paper must be given (``ValueError`` naming flags, before anything is built or written)."""
-    spec = get_spec(args.dataset)
-    _check_width(args.width)
-    for flag, value in (("--adv-eps", args.adv_eps), ("--eval-eps", args.eval_eps)):
-        if value is not None and value != "paper":
-            check_radius(flag, value)
-    if args.no_adv_eval and args.eval_eps is not None:
-        raise ValueError(f"--eval-eps {args.eval_eps:g} with --no-adv-eval: there is no adversarial evaluation to "
-                         "take that radius; give one of them, not both")
-    given = [f"{flag} {value:g}" for flag, value in (("--adv-steps", args.adv_steps),
-                                                     ("--adv-step-size", args.adv_step_size)) if value is not None]
-    if given and args.adv_eps is None and args.eval_eps is None:
-        raise ValueError(f"{' '.join(given)} without --adv-eps: training is standard, so no training attack takes "
-                         "them; give --adv-eps EPS (or 'paper') to train adversarially, "
-                         + ("or leave them out" if args.no_adv_eval else
-                            "or --eval-eps EPS with them to set only the evaluation attack"))
-    if spec.threat is not None:
-        return
-    if args.adv_eps == "paper":
-        raise ValueError(f"--adv-eps paper: --dataset {spec.name} has no threat model in the paper; give --adv-eps a "
-                         "number, with --adv-steps and --adv-step-size")
-    missing = [] if args.adv_eps is not None or args.eval_eps is not None else ["--eval-eps EPS"]
-    missing += [f for f, v in (("--adv-steps S", args.adv_steps), ("--adv-step-size ETA", args.adv_step_size))
-                if v is None]
-    if args.adv_eps is not None and missing:
-        raise ValueError(f"--dataset {spec.name} has no threat model in the paper: give the training attack's "
-                         f"{' '.join(missing)} with --adv-eps {args.adv_eps:g}")
-    if not args.no_adv_eval and missing:
-        raise ValueError(f"--dataset {spec.name} has no threat model in the paper: give the evaluation attack as "
-                         f"{' '.join(missing)} (e.g. --eval-eps 0.3 --adv-steps 3 --adv-step-size 0.1), or "
-                         "--no-adv-eval to skip adversarial evaluation")
-
-
-@contextlib.contextmanager
-def _one_line_warnings() -> Iterator[None]:
-    """Show warnings (e.g. a fallback to the previous checkpoint) as one ``warning: ...`` line on stderr."""
-    saved = warnings.showwarning
-
-    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-        print(f"warning: {message}", file=sys.stderr)
-
-    warnings.showwarning = show
-    try:
-        yield
-    finally:
-        warnings.showwarning = saved
-
-
-def _guarded_training(train: Callable[[], Any], out: Path) -> tuple[Any, int]:
-    """Run ``train()`` as the three training commands do: warnings as one line, a bad checkpoint or configuration
-    as one ``error:`` line (exit 2), Ctrl-C as a line saying how to resume (exit 130). Returns (result, 0) or
-    (None, exit code)."""
-    from rrlib.train.checkpoint import CheckpointError
-    from rrlib.train.run_folder import FinishedRunError
-
-    try:
-        with _one_line_warnings():
-            return train(), 0
-    except FinishedRunError as done:  # finished earlier, checkpoint gone: reported, not retrained (exit 0)
-        print(f"finished: {done}")
-        return None, 0
-    except (CheckpointError, ValueError, FileExistsError, FileNotFoundError) as err:
-        return None, _error(err)
-    except KeyboardInterrupt:
-        print(f"interrupted; rerun the same command to continue from the last checkpoint in {out}", file=sys.stderr)
-        return None, 130
-
-
 def _train_run(args: argparse.Namespace) -> int:
     from rrlib.train.cache import config_hash, entry_dir
     from rrlib.train.supervised import CHECKPOINT_FILE, METRICS_FILE, train_model
@@ -273,9 +138,9 @@ def _train_run(args: argparse.Namespace) -> int:
     try:
         _check_train_flags(args)
         config = _train_config(args)
-        device = _device(args.device)
+        device = device_flag(args.device)
     except ValueError as err:
-        return _error(_flag_named(err, _TRAIN_FLAGS))
+        return error_line(flag_named(err, TRAIN_FLAGS))
     out = args.out if args.out is not None else entry_dir(config)
     threat = config.train_threat()
     print(
@@ -283,7 +148,7 @@ def _train_run(args: argparse.Namespace) -> int:
         f"{'adversarial ' + str(threat) if threat else 'standard'}, device {device}"
     )
     print(f"config {config_hash(config)[:12]} → {out}")
-    result, code = _guarded_training(lambda: train_model(
+    result, code = guarded_training(lambda: train_model(
         config, device=device, checkpoint_path=out / CHECKPOINT_FILE, checkpoint_every=args.checkpoint_every,
         max_steps=args.max_steps, data_root=args.data_root, log=print, show_progress=not args.no_progress), out)
     if code or result is None:
@@ -339,11 +204,11 @@ def _mi_run(args: argparse.Namespace) -> int:
     seeds = tuple(args.seeds) if args.seeds is not None else (0 if args.seed is None else args.seed,)
     fields = {k: getattr(args, k) for k in EstimateMIRequest.__dataclass_fields__ if k != "seeds"}
     try:
-        device = _device(args.device)
-        with _one_line_warnings():
+        device = device_flag(args.device)
+        with one_line_warnings():
             plan = prepare_estimate(EstimateMIRequest(**fields, seeds=seeds), device)
     except (FileNotFoundError, ValueError, RuntimeError) as err:
-        return _error(err)
+        return error_line(err)
     if plan.previous is not None:
         summary = " | ".join(f"{key} {plan.previous[key]['mean']:.4f}" for key in ("normal", "worst", "rv")
                              if plan.previous.get(key) is not None)
@@ -355,31 +220,8 @@ def _mi_run(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------ train-encoder
-def _field_flags(config_type: type) -> dict[str, str]:
-    """Configuration field → flag for every field of ``config_type``, and for the attack's own fields (a
-    :class:`ThreatModel` message starts with ``steps`` or ``step_size``)."""
-    return {**{f: flag_of(f) for f in config_type.__dataclass_fields__},
-            "steps": "--attack-steps", "step_size": "--step-size"}
-
-
-def _check_attack_flags(args: argparse.Namespace, dataset: str) -> None:
-    """``--eps`` inside the input box, and the whole attack given for a dataset without one in the paper."""
-    if args.eps is not None:
-        check_radius("--eps", args.eps)
-    missing = [flag for flag, value in (("--eps", args.eps), ("--attack-steps", args.attack_steps),
-                                        ("--step-size", args.attack_step_size)) if value is None]
-    if get_spec(dataset).threat is None and missing:
-        raise ValueError(f"--dataset {dataset} has no threat model in the paper: give {', '.join(missing)} "
-                         "(e.g. --eps 0.3 --attack-steps 3 --step-size 0.1)")
-
-
 #: The attack of train-encoder and train-classifier.
 _ATTACK = ("eps", "attack_steps", "attack_step_size")
-
-
-def _error(err: BaseException) -> int:
-    print(f"error: {err}", file=sys.stderr)
-    return 2
 
 
 def _encoder_arguments(p: argparse.ArgumentParser) -> None:
@@ -409,20 +251,20 @@ def _encoder_run(args: argparse.Namespace) -> int:
     from rrlib.train.encoder import CHECKPOINT_FILE, METRICS_FILE, EncoderConfig, train_encoder
 
     try:
-        _check_width(args.width)
-        _check_attack_flags(args, args.dataset)
+        check_width(args.width)
+        check_attack_flags(args, args.dataset)
         config = EncoderConfig(**given_fields(args, EncoderConfig))
-        device = _device(args.device)
+        device = device_flag(args.device)
     except ValueError as err:
-        return _error(_flag_named(err, _field_flags(EncoderConfig)))
+        return error_line(flag_named(err, field_flags(EncoderConfig)))
     except RuntimeError as err:
-        return _error(err)
+        return error_line(err)
     what = "DIM (normal MI)" if config.estimator_loss == "normal" else "worst-case MI"
     print(f"train-encoder: {what} on {get_spec(config.dataset).title}, {config.epochs} epochs, device {device}; "
           f"attack {_describe_threat(config.threat())} -> {args.out}")
     if (args.out / CHECKPOINT_FILE).is_file():
         print(f"found {args.out / CHECKPOINT_FILE}: continuing (or reusing) it")
-    result, code = _guarded_training(lambda: train_encoder(
+    result, code = guarded_training(lambda: train_encoder(
         config, args.out, device=device, data_root=args.data_root, show_progress=not args.no_progress,
         on_epoch=lambda rec: print(_encoder_line(rec, config.epochs), flush=True)), args.out)
     if code or result is None:
@@ -470,23 +312,23 @@ def _classifier_run(args: argparse.Namespace) -> int:
     try:
         if args.autoattack is not None:
             check_int("--autoattack", args.autoattack, 1)
-        device = _device(args.device)
+        device = device_flag(args.device)
         encoder = load_encoder(args.encoder, device="cpu")
         dataset = encoder.config.dataset
         if args.dataset is not None and args.dataset != dataset:
             raise ValueError(f"--dataset {args.dataset}: the encoder in {args.encoder} was trained on {dataset!r}; "
                              f"omit --dataset (or give --dataset {dataset}), or train an encoder on "
                              f"{args.dataset!r} with train-encoder")
-        _check_attack_flags(args, dataset)
+        check_attack_flags(args, dataset)
         config = ClassifierConfig(**{**given_fields(args, ClassifierConfig), "dataset": dataset})
     except (CheckpointError, ValueError, RuntimeError) as err:
-        return _error(_flag_named(err, _field_flags(ClassifierConfig)))
+        return error_line(flag_named(err, field_flags(ClassifierConfig)))
     print(f"train-classifier: {config.head} head, {config.classifier_loss} loss, on the frozen "
           f"{encoder.config.estimator_loss} encoder {args.encoder} ({get_spec(config.dataset).title}), "
           f"{config.epochs} epochs, device {device}; attack {_describe_threat(config.threat())} -> {args.out}")
     if (args.out / CHECKPOINT_FILE).is_file():
         print(f"found {args.out / CHECKPOINT_FILE}: continuing (or reusing) it")
-    result, code = _guarded_training(lambda: train_classifier(
+    result, code = guarded_training(lambda: train_classifier(
         config, args.encoder, args.out, device=device, data_root=args.data_root, show_progress=not args.no_progress,
         on_epoch=lambda rec: print(_classifier_line(rec, config.epochs), flush=True)), args.out)
     if code or result is None:
@@ -497,7 +339,7 @@ def _classifier_run(args: argparse.Namespace) -> int:
             metrics = add_autoattack(result, args.out / METRICS_FILE, args.autoattack, data_root=args.data_root,
                                      log=lambda line: print(line, flush=True))
         except (ImportError, ValueError) as err:
-            return _error(err)
+            return error_line(err)
     for which in ("final", "best"):
         numbers = metrics[which]
         if numbers is not None:
@@ -535,9 +377,9 @@ def _sweep_run(args: argparse.Namespace) -> int:
                 print(f"{state.cell.name:40s} {state.state:9s} {state.folder}")
             return 0
     except ValueError as err:
-        return _error(err)
+        return error_line(err)
     print(f"sweep: {args.profile} profile, {config.dataset}, {len(config.seeds)} trials -> {args.out_root}")
-    ran, code = _guarded_training(lambda: sweep(config, args.out_root, cell=args.cell, dry_run=args.dry_run),
+    ran, code = guarded_training(lambda: sweep(config, args.out_root, cell=args.cell, dry_run=args.dry_run),
                                   args.out_root)
     if code:
         return code
@@ -627,13 +469,13 @@ def _distributed_main(args: argparse.Namespace) -> int:
     """Run a command as one rank of a torchrun job: join the process group (NCCL on CUDA, Gloo on the CPU), run
     the command on this rank's device with the console output of rank 0 only, and leave the group."""
     if args.command not in DISTRIBUTED_COMMANDS:
-        return _error(ValueError(f"command {args.command!r} does not run under torchrun (WORLD_SIZE="
+        return error_line(ValueError(f"command {args.command!r} does not run under torchrun (WORLD_SIZE="
                                  f"{distributed.world_size() if distributed.is_distributed() else 'set'}); "
                                  f"valid choices: {list(DISTRIBUTED_COMMANDS)}; run it as one process"))
     try:
         device = distributed.init(args.device)
     except (ValueError, RuntimeError) as err:
-        return _error(err)
+        return error_line(err)
     try:
         args.device = str(device)
         with contextlib.ExitStack() as stack:
