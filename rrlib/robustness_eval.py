@@ -25,6 +25,7 @@ Example (Fashion-MNIST's threat model: ε = 0.1, PGD-10 with steps of 0.02)::
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -39,6 +40,7 @@ __all__ = [
     "INSTALL_HINT",
     "RobustnessReport",
     "attack_ladder",
+    "autoattack_evaluation",
     "autoattack_accuracy",
     "autoattack_examples",
     "robustness_report",
@@ -195,3 +197,40 @@ def attack_ladder(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Th
     out["autoattack"] = autoattack_accuracy(model, x, y, eps=threat.eps, norm=threat.norm, n_classes=n_classes,
                                             seed=seed, version=version)
     return out
+
+
+def autoattack_evaluation(result: Any, n_images: int, *, data_root: str | os.PathLike | None = None,
+                          seed: int = 0, version: str = "standard", batch_size: int | None = 256) -> dict[str, Any]:
+    """AutoAttack accuracy (torchattacks) of the final and the best (E.S.) head of a
+    :class:`rrlib.train.downstream.ClassifierResult` (also importable from :mod:`rrlib.train.downstream`).
+
+    On ``n_images`` test images (class-stratified, seed 0: the same images for every run), at the radius and norm
+    of ``result.config.threat()``. Returns ``{"settings": {...}, "final": acc, "best": acc or None}`` (fractions).
+    Raises ``ImportError`` with the install line when torchattacks is missing.
+    """
+    from rrlib.data import get_spec, load_dataset, subset
+    from rrlib.models.heads import build_head
+    from rrlib.train.downstream import FrozenEncoderClassifier
+
+    check_int("n_images", n_images, 1)
+    config = result.config
+    test = load_dataset(config.dataset, "test", root=data_root)
+    if n_images > len(test):
+        raise ValueError(f"n_images={n_images} but the {config.dataset!r} test split holds {len(test)} images")
+    device = next(result.model.head.parameters()).device
+    x, y = (t.to(device) for t in subset(test, n_images, 0).tensors())
+    threat = config.threat()
+    spec = get_spec(config.dataset)
+
+    def accuracy(model: nn.Module) -> float:
+        return autoattack_accuracy(model, x, y, eps=threat.eps, norm=threat.norm, n_classes=spec.n_classes,
+                                   seed=seed, version=version, batch_size=batch_size)
+
+    best = None
+    if result.best_head_state is not None:
+        head = build_head(config.head, result.model.encoder.rep_dim, spec.n_classes).to(device)
+        head.load_state_dict(result.best_head_state)
+        best = accuracy(FrozenEncoderClassifier(result.model.encoder, head).eval())
+    settings = {"n_images": n_images, "version": version, "seed": seed, "eps": threat.eps, "norm": threat.norm,
+                "images": "test split, class-stratified subset with seed 0"}
+    return {"settings": settings, "final": accuracy(result.model), "best": best}

@@ -17,7 +17,7 @@ import torch
 
 from rrlib.attacks import ThreatModel
 from rrlib.cli import build_parser, main
-from rrlib.train.encoder import EncoderConfig, train_encoder
+from rrlib.train.encoder import CHECKPOINT_FILE, TIMING_KEYS, EncoderConfig, train_encoder
 
 ATTACK = ["--attack-steps", "2", "--step-size", "0.05"]
 COMMON = ["--device", "cpu", "--no-progress", "--seed", "3"]
@@ -45,12 +45,12 @@ def run(capsys, argv):
 
 
 def _weights(folder):
-    saved = torch.load(folder / "checkpoint.pt", weights_only=True)
+    saved = torch.load(folder / CHECKPOINT_FILE, weights_only=True)
     return {**{f"g.{k}": v for k, v in saved["encoder"].items()}, **{f"T.{k}": v for k, v in saved["critic"].items()}}
 
 
 def _numbers(history):
-    return [{k: v for k, v in r.items() if k not in ("seconds", "images_per_second")} for r in history]
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in history]
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ import torch
 from torch import nn
 
 import rrlib.experiments.downstream_tables as dt
-import rrlib.train.downstream
-import rrlib.train.encoder
+import rrlib.train.jobs
 import rrlib.train.supervised
 from rrlib.experiments.downstream_tables import COLUMNS, HEADS, ROWS, TablesConfig, cells, prediction_shares, run
 
@@ -62,7 +61,7 @@ def test_second_run_trains_and_attacks_nothing(quick, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a finished cell was recomputed")
 
-    for module in (rrlib.train.encoder, rrlib.train.downstream, rrlib.train.supervised):
+    for module in (rrlib.train.jobs, rrlib.train.supervised):  # the jobs' training loaders, the supervised evaluation
         monkeypatch.setattr(module, "make_loader", refuse)
     monkeypatch.setattr(dt, "robustness_report", refuse)
     again = run(config, out, log=None)

@@ -51,6 +51,7 @@ from rrlib.runtime import atomic_write_text, managed_modes, select_device
 from rrlib.train.cache import config_hash
 from rrlib.train.downstream import ClassifierConfig, FrozenEncoderClassifier, mean_std, train_classifier
 from rrlib.train.encoder import EncoderConfig, PixelCritic, PixelEncoder, train_encoder
+from rrlib.train.fit import epoch_seconds
 from rrlib.train.run_folder import CHECKPOINT_FILE, METRICS_FILE, finished_metrics
 from rrlib.train.supervised import TrainConfig, train_model
 
@@ -458,8 +459,7 @@ def _pgd_numbers(cell: Cell, result: Any, which: str) -> dict[str, float] | None
 
 
 def _recorded(result: Any) -> float:
-    keys = ("seconds", "eval_seconds", "train_seconds")
-    return float(sum(r.get(k, 0.0) for r in result.history for k in keys))
+    return float(sum(epoch_seconds(r) for r in result.history))
 
 
 def _collect(cell: Cell, evals: dict[str, Any], scores: dict, config: TablesConfig) -> None:

@@ -224,7 +224,9 @@ def committed_run_summary(encoders: dict[str, dict[str, Any]], attack_steps: int
         if images is None:
             raise ValueError(f"the {loss} encoders' training-set size is unknown; pass train_images")
         steps = images // first["batch_size"]
-        seconds = [h["seconds"] for s in names for h in seeds[s]["history"]]
+        # the steps' seconds: "train_seconds" since the one loop (its "seconds" adds the held-out estimates), "seconds"
+        # in histories written before it
+        seconds = [h.get("train_seconds", h["seconds"]) for s in names for h in seeds[s]["history"]]
         per_step[loss] = statistics.median(seconds) / steps
         out["batch_size"] = first["batch_size"]
     if {"normal", "worst"} <= set(per_step):

@@ -1,4 +1,5 @@
-"""Training: supervised (standard and PGD-adversarial) classifiers, atomic checkpoints, the results cache.
+"""Training: one loop (:func:`rrlib.train.fit.fit`) running jobs (:mod:`rrlib.train.jobs`: supervised classifiers,
+encoders, heads), atomic checkpoints, the results cache.
 
 >>> from rrlib.train import TrainConfig
 >>> TrainConfig(dataset="fmnist", adv_eps=0.1).train_threat()
@@ -17,6 +18,7 @@ from rrlib.train.cache import (
     save_result,
 )
 from rrlib.train.checkpoint import atomic_write, atomic_write_text, load_checkpoint, save_checkpoint
+from rrlib.train.fit import TIMING_KEYS, Job, fit
 from rrlib.train.supervised import (
     TrainConfig,
     TrainResult,
@@ -30,6 +32,8 @@ from rrlib.train.supervised import (
 )
 
 __all__ = [
+    "TIMING_KEYS",
+    "Job",
     "TrainConfig",
     "TrainResult",
     "atomic_write",
@@ -41,6 +45,7 @@ __all__ = [
     "config_hash",
     "entry_dir",
     "evaluate",
+    "fit",
     "load_checkpoint",
     "load_data",
     "load_result",

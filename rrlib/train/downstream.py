@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -47,13 +46,14 @@ from torch import nn
 from rrlib import attacks
 from rrlib import distributed as dist
 from rrlib.attacks import ThreatModel, evaluate_accuracy
-from rrlib.data import ImageDataset, canonical_name, get_spec, load_dataset, make_loader, subset
+from rrlib.data import ImageDataset, canonical_name, get_spec, load_dataset, subset
 from rrlib.models.heads import HEADS, build_head
-from rrlib.runtime import progress, seed_everything, seeded, select_device
+from rrlib.robustness_eval import autoattack_evaluation  # re-exported: AutoAttack of a trained head
+from rrlib.runtime import select_device
 from rrlib.train.cache import config_hash
-from rrlib.train.checkpoint import check_resumable, read_checkpoint, rng_state, save_checkpoint, set_rng_state
+from rrlib.train.checkpoint import read_checkpoint
 from rrlib.train.encoder import load_encoder, resolve_threat, threat_dict
-from rrlib.train.run_folder import CHECKPOINT_FILE, RunFolder, claim_run_folder
+from rrlib.train.fit import CHECKPOINT_FILE, TIMING_KEYS, fit
 from rrlib.train.run_folder import METRICS_FILE as METRICS_FILE  # re-exported: the file names live in run_folder
 from rrlib.validation import check_int, check_int_fields, check_optional_int, check_positive_float
 
@@ -62,6 +62,7 @@ __all__ = [
     "ClassifierConfig",
     "ClassifierResult",
     "FrozenEncoderClassifier",
+    "TIMING_KEYS",
     "TrialSummary",
     "autoattack_evaluation",
     "evaluate_classifier",
@@ -73,7 +74,6 @@ __all__ = [
 
 CLASSIFIER_LOSSES = ("standard", "robust")
 KIND = "downstream classifier"
-TIMING_KEYS = ("seconds", "eval_seconds")
 
 
 
@@ -327,119 +327,10 @@ def train_classifier(
     if not isinstance(config, ClassifierConfig):
         raise TypeError(f"config must be a ClassifierConfig, got {type(config).__name__}")
     check_optional_int("stop_after_epochs", stop_after_epochs, 1)
-    encoder_dir, out_dir = Path(encoder_dir), Path(out_dir)
-    with claim_run_folder(out_dir, "head", config, ignore=("epochs",)) as run:
-        res = _train_classifier(config, encoder_dir, out_dir, run, resume, device=device, data_root=data_root,
-                                stop_after_epochs=stop_after_epochs, callback=callback, on_epoch=on_epoch,
-                                show_progress=show_progress)
-        if res.finished:
-            run.write_metrics(res.metrics())
-    return res
+    from rrlib.train.jobs import HeadJob  # the jobs import this module
 
-
-def _train_classifier(config: ClassifierConfig, encoder_dir: Path, out_dir: Path, run: RunFolder, resume: bool, *,
-                      device: str | torch.device, data_root: str | os.PathLike | None,
-                      stop_after_epochs: int | None, callback: Callable[[dict[str, Any]], None] | None,
-                      on_epoch: Callable[[dict[str, Any]], None] | None, show_progress: bool) -> ClassifierResult:
-    """The body of :func:`train_classifier`, inside its claimed run folder ``run``."""
-    path = out_dir / CHECKPOINT_FILE
-    dev = select_device(device)
-    distributed, world = dist.is_distributed(), dist.world_size()
-    if distributed:
-        dist.check_batch(config.batch_size)
-    encoder = _load_frozen_encoder(encoder_dir, config.dataset, dev)
-    enc_print = _fingerprint(encoder)
-    key = config_hash(config)
-    spec = get_spec(config.dataset)
-
-    seed_everything(config.seed)
-    head = seeded(lambda: build_head(config.head, encoder.rep_dim, spec.n_classes), config.seed).to(dev)
-    model = FrozenEncoderClassifier(encoder, head)
-    optimizer = torch.optim.Adam(head.parameters(), lr=config.lr)
-    state: dict[str, Any] = {"epoch": 0, "history": [], "finished": False, "best_head": None}
-
-    if dist.from_main(path.exists):  # rank 0's disk decides (other machines need not share it)
-        if not resume:
-            raise FileExistsError(f"{path} already exists and resume=False; choose another out_dir or remove it "
-                                  "(nothing was overwritten)")
-        saved = dist.from_main(lambda: read_checkpoint(path, kind=KIND, remedy=f"remove {path} and rerun",
-                                                       map_location="cpu" if distributed else dev))
-        finished = check_resumable(saved, config, path, what="a classifier")
-        if saved.get("encoder_fingerprint") != enc_print:
-            raise ValueError(f"{path} was trained on another encoder than the one now in {encoder_dir}; use another "
-                             "out_dir (nothing was overwritten)")
-        head.load_state_dict(saved["head"])
-        optimizer.load_state_dict(saved["optimizer"])
-        set_rng_state(saved["rng"])
-        state = {k: saved[k] for k in ("epoch", "history", "best_head")}
-        if distributed and state["best_head"] is not None:
-            state["best_head"] = {k: v.to(dev) for k, v in state["best_head"].items()}
-        state["finished"] = finished
-
-    def result() -> ClassifierResult:
-        model.eval()
-        return ClassifierResult(config, model, list(state["history"]), bool(state["finished"]), state["best_head"],
-                                encoder_dir, out_dir)
-
-    if state["finished"]:
-        return result()
-
-    run.accept()
-    fit, val, test = _splits(config, data_root)
-    if len(fit) < config.batch_size:
-        raise ValueError(f"{len(fit)} training images (after the validation split) make no full batch of "
-                         f"batch_size={config.batch_size}")
-    loader = make_loader(fit, config.batch_size, shuffle=True, seed=config.seed, drop_last=True)
-    x_val, y_val = (None, None) if val is None else (t.to(dev) for t in val.tensors())
-    x_test, y_test = (t.to(dev) for t in test.tensors())
-    threat = config.threat()
-    train_threat = threat if config.classifier_loss == "robust" else None
-    last = config.epochs if stop_after_epochs is None else min(config.epochs, stop_after_epochs)
-    n = len(loader)
-    ticks = progress(range(state["epoch"] * n, last * n), total=config.epochs * n, initial=state["epoch"] * n,
-                     desc=f"head {config.head} ({config.classifier_loss})") \
-        if show_progress and dist.is_main() else iter(())
-    wrapped = dist.wrap(head, dev)  # DDP in a distributed run; ``head`` itself otherwise
-    while state["epoch"] < last:
-        epoch = state["epoch"]
-        loss_sum, correct, seen, tick = 0.0, 0, 0, time.perf_counter()
-        for step, (x, y) in enumerate(loader.iterate(epoch)):
-            if distributed:
-                n_batch = len(y)
-                dist.seed_step(config.seed, epoch, step)
-                x, y = (t.to(dev) for t in dist.shard(x, y))
-                share, right = head_step(model, optimizer, x, y, train_threat, head=wrapped, global_batch=n_batch)
-                batch_sum, right = dist.sum_values([share * n_batch / world, right])
-                loss, right = batch_sum / n_batch, round(right)
-                loss_sum, correct, seen = loss_sum + batch_sum, correct + right, seen + n_batch
-            else:
-                x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-                loss, right = head_step(model, optimizer, x, y, train_threat)
-                loss_sum, correct, seen = loss_sum + loss * len(y), correct + right, seen + len(y)
-            next(ticks, None)
-            if callback is not None:
-                callback({"epoch": epoch, "step": step, "loss": loss})
-        record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-                                  "seconds": time.perf_counter() - tick}
-        if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
-            t0 = time.perf_counter()
-            if x_val is not None:
-                record.update({f"val_{k}": v for k, v in evaluate_classifier(model, x_val, y_val, threat).items()})
-            record.update({f"test_{k}": v for k, v in evaluate_classifier(model, x_test, y_test, threat).items()})
-            record["eval_seconds"] = time.perf_counter() - t0
-        state["history"].append(record)
-        if x_val is not None and _best_index(state["history"]) == len(state["history"]) - 1:
-            state["best_head"] = {k: v.detach().clone() for k, v in head.state_dict().items()}
-        state["epoch"] = epoch + 1
-        state["finished"] = state["epoch"] >= config.epochs
-        if dist.is_main():
-            save_checkpoint(path, {"kind": KIND, "config": asdict(config), "config_hash": key,
-                                   "encoder_dir": str(encoder_dir), "encoder_fingerprint": enc_print,
-                                   "head": head.state_dict(), "optimizer": optimizer.state_dict(),
-                                   "rng": rng_state(), **state})
-        if on_epoch is not None:
-            on_epoch(dict(record))
-    return result()
+    return fit(HeadJob(config, Path(encoder_dir)), Path(out_dir), resume=resume, device=device, data_root=data_root,
+               stop_after_epochs=stop_after_epochs, callback=callback, on_epoch=on_epoch, show_progress=show_progress)
 
 
 def load_classifier(out_dir: str | os.PathLike, encoder_dir: str | os.PathLike | None = None, *,
@@ -464,40 +355,6 @@ def load_classifier(out_dir: str | os.PathLike, encoder_dir: str | os.PathLike |
     model = FrozenEncoderClassifier(encoder, head.to(dev)).eval()
     return ClassifierResult(config, model, list(saved["history"]), bool(saved["finished"]), saved["best_head"],
                             enc_dir, out_dir)
-
-
-def autoattack_evaluation(result: ClassifierResult, n_images: int, *, data_root: str | os.PathLike | None = None,
-                          seed: int = 0, version: str = "standard", batch_size: int | None = 256) -> dict[str, Any]:
-    """AutoAttack accuracy (:mod:`rrlib.robustness_eval`, torchattacks) of the final and the best (E.S.) head.
-
-    On ``n_images`` test images (class-stratified, seed 0: the same images for every run), at the radius and norm
-    of ``result.config.threat()``. Returns ``{"settings": {...}, "final": acc, "best": acc or None}`` (fractions).
-    Raises ``ImportError`` with the install line when torchattacks is missing.
-    """
-    from rrlib.robustness_eval import autoattack_accuracy
-
-    check_int("n_images", n_images, 1)
-    config = result.config
-    test = load_dataset(config.dataset, "test", root=data_root)
-    if n_images > len(test):
-        raise ValueError(f"n_images={n_images} but the {config.dataset!r} test split holds {len(test)} images")
-    device = next(result.model.head.parameters()).device
-    x, y = (t.to(device) for t in subset(test, n_images, 0).tensors())
-    threat = config.threat()
-    spec = get_spec(config.dataset)
-
-    def accuracy(model: nn.Module) -> float:
-        return autoattack_accuracy(model, x, y, eps=threat.eps, norm=threat.norm, n_classes=spec.n_classes,
-                                   seed=seed, version=version, batch_size=batch_size)
-
-    best = None
-    if result.best_head_state is not None:
-        head = build_head(config.head, result.model.encoder.rep_dim, spec.n_classes).to(device)
-        head.load_state_dict(result.best_head_state)
-        best = accuracy(FrozenEncoderClassifier(result.model.encoder, head).eval())
-    settings = {"n_images": n_images, "version": version, "seed": seed, "eps": threat.eps, "norm": threat.norm,
-                "images": "test split, class-stratified subset with seed 0"}
-    return {"settings": settings, "final": accuracy(result.model), "best": best}
 
 
 # ----------------------------------------------------------------------------------------------------- trials

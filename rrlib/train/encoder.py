@@ -36,9 +36,7 @@ checkpoint of another configuration is an error.
 
 from __future__ import annotations
 
-import math
 import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -47,25 +45,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from rrlib import distributed as dist
 from rrlib.attacks import ThreatModel
-from rrlib.data import ImageDataset, canonical_name, dataset_threat_model, get_spec, load_dataset, make_loader, subset
+from rrlib.data import ImageDataset, canonical_name, dataset_threat_model, get_spec, load_dataset, subset
 from rrlib.mi import worst_case
 from rrlib.mi.bounds import dv
 from rrlib.mi.critics import EncodeAndDotCritic
 from rrlib.models.baseline_h import PixelBaselineH
 from rrlib.models.normalize import InputNormalize
-from rrlib.runtime import managed_modes, progress, seed_everything, seeded, select_device
+from rrlib.runtime import managed_modes, seeded, select_device
 from rrlib.train.cache import config_hash
 from rrlib.train.checkpoint import (
     CheckpointError,
-    check_resumable,
     read_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
 )
-from rrlib.train.run_folder import CHECKPOINT_FILE, RunFolder, claim_run_folder
+from rrlib.train.fit import CHECKPOINT_FILE, TIMING_KEYS, fit
 from rrlib.train.run_folder import METRICS_FILE as METRICS_FILE  # re-exported: the file names live in run_folder
 from rrlib.validation import (
     check_int,
@@ -78,6 +71,7 @@ from rrlib.validation import (
 __all__ = [
     "CHECKPOINT_FILE",
     "ESTIMATOR_LOSSES",
+    "TIMING_KEYS",
     "EncoderConfig",
     "EncoderResult",
     "PixelCritic",
@@ -85,13 +79,12 @@ __all__ = [
     "encoder_step",
     "heldout_mi",
     "load_encoder",
+    "split_batch_step",
     "train_encoder",
 ]
 
 ESTIMATOR_LOSSES = ("normal", "worst")
 KIND = "encoder"
-#: Keys of an epoch record that depend on the clock, not on the computation.
-TIMING_KEYS = ("seconds", "images_per_second")
 
 
 
@@ -386,7 +379,8 @@ def train_encoder(
             the run like a crash (the last epoch checkpoint stays).
         on_epoch: called with each epoch's history record once that epoch is checkpointed.
 
-    Under ``torchrun`` (:mod:`rrlib.distributed`) the run is data-parallel: each rank holds ``batch_size / world
+    The loop is :func:`rrlib.train.fit.fit` running an :class:`EncoderJob`. Under ``torchrun``
+    (:mod:`rrlib.distributed`) the run is data-parallel: each rank holds ``batch_size / world
     size`` images of every batch, the DV bound and Algorithm 1 use the whole batch (:mod:`rrlib.train.ddp_mi`), DDP
     averages the gradients of encoder and critic, the held-out estimates run on rank 0 and rank 0 alone writes
     (the checkpoint holds the unwrapped modules and resumes with any number of processes).
@@ -400,117 +394,9 @@ def train_encoder(
     if not isinstance(config, EncoderConfig):
         raise TypeError(f"config must be an EncoderConfig, got {type(config).__name__}")
     check_optional_int("stop_after_epochs", stop_after_epochs, 1)
-    out_dir = Path(out_dir)
-    with claim_run_folder(out_dir, "encoder", config, ignore=("epochs",)) as run:
-        res = _train_encoder(config, out_dir, run, resume, device=device, data_root=data_root,
-                             stop_after_epochs=stop_after_epochs, callback=callback, on_epoch=on_epoch,
-                             show_progress=show_progress)
-        if res.finished:
-            run.write_metrics(res.metrics())
-    return res
+    from rrlib.train.jobs import EncoderJob  # the jobs import this module
+
+    return fit(EncoderJob(config), Path(out_dir), resume=resume, device=device, data_root=data_root,
+               stop_after_epochs=stop_after_epochs, callback=callback, on_epoch=on_epoch, show_progress=show_progress)
 
 
-def _train_encoder(config: EncoderConfig, out_dir: Path, run: RunFolder, resume: bool, *,
-                   device: str | torch.device, data_root: str | os.PathLike | None, stop_after_epochs: int | None,
-                   callback: Callable[[dict[str, Any]], None] | None,
-                   on_epoch: Callable[[dict[str, Any]], None] | None, show_progress: bool) -> EncoderResult:
-    """The body of :func:`train_encoder`, inside its claimed run folder ``run``."""
-    path = out_dir / CHECKPOINT_FILE
-    dev = select_device(device)
-    key = config_hash(config)
-    distributed = dist.is_distributed()
-    if distributed:
-        dist.check_batch(config.batch_size)
-
-    seed_everything(config.seed)
-    encoder, critic = _build(config)
-    encoder.to(dev)
-    critic.to(dev)
-    optimizer = torch.optim.Adam([*encoder.parameters(), *critic.parameters()], lr=config.lr)
-    state: dict[str, Any] = {"epoch": 0, "history": [], "finished": False}
-
-    if dist.from_main(path.exists):  # rank 0's disk decides (other machines need not share it)
-        if not resume:
-            raise FileExistsError(f"{path} already exists and resume=False; choose another out_dir or remove it "
-                                  "(nothing was overwritten)")
-        saved = dist.from_main(lambda: read_checkpoint(path, kind=KIND, remedy=f"remove {path} and rerun",
-                                                       map_location="cpu" if distributed else dev))
-        finished = check_resumable(saved, config, path, what="an encoder")
-        encoder.load_state_dict(saved["encoder"])
-        critic.load_state_dict(saved["critic"])
-        optimizer.load_state_dict(saved["optimizer"])
-        set_rng_state(saved["rng"])
-        state = {"epoch": saved["epoch"], "history": list(saved["history"]), "finished": finished}
-
-    def result() -> EncoderResult:
-        encoder.eval()
-        critic.eval()
-        return EncoderResult(config, encoder, critic, list(state["history"]), bool(state["finished"]), out_dir)
-
-    if state["finished"]:
-        return result()
-
-    run.accept()
-    train_set = _images(config.dataset, "train", config.train_subset, config.seed, data_root)
-    spec_shape = get_spec(config.dataset).shape
-    if tuple(train_set.images.shape[1:]) != spec_shape:
-        raise ValueError(f"images of shape {tuple(train_set.images.shape[1:])} do not match {config.dataset!r} "
-                         f"{spec_shape}")
-    loader = make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed, drop_last=True)
-    if len(loader) == 0:
-        raise ValueError(f"{len(train_set)} training images make no full batch of batch_size={config.batch_size}")
-    heldout = _heldout_batches(config, data_root, dev)
-    threat = config.threat()
-    train_threat = threat if config.estimator_loss == "worst" else None
-    last = config.epochs if stop_after_epochs is None else min(config.epochs, stop_after_epochs)
-    n = len(loader)
-    ticks = progress(range(state["epoch"] * n, last * n), total=config.epochs * n, initial=state["epoch"] * n,
-                     desc=f"encoder ({config.estimator_loss})") if show_progress and dist.is_main() else iter(())
-    if distributed:
-        from rrlib.train.ddp_mi import JointDV
-
-        joint = dist.wrap(JointDV(encoder, critic), dev)
-    while state["epoch"] < last:
-        epoch = state["epoch"]
-        total, seen, tick = 0.0, 0, time.perf_counter()
-        for step, (x, _labels_never_read) in enumerate(loader.iterate(epoch)):
-            if distributed:
-                dist.seed_step(config.seed, epoch, step)
-                value = split_batch_step(joint, encoder, critic, optimizer, dist.shard(x)[0].to(dev), train_threat)
-            else:
-                value = encoder_step(encoder, critic, optimizer, x.to(dev, non_blocking=True), train_threat)
-            if not math.isfinite(value):
-                raise FloatingPointError(f"the DV estimate diverged at epoch {epoch + 1}, step {step} ({value}); "
-                                         "lower lr (nothing was written for this epoch)")
-            total += value * x.shape[0]
-            seen += x.shape[0]
-            next(ticks, None)
-            if callback is not None:
-                callback({"epoch": epoch, "step": step, "dv": value})
-        seconds = time.perf_counter() - tick
-        mi_normal, mi_worst = dist.from_main(lambda: heldout_mi(encoder, critic, heldout, threat))
-        state["history"].append({
-            "epoch": epoch + 1,
-            "train_dv": total / seen,
-            "heldout_mi_normal": mi_normal,
-            "heldout_mi_worst": mi_worst,
-            "heldout_rv": mi_normal - mi_worst,
-            "seconds": seconds,
-            "images_per_second": seen / max(seconds, 1e-12),
-        })
-        state["epoch"] = epoch + 1
-        state["finished"] = state["epoch"] >= config.epochs
-        if dist.is_main():
-            save_checkpoint(path, {
-                "kind": KIND,
-                "config": asdict(config),
-                "config_hash": key,
-                "encoder": encoder.state_dict(),
-                "critic": critic.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "rng": rng_state(),
-                **state,
-            })
-        if on_epoch is not None:
-            on_epoch(dict(state["history"][-1]))
-    return result()

@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from rrlib import distributed as dist
@@ -45,22 +43,19 @@ from rrlib.data import (
     subset,
 )
 from rrlib.models import HEADS, MODELS, build_model
-from rrlib.runtime import progress, seed_everything, select_device
+from rrlib.runtime import select_device
 from rrlib.train.cache import canonical_json, config_hash, entry_dir
-from rrlib.train.checkpoint import (
-    previous_path,
-    read_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
-from rrlib.train.run_folder import CHECKPOINT_FILE, RunFolder, claim_run_folder
+from rrlib.train.checkpoint import read_checkpoint
+from rrlib.train.fit import CHECKPOINT_FILE, TIMING_KEYS, fit
 from rrlib.train.run_folder import METRICS_FILE as METRICS_FILE  # re-exported: the file names live in run_folder
 from rrlib.validation import check_int, check_int_fields, check_nonnegative_float
 
+__all__ = ["CHECKPOINT_FILE", "METRICS_FILE", "OPTIMIZERS", "TIMING_KEYS", "TrainConfig",
+           "TrainResult", "autocast_context", "evaluate", "format_record", "load_data", "load_trained", "paper_config",
+           "train_cached", "train_model"]
+
+
 OPTIMIZERS = ("adam", "sgd")
-#: Keys of an epoch record that depend on the clock, not on the computation.
-TIMING_KEYS = ("train_seconds", "images_per_second", "eval_seconds")
 
 
 def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
@@ -248,33 +243,6 @@ def autocast_context(device: torch.device, enabled: bool = True) -> contextlib.A
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
-def _needs_scaler(device: torch.device, enabled: bool) -> bool:
-    return enabled and device.type == "cuda" and not torch.cuda.is_bf16_supported()
-
-
-def _make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-    )
-
-
-def _make_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer):
-    if config.lr_step_epochs is None:
-        return None
-    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step_epochs, gamma=config.lr_gamma)
-
-
-def _attack(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: ThreatModel, device: torch.device, amp: bool
-) -> torch.Tensor:
-    from rrlib import attacks  # looked up at call time, so that tests can spy on adversarial_examples
-
-    with autocast_context(device, amp):
-        return attacks.adversarial_examples(model, x, y, threat)
-
-
 def evaluate(
     model: nn.Module,
     data: ImageDataset,
@@ -320,17 +288,6 @@ def load_data(
     return train, test
 
 
-def _new_state(config: TrainConfig) -> dict[str, Any]:
-    return {
-        "epoch": 0,
-        "step": 0,
-        "global_step": 0,
-        "sums": {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0},
-        "history": [],
-        "finished": False,
-    }
-
-
 def train_model(
     config: TrainConfig,
     *,
@@ -364,9 +321,10 @@ def train_model(
     log:
         Receives one line per evaluated epoch (e.g. ``print``).
 
-    Under ``torchrun`` (:mod:`rrlib.distributed`) the run is data-parallel: every rank trains on its share of each
-    batch, DDP averages the gradients, evaluation is split over the ranks and rank 0 alone writes the checkpoint
-    and logs; the checkpoint holds the unwrapped model and resumes with any number of processes.
+    The loop is :func:`rrlib.train.fit.fit` running a :class:`SupervisedJob`. Under ``torchrun``
+    (:mod:`rrlib.distributed`) the run is data-parallel: every rank trains on its share of each batch, DDP averages
+    the gradients, evaluation is split over the ranks and rank 0 alone writes the checkpoint and logs; the
+    checkpoint holds the unwrapped model and resumes with any number of processes.
 
     The checkpoint's folder is a run folder (:mod:`rrlib.train.run_folder`): one run at a time, ``config.json``
     written once the folder and the checkpoint are accepted, ``metrics.json`` written when the call returns (never
@@ -376,202 +334,15 @@ def train_model(
     Returns a :class:`TrainResult`; ``finished`` is False when ``max_steps`` stopped the run.
     """
     if checkpoint_every is not None:
-        _positive_int("checkpoint_every", checkpoint_every)
+        check_int("checkpoint_every", checkpoint_every, 1, what="a positive integer")
     if max_steps is not None:
-        _positive_int("max_steps", max_steps)
+        check_int("max_steps", max_steps, 1, what="a positive integer")
     ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
-    folder = contextlib.nullcontext() if ckpt is None else claim_run_folder(ckpt.parent, "supervised", config,
-                                                                            checkpoint=ckpt)
-    with folder as run:
-        res = _train_model(config, run, device=device, ckpt=ckpt, checkpoint_every=checkpoint_every,
-                           checkpoint_seconds=checkpoint_seconds, max_steps=max_steps, callback=callback, data=data,
-                           data_root=data_root, log=log, show_progress=show_progress)
-        if run is not None:
-            run.write_metrics(res.metrics())
-    return res
+    from rrlib.train.jobs import SupervisedJob  # the jobs import this module
 
-
-def _train_model(
-    config: TrainConfig,
-    run: RunFolder | None,
-    *,
-    device: str | torch.device,
-    ckpt: Path | None,
-    checkpoint_every: int | None,
-    checkpoint_seconds: float | None,
-    max_steps: int | None,
-    callback: Callable[[dict[str, Any]], None] | None,
-    data: tuple[ImageDataset, ImageDataset] | None,
-    data_root: str | os.PathLike | None,
-    log: Callable[[str], None] | None,
-    show_progress: bool,
-) -> TrainResult:
-    """The body of :func:`train_model`, inside its claimed run folder ``run`` (``None``: no checkpoint)."""
-    dev = select_device(device)
-    distributed, world = dist.is_distributed(), dist.world_size()
-    if distributed:
-        dist.check_batch(config.batch_size)
-    train_set, test_set = data if data is not None else load_data(config, data_root)
-    spec = get_spec(config.dataset)
-    if tuple(train_set.images.shape[1:]) != spec.shape:
-        raise ValueError(
-            f"training images have shape {tuple(train_set.images.shape[1:])}, but dataset "
-            f"{config.dataset!r} has {spec.shape}"
-        )
-    if distributed:
-        dist.check_last_batch(len(train_set), config.batch_size)
-
-    seed_everything(config.seed)
-    model = build_model(config.model, config.dataset, head=config.head, width=config.width).to(dev)
-    optimizer = _make_optimizer(config, model)
-    scheduler = _make_scheduler(config, optimizer)
-    scaler = torch.amp.GradScaler("cuda", enabled=_needs_scaler(dev, config.amp))
-    state = _new_state(config)
-
-    if ckpt is not None and dist.from_main(lambda: ckpt.is_file() or previous_path(ckpt).is_file()):
-        saved = dist.from_main(lambda: read_checkpoint(
-            ckpt, kind=None, map_location="cpu" if distributed else dev,
-            remedy=f"remove {ckpt} (and {previous_path(ckpt).name}) to train from scratch"))
-        if saved["config_hash"] != config_hash(config):
-            raise ValueError(
-                f"checkpoint {ckpt} belongs to another configuration "
-                f"(hash {saved['config_hash'][:12]} ≠ {config_hash(config)[:12]}); "
-                "remove it or use another path"
-            )
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        if scheduler is not None and saved.get("scheduler") is not None:
-            scheduler.load_state_dict(saved["scheduler"])
-        if saved.get("scaler"):
-            scaler.load_state_dict(saved["scaler"])
-        set_rng_state(saved["rng"])
-        state = saved["state"]
-
-    net = dist.wrap(model, dev)  # DDP in a distributed run (after loading: it starts every rank from rank 0's)
-
-    def save() -> None:
-        if ckpt is None or not dist.is_main():
-            return
-        save_checkpoint(
-            ckpt,
-            {
-                "config_hash": config_hash(config),
-                "config": asdict(config),
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-                "rng": rng_state(),
-                "state": state,
-            },
-        )
-
-    def result() -> TrainResult:
-        return TrainResult(
-            config, model, list(state["history"]), bool(state["finished"]), int(state["global_step"]), ckpt
-        )
-
-    if state["finished"]:
-        model.eval()
-        return result()
-
-    if run is not None:
-        run.accept()
-    loader = make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed, augment=config.augment)
-    train_threat, eval_threat = config.train_threat(), config.eval_threat()
-    last_save = time.monotonic()
-    while state["epoch"] < config.epochs:
-        epoch, start = state["epoch"], state["step"]
-        net.train()
-        batches = loader.iterate(epoch, start)
-        if show_progress and dist.is_main():
-            batches = progress(
-                batches,
-                desc=f"epoch {epoch + 1}/{config.epochs}",
-                total=len(loader),
-                initial=start,
-                leave=False,
-            )
-        tick = time.perf_counter()
-        for x, y in batches:
-            n_batch = len(y)
-            if distributed:
-                x, y = dist.shard(x, y)
-                dist.seed_step(config.seed, state["global_step"])
-            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-            if train_threat is not None:
-                x = _attack(model, x, y, train_threat, dev, config.amp)
-            with autocast_context(dev, config.amp):
-                logits = net(x)
-                if distributed:  # this rank's share of the batch mean; DDP averages over the ranks
-                    loss = F.cross_entropy(logits.float(), y, reduction="sum") * (world / n_batch)
-                else:
-                    loss = F.cross_entropy(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            loss_sum, correct = float(loss.detach()) * len(y), int((logits.argmax(1) == y).sum())
-            if distributed:
-                loss_sum, correct = dist.sum_values([float(loss.detach()) * n_batch / world, correct])
-                correct = round(correct)
-            sums = state["sums"]
-            sums["loss"] += loss_sum
-            sums["correct"] += correct
-            sums["seen"] += n_batch
-            state["step"] += 1
-            state["global_step"] += 1
-            now = time.perf_counter()
-            sums["seconds"] += now - tick
-            tick = now
-            due = checkpoint_every is not None and state["global_step"] % checkpoint_every == 0
-            due = due or (
-                checkpoint_seconds is not None and time.monotonic() - last_save >= checkpoint_seconds
-            )
-            if due and state["step"] < len(loader):
-                save()
-                last_save = time.monotonic()
-            if callback is not None:
-                callback(
-                    {
-                        "epoch": epoch,
-                        "step": state["step"],
-                        "global_step": state["global_step"],
-                        "loss": loss_sum / n_batch if distributed else float(loss.detach()),
-                    }
-                )
-            if max_steps is not None and state["global_step"] >= max_steps and state["step"] < len(loader):
-                save()
-                return result()
-        # end of epoch
-        if scheduler is not None:
-            scheduler.step()
-        sums = state["sums"]
-        record: dict[str, float] = {
-            "epoch": epoch + 1,
-            "train_loss": sums["loss"] / sums["seen"],
-            "train_acc": sums["correct"] / sums["seen"],
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_seconds": sums["seconds"],
-            "images_per_second": sums["seen"] / max(sums["seconds"], 1e-12),
-        }
-        if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
-            t0 = time.perf_counter()
-            record.update(evaluate(model, test_set, threat=eval_threat, device=dev, amp=config.amp))
-            record["eval_seconds"] = time.perf_counter() - t0
-            if log is not None and dist.is_main():
-                log(format_record(record, config.epochs))
-        state["history"].append(record)
-        state["epoch"] = epoch + 1
-        state["step"] = 0
-        state["sums"] = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
-        state["finished"] = state["epoch"] >= config.epochs
-        save()
-        last_save = time.monotonic()
-        if max_steps is not None and state["global_step"] >= max_steps and not state["finished"]:
-            return result()
-    model.eval()
-    return result()
+    return fit(SupervisedJob(config, data, data_root), None if ckpt is None else ckpt.parent, checkpoint=ckpt,
+               device=device, max_steps=max_steps, checkpoint_every=checkpoint_every,
+               checkpoint_seconds=checkpoint_seconds, callback=callback, log=log, show_progress=show_progress)
 
 
 def format_record(record: dict[str, float], epochs: int) -> str:
