@@ -1,62 +1,29 @@
-"""Command line: ``python -m rrlib.cli <command> ...`` (also installed as ``rrbook``).
+"""The command line, one program: ``rrbook <command> ...`` (or ``python -m rrlib.cli <command> ...``).
 
-Commands
---------
-``train-model``
-    Train a classifier (the paper's ``--task train-model``), standard or PGD-adversarial, with progress bars,
-    resumable checkpoints and a ``metrics.json``. Example (Fashion-MNIST, the paper's ε = 0.1)::
+Commands (``rrbook <command> --help`` lists each one's flags, derived from its configuration by
+:mod:`rrlib.cli_flags` and checked by :mod:`rrlib.cli_checks`)::
 
-        python -m rrlib.cli train-model --dataset fashion-mnist --model baseline_h --adv-eps 0.1 --epochs 300
+    train-model        a classifier, standard or PGD-adversarial (--adv-eps EPS|paper); checkpoint.pt + metrics.json
+                       in --out (default: the results cache entry of the configuration, so a rerun resumes or reuses)
+    estimate-mi        normal MI, worst-case MI and RV of a train-model checkpoint (:mod:`rrlib.mi.checkpoint_estimate`)
+    train-encoder      an encoder by (worst-case) MI maximisation, paper §5 (:func:`rrlib.train.encoder.train_encoder`)
+    train-classifier   a standard or robust head on a frozen encoder; --autoattack N (:mod:`rrlib.head_autoattack`)
+    sweep              list or train the cells of Tables 1, 3-5 (:mod:`rrlib.sweep`)
+    tables run|copy    the downstream tables experiment (:mod:`rrlib.experiments.downstream_tables`)
+    book list|run|build            the chapters and the rendered book (:mod:`rrlib.book`)
+    colab sync-notebooks|links     Colab set-up cells and links (:mod:`rrlib.colab`)
+    download DATASET   fetch a dataset with torchvision (needs internet)
 
-    ``--adv-eps paper`` uses the dataset's ε; without ``--adv-eps`` training is standard. Output goes to
-    ``--out DIR`` (``checkpoint.pt`` + ``metrics.json``), by default to the results cache entry of the
-    configuration (so a rerun of the same command resumes or reuses it).
-``estimate-mi``
-    Estimate the normal MI ``I(X; z)``, the worst-case MI ``inf_{μ' ∈ B_W∞(μ, ε)} I(X'; z')`` and the representation
-    vulnerability ``RV_ε = normal − worst`` (Definition 3.1, Eq. 4.1; nats) of a model trained by ``train-model``
-    (the paper's ``--task estimate-mi``). The representation ``z`` is the logit layer (10-d, the paper's Figures 1–2;
-    ``--representation logits``, default) or ``model.representation(x)`` (``z``: the 64-d Baseline-H code). The
-    critic is the encode-and-dot-product network on raw pixels (:class:`rrlib.mi.critics.EncodeAndDotCritic`,
-    ``--critic-hidden 2048`` as the paper), trained by Algorithm 2 (:mod:`rrlib.mi.worst_case`) with the DV bound;
-    the worst case perturbs each batch by Algorithm 1 (ℓ∞ PGD with the dataset's ε, steps and step size from
-    :func:`rrlib.data.dataset_threat_model`, overridable with ``--eps/--attack-steps/--step-size``). ``--estimator-loss
-    both`` (default) runs a normal and a worst-case critic from the same initialisation for every seed
-    (:func:`rrlib.mi.worst_case.representation_vulnerability`), as the official code's two separate runs.
-    Example (the paper's Fashion-MNIST protocol; 300 epochs of critic training by default)::
+``python -m rrlib.book``, ``python -m rrlib.colab`` and ``python -m rrlib.experiments.downstream_tables`` are the
+same sub-commands under their old names (their ``add_arguments`` / ``run_command`` build both). Examples::
 
-        python -m rrlib.cli estimate-mi --checkpoint runs/fmnist-robust/checkpoint.pt --seeds 0 1 2 \\
-            --out runs/fmnist-robust/mi.json
-
-    It prints one line per critic run and a result line, and writes a JSON file (``--out``; default next to the
-    checkpoint) with the configuration, the per-seed estimates, their test-batch values and standard errors.
-``train-encoder``
-    Train a representation g without labels by mutual-information maximisation (paper §5; the official code's
-    ``train_unsup.py``): ``--estimator-loss normal`` is DIM (Hjelm et al.), ``worst`` the paper's worst-case MI
-    (Eq. 5.4; ℓ∞ PGD of the dataset's ε, steps and step size, overridable with ``--eps/--attack-steps/
-    --step-size``). Writes ``checkpoint.pt`` (every epoch) and ``metrics.json`` (held-out normal/worst-case MI and
-    RV per epoch, in nats, and the attack) to ``--out DIR``; repeating the command continues or reuses the run,
-    and a larger ``--epochs`` extends a finished one. Example::
-
-        python -m rrlib.cli train-encoder --dataset fashion-mnist --estimator-loss worst --out runs/enc-worst
-
-``train-classifier``
-    Train a head h (``--head mlp|linear``) on the frozen encoder of ``--encoder DIR`` with ``--classifier-loss
-    standard`` (clean cross-entropy) or ``robust`` (PGD adversarial training of h), evaluating natural and PGD
-    accuracy every epoch on a held-out validation split (which picks the best / E.S. epoch) and on the test split.
-    ``metrics.json`` holds ``natural_accuracy`` and ``adversarial_accuracy`` of the final and the best epoch and the
-    attack; ``--autoattack N`` adds AutoAttack accuracy of both heads on N test images. Example::
-
-        python -m rrlib.cli train-classifier --encoder runs/enc-worst --head mlp --classifier-loss standard \
-            --out runs/enc-worst/h-mlp-standard --autoattack 1000
-``sweep``
-    The training grid of Tables 1, 3-5 (:mod:`rrlib.sweep`): ``--list`` prints every cell (trials ×
-    rows × heads) with its state, otherwise the missing and partial cells run one after another, or only ``--cell
-    NAME``; a finished cell is never recomputed. Example::
-
-        python -m rrlib.cli sweep --profile medium --dataset fashion-mnist --out-root runs/tables --list
-
-``download``
-    Fetch a dataset with torchvision (needs internet) into the data directory.
+    python -m rrlib.cli train-model --dataset fashion-mnist --model baseline_h --adv-eps 0.1 --epochs 300
+    python -m rrlib.cli estimate-mi --checkpoint runs/fmnist-robust/checkpoint.pt --seeds 0 1 2 \\
+        --out runs/fmnist-robust/mi.json
+    python -m rrlib.cli train-encoder --dataset fashion-mnist --estimator-loss worst --out runs/enc-worst
+    python -m rrlib.cli train-classifier --encoder runs/enc-worst --head mlp --classifier-loss standard \\
+        --out runs/enc-worst/h-mlp-standard --autoattack 1000
+    python -m rrlib.cli sweep --profile medium --dataset fashion-mnist --out-root runs/tables --list
 
 Bad input gets one ``error:`` line naming the flag and its valid values (exit 2) before anything is built, loaded or
 written. An attack radius (``--adv-eps``, ``--eval-eps``, ``--eps``) lies in [0, 1] under ℓ∞: pixels lie in [0, 1],
@@ -70,38 +37,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from rrlib import distributed
-from rrlib.attacks import ThreatModel
-from rrlib.cli_checks import (
-    TRAIN_FLAGS,
-    check_attack_flags,
-    check_width,
-    device_flag,
-    field_flags,
-    flag_named,
-)
-from rrlib.cli_checks import check_train_flags as _check_train_flags
-from rrlib.cli_checks import train_config as _train_config
-from rrlib.cli_flags import (
-    DeprecatedAlias,
-    add_config_flags,
-    add_run_flags,
-    eval_fraction,
-    given_fields,
-    seed_number,
-)
-from rrlib.console import error_line, guarded_training, one_line_warnings, quiet_broken_pipe
+from rrlib import cli_checks as checks
+from rrlib import cli_flags as flags
+from rrlib import console, distributed
 from rrlib.data import DATASETS, SPLITS, canonical_name, data_dir, get_spec, load_dataset
 from rrlib.mi.checkpoint_estimate import PAPER_CRITIC_EPOCHS
 from rrlib.mi.runs import ESTIMATOR_LOSSES
 from rrlib.validation import check_int
+
+#: train-model's checks under the names the tests import.
+_check_train_flags, _train_config = checks.check_train_flags, checks.train_config
 
 
 @dataclass(frozen=True)
@@ -116,7 +68,7 @@ class Command:
 def _train_arguments(p: argparse.ArgumentParser) -> None:
     from rrlib.train.supervised import TrainConfig
 
-    add_config_flags(
+    flags.add_config_flags(
         p, TrainConfig, "dataset", "model", "head", "width", "epochs", "batch_size", "optimizer", "lr", "adv_eps",
         "adv_steps", "adv_step_size", "eval_eps", "eval_every", "train_subset", "test_subset", "seed",
         defaults={"dataset": "fashion-mnist", "model": "baseline_h", "seed": 0}, types={"dataset": str},
@@ -125,10 +77,10 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
                "lr": "learning rate (default: the paper's)"})
     p.add_argument("--no-adv-eval", action="store_true", help="skip adversarial evaluation")
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
-    add_run_flags(p, "device", "out", "data_root", out="output folder (default: the results cache)")
+    flags.add_run_flags(p, "device", "out", "data_root", out="output folder (default: the results cache)")
     p.add_argument("--checkpoint-every", type=int, default=None, help="also checkpoint every N steps")
     p.add_argument("--max-steps", type=int, default=None, help="stop after N optimiser steps (resume later)")
-    add_run_flags(p, "no_progress")
+    flags.add_run_flags(p, "no_progress")
 
 
 def _train_run(args: argparse.Namespace) -> int:
@@ -136,11 +88,11 @@ def _train_run(args: argparse.Namespace) -> int:
     from rrlib.train.supervised import CHECKPOINT_FILE, METRICS_FILE, train_model
 
     try:
-        _check_train_flags(args)
-        config = _train_config(args)
-        device = device_flag(args.device)
+        checks.check_train_flags(args)
+        config = checks.train_config(args)
+        device = checks.device_flag(args.device)
     except ValueError as err:
-        return error_line(flag_named(err, TRAIN_FLAGS))
+        return console.error_line(checks.flag_named(err, checks.TRAIN_FLAGS))
     out = args.out if args.out is not None else entry_dir(config)
     threat = config.train_threat()
     print(
@@ -148,7 +100,7 @@ def _train_run(args: argparse.Namespace) -> int:
         f"{'adversarial ' + str(threat) if threat else 'standard'}, device {device}"
     )
     print(f"config {config_hash(config)[:12]} → {out}")
-    result, code = guarded_training(lambda: train_model(
+    result, code = console.guarded_training(lambda: train_model(
         config, device=device, checkpoint_path=out / CHECKPOINT_FILE, checkpoint_every=args.checkpoint_every,
         max_steps=args.max_steps, data_root=args.data_root, log=print, show_progress=not args.no_progress), out)
     if code or result is None:
@@ -175,27 +127,27 @@ def _download_run(args: argparse.Namespace) -> int:
 def _mi_arguments(p: argparse.ArgumentParser) -> None:
     from rrlib.mi.checkpoint_estimate import EstimateMIRequest as Request
 
-    add_config_flags(p, Request, "checkpoint", "representation", "critic_hidden", "estimator_loss", "eps",
-                     "attack_steps", "step_size", keep_defaults=True, required=("checkpoint",),
-                     choices={"estimator_loss": ESTIMATOR_LOSSES},
-                     helps={"estimator_loss": "normal MI, worst-case MI, or both and RV = normal - worst "
-                                              "(default both)", "attack_steps": "PGD steps S (default: the dataset's)"})
-    p.add_argument("--attack-lr", type=eval_fraction, dest="step_size", action=DeprecatedAlias,
+    flags.add_config_flags(p, Request, "checkpoint", "representation", "critic_hidden", "estimator_loss", "eps",
+                           "attack_steps", "step_size", keep_defaults=True, required=("checkpoint",),
+                           choices={"estimator_loss": ESTIMATOR_LOSSES},
+                           helps={"estimator_loss": "normal MI, worst-case MI, or both and RV = normal - worst "
+                                  "(default both)", "attack_steps": "PGD steps S (default: the dataset's)"})
+    p.add_argument("--attack-lr", type=flags.eval_fraction, dest="step_size", action=flags.DeprecatedAlias,
                    help="deprecated alias of --step-size")
-    add_config_flags(p, Request, "norm", "gradient", keep_defaults=True)
-    add_config_flags(p.add_mutually_exclusive_group(), Request, "iterations", "epochs", helps={
+    flags.add_config_flags(p, Request, "norm", "gradient", keep_defaults=True)
+    flags.add_config_flags(p.add_mutually_exclusive_group(), Request, "iterations", "epochs", helps={
         "epochs": f"critic training length in passes over the training set (default {PAPER_CRITIC_EPOCHS}, the "
-                  "paper's)"})
-    add_config_flags(p, Request, "batch_size", "lr", "test_batches", "select", "train_subset", "test_subset",
-                     keep_defaults=True, helps={"batch_size": "batch size B", "lr": "critic Adam lr",
-                                                "train_subset": "critic training images (default: all)"})
+                        "paper's)"})
+    flags.add_config_flags(p, Request, "batch_size", "lr", "test_batches", "select", "train_subset", "test_subset",
+                           keep_defaults=True, helps={"batch_size": "batch size B", "lr": "critic Adam lr",
+                                                      "train_subset": "critic training images (default: all)"})
     seeds = p.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=seed_number, default=None, help="one seed (default 0)")
-    seeds.add_argument("--seeds", type=seed_number, nargs="+", default=None, help="several seeds, e.g. 0 1 2")
-    add_run_flags(p, "device")
-    add_config_flags(p, Request, "threads", keep_defaults=True)
-    add_run_flags(p, "data_root", "out", out="JSON file for the results (default: estimate-mi-<representation>-"
-                  "<loss>-<hash>.json next to the checkpoint)")
+    seeds.add_argument("--seed", type=flags.seed_number, default=None, help="one seed (default 0)")
+    seeds.add_argument("--seeds", type=flags.seed_number, nargs="+", default=None, help="several seeds, e.g. 0 1 2")
+    flags.add_run_flags(p, "device")
+    flags.add_config_flags(p, Request, "threads", keep_defaults=True)
+    flags.add_run_flags(p, "data_root", "out", out="JSON file for the results (default: estimate-mi-<representation>-"
+                        "<loss>-<hash>.json next to the checkpoint)")
 
 
 def _mi_run(args: argparse.Namespace) -> int:
@@ -204,16 +156,13 @@ def _mi_run(args: argparse.Namespace) -> int:
     seeds = tuple(args.seeds) if args.seeds is not None else (0 if args.seed is None else args.seed,)
     fields = {k: getattr(args, k) for k in EstimateMIRequest.__dataclass_fields__ if k != "seeds"}
     try:
-        device = device_flag(args.device)
-        with one_line_warnings():
+        device = checks.device_flag(args.device)
+        with console.one_line_warnings():
             plan = prepare_estimate(EstimateMIRequest(**fields, seeds=seeds), device)
     except (FileNotFoundError, ValueError, RuntimeError) as err:
-        return error_line(err)
+        return console.error_line(err)
     if plan.previous is not None:
-        summary = " | ".join(f"{key} {plan.previous[key]['mean']:.4f}" for key in ("normal", "worst", "rv")
-                             if plan.previous.get(key) is not None)
-        print(f"estimate-mi: {plan.out} already holds this estimate (same checkpoint and settings): {summary} nats; "
-              "reloaded, nothing recomputed")
+        print(console.reloaded_estimate_line(plan.out, plan.previous))
         return 0
     run_estimate(plan, log=lambda line: print(line, flush=True))
     return 0
@@ -227,46 +176,36 @@ _ATTACK = ("eps", "attack_steps", "attack_step_size")
 def _encoder_arguments(p: argparse.ArgumentParser) -> None:
     from rrlib.train.encoder import ESTIMATOR_LOSSES, EncoderConfig
 
-    add_config_flags(p, EncoderConfig, "dataset", "estimator_loss", defaults={"dataset": "fashion-mnist"},
-                     required=("estimator_loss",),
-                     choices={"estimator_loss": ESTIMATOR_LOSSES},
-                     helps={"dataset": f"one of {sorted(DATASETS)} (default fashion-mnist)"})
-    add_run_flags(p, "out", required=("out",))
-    add_config_flags(p, EncoderConfig, "epochs", "train_subset", "width", "critic_hidden", "batch_size", "lr", *_ATTACK,
-                     "seed", helps={"epochs": "default 300 (the paper's)"})
-    add_run_flags(p, "device", "data_root", "no_progress")
-
-
-def _encoder_line(record: dict[str, Any], epochs: int) -> str:
-    return (f"epoch {record['epoch']:>3}/{epochs}  train DV {record['train_dv']:.4f}  held-out MI normal "
-            f"{record['heldout_mi_normal']:.4f} worst {record['heldout_mi_worst']:.4f} RV {record['heldout_rv']:.4f} "
-            f"nats  {record['seconds']:.1f} s")
-
-
-def _describe_threat(threat: ThreatModel) -> str:
-    return f"{threat.norm} PGD-{threat.steps}, eps {threat.eps:.4g}, step {threat.step_size:.4g}"
+    flags.add_config_flags(p, EncoderConfig, "dataset", "estimator_loss", defaults={"dataset": "fashion-mnist"},
+                           required=("estimator_loss",),
+                           choices={"estimator_loss": ESTIMATOR_LOSSES},
+                           helps={"dataset": f"one of {sorted(DATASETS)} (default fashion-mnist)"})
+    flags.add_run_flags(p, "out", required=("out",))
+    flags.add_config_flags(p, EncoderConfig, "epochs", "train_subset", "width", "critic_hidden", "batch_size", "lr",
+                                 *_ATTACK, "seed", helps={"epochs": "default 300 (the paper's)"})
+    flags.add_run_flags(p, "device", "data_root", "no_progress")
 
 
 def _encoder_run(args: argparse.Namespace) -> int:
     from rrlib.train.encoder import CHECKPOINT_FILE, METRICS_FILE, EncoderConfig, train_encoder
 
     try:
-        check_width(args.width)
-        check_attack_flags(args, args.dataset)
-        config = EncoderConfig(**given_fields(args, EncoderConfig))
-        device = device_flag(args.device)
+        checks.check_width(args.width)
+        checks.check_attack_flags(args, args.dataset)
+        config = EncoderConfig(**flags.given_fields(args, EncoderConfig))
+        device = checks.device_flag(args.device)
     except ValueError as err:
-        return error_line(flag_named(err, field_flags(EncoderConfig)))
+        return console.error_line(checks.flag_named(err, checks.field_flags(EncoderConfig)))
     except RuntimeError as err:
-        return error_line(err)
+        return console.error_line(err)
     what = "DIM (normal MI)" if config.estimator_loss == "normal" else "worst-case MI"
     print(f"train-encoder: {what} on {get_spec(config.dataset).title}, {config.epochs} epochs, device {device}; "
-          f"attack {_describe_threat(config.threat())} -> {args.out}")
+          f"attack {console.describe_threat(config.threat())} -> {args.out}")
     if (args.out / CHECKPOINT_FILE).is_file():
         print(f"found {args.out / CHECKPOINT_FILE}: continuing (or reusing) it")
-    result, code = guarded_training(lambda: train_encoder(
+    result, code = console.guarded_training(lambda: train_encoder(
         config, args.out, device=device, data_root=args.data_root, show_progress=not args.no_progress,
-        on_epoch=lambda rec: print(_encoder_line(rec, config.epochs), flush=True)), args.out)
+        on_epoch=lambda rec: print(console.encoder_epoch_line(rec, config.epochs), flush=True)), args.out)
     if code or result is None:
         return code
     final = result.final
@@ -280,27 +219,18 @@ def _classifier_arguments(p: argparse.ArgumentParser) -> None:
     from rrlib.train.downstream import ClassifierConfig
 
     p.add_argument("--encoder", type=Path, required=True, help="folder of a finished train-encoder run")
-    add_config_flags(p, ClassifierConfig, "head", "classifier_loss", required=("head", "classifier_loss"),
-                     helps={"head": "mlp: FC 200 -> FC 10; linear: FC 10"})
-    add_run_flags(p, "out", required=("out",))
-    add_config_flags(p, ClassifierConfig, "dataset", "epochs", "train_subset", "val_size", "test_subset", "batch_size",
-                     "lr", "eval_every", *_ATTACK, helps={
-                         "dataset": "must be the encoder's (default: the encoder's dataset)",
-                         "train_subset": "training images before the validation split (default: all)"})
+    flags.add_config_flags(p, ClassifierConfig, "head", "classifier_loss", required=("head", "classifier_loss"),
+                           helps={"head": "mlp: FC 200 -> FC 10; linear: FC 10"})
+    flags.add_run_flags(p, "out", required=("out",))
+    flags.add_config_flags(p, ClassifierConfig, "dataset", "epochs", "train_subset", "val_size", "test_subset",
+                                 "batch_size", "lr", "eval_every", *_ATTACK, helps={
+                               "dataset": "must be the encoder's (default: the encoder's dataset)",
+                               "train_subset": "training images before the validation split (default: all)"})
     p.add_argument("--autoattack", type=int, default=None, metavar="N",
                    help="also evaluate the final and the best head with AutoAttack (standard) on N test images "
                    "(needs torchattacks)")
-    add_config_flags(p, ClassifierConfig, "seed")
-    add_run_flags(p, "device", "data_root", "no_progress")
-
-
-def _classifier_line(record: dict[str, Any], epochs: int) -> str:
-    line = (f"epoch {record['epoch']:>3}/{epochs}  train loss {record['train_loss']:.4f} acc {record['train_acc']:.3f}")
-    for split in ("val", "test"):
-        if f"{split}_nat_acc" in record:
-            line += f"  {split} nat {record[f'{split}_nat_acc']:.3f} adv {record[f'{split}_adv_acc']:.3f}"
-    line += f"  {record['seconds']:.1f} s"
-    return line + (f" (+{record['eval_seconds']:.1f} s eval)" if "eval_seconds" in record else "")
+    flags.add_config_flags(p, ClassifierConfig, "seed")
+    flags.add_run_flags(p, "device", "data_root", "no_progress")
 
 
 def _classifier_run(args: argparse.Namespace) -> int:
@@ -312,25 +242,25 @@ def _classifier_run(args: argparse.Namespace) -> int:
     try:
         if args.autoattack is not None:
             check_int("--autoattack", args.autoattack, 1)
-        device = device_flag(args.device)
+        device = checks.device_flag(args.device)
         encoder = load_encoder(args.encoder, device="cpu")
         dataset = encoder.config.dataset
         if args.dataset is not None and args.dataset != dataset:
             raise ValueError(f"--dataset {args.dataset}: the encoder in {args.encoder} was trained on {dataset!r}; "
                              f"omit --dataset (or give --dataset {dataset}), or train an encoder on "
                              f"{args.dataset!r} with train-encoder")
-        check_attack_flags(args, dataset)
-        config = ClassifierConfig(**{**given_fields(args, ClassifierConfig), "dataset": dataset})
+        checks.check_attack_flags(args, dataset)
+        config = ClassifierConfig(**{**flags.given_fields(args, ClassifierConfig), "dataset": dataset})
     except (CheckpointError, ValueError, RuntimeError) as err:
-        return error_line(flag_named(err, field_flags(ClassifierConfig)))
+        return console.error_line(checks.flag_named(err, checks.field_flags(ClassifierConfig)))
     print(f"train-classifier: {config.head} head, {config.classifier_loss} loss, on the frozen "
           f"{encoder.config.estimator_loss} encoder {args.encoder} ({get_spec(config.dataset).title}), "
-          f"{config.epochs} epochs, device {device}; attack {_describe_threat(config.threat())} -> {args.out}")
+          f"{config.epochs} epochs, device {device}; attack {console.describe_threat(config.threat())} -> {args.out}")
     if (args.out / CHECKPOINT_FILE).is_file():
         print(f"found {args.out / CHECKPOINT_FILE}: continuing (or reusing) it")
-    result, code = guarded_training(lambda: train_classifier(
+    result, code = console.guarded_training(lambda: train_classifier(
         config, args.encoder, args.out, device=device, data_root=args.data_root, show_progress=not args.no_progress,
-        on_epoch=lambda rec: print(_classifier_line(rec, config.epochs), flush=True)), args.out)
+        on_epoch=lambda rec: print(console.classifier_epoch_line(rec, config.epochs), flush=True)), args.out)
     if code or result is None:
         return code
     metrics = result.metrics()
@@ -339,14 +269,9 @@ def _classifier_run(args: argparse.Namespace) -> int:
             metrics = add_autoattack(result, args.out / METRICS_FILE, args.autoattack, data_root=args.data_root,
                                      log=lambda line: print(line, flush=True))
         except (ImportError, ValueError) as err:
-            return error_line(err)
-    for which in ("final", "best"):
-        numbers = metrics[which]
-        if numbers is not None:
-            aa_text = (f", AutoAttack {numbers['autoattack_accuracy']:.3f}" if "autoattack_accuracy" in numbers
-                       else "")
-            print(f"{which} (epoch {numbers['epoch']}): test natural {numbers['natural_accuracy']:.3f}, PGD "
-                  f"{numbers['adversarial_accuracy']:.3f}{aa_text}")
+            return console.error_line(err)
+    for line in console.head_summary_lines(metrics):
+        print(line)
     print(f"metrics {args.out / METRICS_FILE}")
     return 0
 
@@ -363,7 +288,7 @@ def _sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell", default=None, metavar="NAME", help="run only this cell (names: --list)")
     p.add_argument("--dry-run", action="store_true", help="print what would run, train nothing")
     p.add_argument("--seed", type=int, default=0, help="first seed of the trials (default 0)")
-    add_run_flags(p, "device", "data_root")
+    flags.add_run_flags(p, "device", "data_root")
 
 
 def _sweep_run(args: argparse.Namespace) -> int:
@@ -377,10 +302,10 @@ def _sweep_run(args: argparse.Namespace) -> int:
                 print(f"{state.cell.name:40s} {state.state:9s} {state.folder}")
             return 0
     except ValueError as err:
-        return error_line(err)
+        return console.error_line(err)
     print(f"sweep: {args.profile} profile, {config.dataset}, {len(config.seeds)} trials -> {args.out_root}")
-    ran, code = guarded_training(lambda: sweep(config, args.out_root, cell=args.cell, dry_run=args.dry_run),
-                                  args.out_root)
+    ran, code = console.guarded_training(lambda: sweep(config, args.out_root, cell=args.cell, dry_run=args.dry_run),
+                                          args.out_root)
     if code:
         return code
     print(f"{'would run' if args.dry_run else 'ran'} {len(ran)} cell(s)")
@@ -388,41 +313,15 @@ def _sweep_run(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------ tables, book, colab
-def _tables_arguments(p: argparse.ArgumentParser) -> None:
-    from rrlib.experiments import downstream_tables
+def _program(module: str, help: str, after: str | None = None) -> Command:
+    """A sub-command whose arguments and run live in ``module`` (its ``add_arguments`` and ``run_command``, which
+    also build the module's own program, the old name); ``after``: pass the words after it as the recorded command."""
+    def run(args: argparse.Namespace) -> int:
+        words = args._argv
+        extra = (words[words.index(after) + 1:] if after in words else None,) if after else ()
+        return importlib.import_module(module).run_command(args, *extra)
 
-    downstream_tables.add_arguments(p)
-
-
-def _tables_run(args: argparse.Namespace) -> int:
-    from rrlib.experiments import downstream_tables
-
-    words = args._argv
-    return downstream_tables.run_command(args, words[words.index("tables") + 1:] if "tables" in words else None)
-
-
-def _book_arguments(p: argparse.ArgumentParser) -> None:
-    from rrlib import book
-
-    book.add_arguments(p)
-
-
-def _book_run(args: argparse.Namespace) -> int:
-    from rrlib import book
-
-    return book.run_command(args)
-
-
-def _colab_arguments(p: argparse.ArgumentParser) -> None:
-    from rrlib import colab
-
-    colab.add_arguments(p)
-
-
-def _colab_run(args: argparse.Namespace) -> int:
-    from rrlib import colab
-
-    return colab.run_command(args)
+    return Command(help, lambda p: importlib.import_module(module).add_arguments(p), run)
 
 
 COMMANDS: dict[str, Command] = {
@@ -442,10 +341,10 @@ COMMANDS: dict[str, Command] = {
         "list or train the cells of the downstream tables (Tables 1, 3-5), missing ones or one", _sweep_arguments,
         _sweep_run,
     ),
-    "tables": Command("run the downstream tables experiment (Tables 1, 3-5) or copy its results (run, copy)",
-                      _tables_arguments, _tables_run),
-    "book": Command("list, run or build the book's chapters (list, run, build)", _book_arguments, _book_run),
-    "colab": Command("Colab set-up cells and links (sync-notebooks, links)", _colab_arguments, _colab_run),
+    "tables": _program("rrlib.experiments.downstream_tables", "run the downstream tables experiment (Tables 1, "
+                       "3-5) or copy its results (run, copy)", after="tables"),
+    "book": _program("rrlib.book", "list, run or build the book's chapters (list, run, build)"),
+    "colab": _program("rrlib.colab", "Colab set-up cells and links (sync-notebooks, links)"),
     "download": Command("download a dataset with torchvision", _download_arguments, _download_run),
 }
 
@@ -469,13 +368,13 @@ def _distributed_main(args: argparse.Namespace) -> int:
     """Run a command as one rank of a torchrun job: join the process group (NCCL on CUDA, Gloo on the CPU), run
     the command on this rank's device with the console output of rank 0 only, and leave the group."""
     if args.command not in DISTRIBUTED_COMMANDS:
-        return error_line(ValueError(f"command {args.command!r} does not run under torchrun (WORLD_SIZE="
-                                 f"{distributed.world_size() if distributed.is_distributed() else 'set'}); "
-                                 f"valid choices: {list(DISTRIBUTED_COMMANDS)}; run it as one process"))
+        return console.error_line(ValueError(f"command {args.command!r} does not run under torchrun (WORLD_SIZE="
+                                             f"{distributed.world_size() if distributed.is_distributed() else 'set'}); "
+                                             f"valid choices: {list(DISTRIBUTED_COMMANDS)}; run it as one process"))
     try:
         device = distributed.init(args.device)
     except (ValueError, RuntimeError) as err:
-        return error_line(err)
+        return console.error_line(err)
     try:
         args.device = str(device)
         with contextlib.ExitStack() as stack:
@@ -490,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code. Under torchrun (``WORLD_SIZE > 1``) a training command runs
     data-parallel (:func:`_distributed_main`). A closed standard output (``... | head -1``) ends it quietly with
     status 141 (:func:`rrlib.console.quiet_broken_pipe`)."""
-    with quiet_broken_pipe():
+    with console.quiet_broken_pipe():
         words = list(sys.argv[1:] if argv is None else argv)
         args = build_parser().parse_args(words)
         args._argv = words

@@ -84,3 +84,48 @@ def guarded_training(train: Callable[[], Any], out: Path) -> tuple[Any, int]:
     except KeyboardInterrupt:
         print(f"interrupted; rerun the same command to continue from the last checkpoint in {out}", file=sys.stderr)
         return None, 130
+
+
+# ------------------------------------------------------------------------------------------ lines of the commands
+def encoder_epoch_line(record: dict[str, Any], epochs: int) -> str:
+    """train-encoder's line for one epoch's record (training DV, held-out normal and worst-case MI, RV; nats)."""
+    return (f"epoch {record['epoch']:>3}/{epochs}  train DV {record['train_dv']:.4f}  held-out MI normal "
+            f"{record['heldout_mi_normal']:.4f} worst {record['heldout_mi_worst']:.4f} RV {record['heldout_rv']:.4f} "
+            f"nats  {record['seconds']:.1f} s")
+
+
+def describe_threat(threat: Any) -> str:
+    """``linf PGD-10, eps 0.1, step 0.01`` of a :class:`rrlib.attacks.ThreatModel`."""
+    return f"{threat.norm} PGD-{threat.steps}, eps {threat.eps:.4g}, step {threat.step_size:.4g}"
+
+
+def classifier_epoch_line(record: dict[str, Any], epochs: int) -> str:
+    """train-classifier's line for one epoch's record (training loss and accuracy, validation and test accuracy)."""
+    line = (f"epoch {record['epoch']:>3}/{epochs}  train loss {record['train_loss']:.4f} acc {record['train_acc']:.3f}")
+    for split in ("val", "test"):
+        if f"{split}_nat_acc" in record:
+            line += f"  {split} nat {record[f'{split}_nat_acc']:.3f} adv {record[f'{split}_adv_acc']:.3f}"
+    line += f"  {record['seconds']:.1f} s"
+    return line + (f" (+{record['eval_seconds']:.1f} s eval)" if "eval_seconds" in record else "")
+
+
+def head_summary_lines(metrics: dict[str, Any]) -> list[str]:
+    """train-classifier's closing lines: test accuracy (natural, PGD, AutoAttack when measured) of the final and the
+    best head."""
+    lines = []
+    for which in ("final", "best"):
+        numbers = metrics[which]
+        if numbers is not None:
+            aa_text = (f", AutoAttack {numbers['autoattack_accuracy']:.3f}" if "autoattack_accuracy" in numbers
+                       else "")
+            lines.append(f"{which} (epoch {numbers['epoch']}): test natural {numbers['natural_accuracy']:.3f}, PGD "
+                         f"{numbers['adversarial_accuracy']:.3f}{aa_text}")
+    return lines
+
+
+def reloaded_estimate_line(out: Path, previous: dict[str, Any]) -> str:
+    """estimate-mi's line for a result file that already holds the same estimate (reloaded, not recomputed)."""
+    summary = " | ".join(f"{key} {previous[key]['mean']:.4f}" for key in ("normal", "worst", "rv")
+                         if previous.get(key) is not None)
+    return (f"estimate-mi: {out} already holds this estimate (same checkpoint and settings): {summary} nats; "
+            "reloaded, nothing recomputed")

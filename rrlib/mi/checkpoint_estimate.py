@@ -8,6 +8,15 @@ dataset's threat model), raising one ``ValueError``/``FileNotFoundError`` naming
 :func:`run_estimate` trains the critics (:func:`rrlib.mi.runs.estimate_runs`), reports each run through ``log`` and
 writes the JSON result. A result file holding the same estimate is reloaded, not recomputed; one holding another
 estimate is refused (:func:`rrlib.train.run_folder.previous_result`).
+
+What is estimated: the normal MI ``I(X; z)``, the worst-case MI ``inf_{μ' ∈ B_W∞(μ, ε)} I(X'; z')`` and
+``RV_ε = normal − worst`` (Definition 3.1, Eq. 4.1; nats). ``z`` is the logit layer (10-d, the paper's Figures 1–2;
+``--representation logits``) or ``model.representation(x)`` (``z``: the 64-d Baseline-H code). The critic is the
+encode-and-dot-product network on raw pixels (:class:`rrlib.mi.critics.EncodeAndDotCritic`, hidden 2048 as the
+paper), trained by Algorithm 2 with the DV bound; the worst case perturbs each batch by Algorithm 1 (ℓ∞ PGD with the
+dataset's ε, steps and step size from :func:`rrlib.data.dataset_threat_model` unless ``--eps/--attack-steps/
+--step-size`` say otherwise). ``--estimator-loss both`` runs a normal and a worst-case critic from the same
+initialisation for every seed, as the official code's two separate runs.
 """
 
 from __future__ import annotations
