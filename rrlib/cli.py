@@ -26,19 +26,14 @@ same sub-commands under their old names (their ``add_arguments`` / ``run_command
     python -m rrlib.cli sweep --profile medium --dataset fashion-mnist --out-root runs/tables --list
 
 Bad input gets one ``error:`` line naming the flag and its valid values (exit 2) before anything is built, loaded or
-written. An attack radius (``--adv-eps``, ``--eval-eps``, ``--eps``) lies in [0, 1] under ℓ∞: pixels lie in [0, 1],
-so a ball of radius 1 already holds every image (ℓ2: [0, √(C·H·W)]); ``--width`` lies in (0, 16]. Contradictory
-flags are refused: ``--eval-eps`` with ``--no-adv-eval``, and ``--adv-steps``/``--adv-step-size`` without
-``--adv-eps`` (standard training has no training attack; with ``--eval-eps`` they set the evaluation attack). A
-reader that closes the pipe early (``sweep --list | head -1``) ends the command quietly with status 141.
+written (:mod:`rrlib.cli_checks`); a reader that closes the pipe early (``sweep --list | head -1``) ends the command
+quietly with status 141.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -245,10 +240,7 @@ def _classifier_run(args: argparse.Namespace) -> int:
         device = checks.device_flag(args.device)
         encoder = load_encoder(args.encoder, device="cpu")
         dataset = encoder.config.dataset
-        if args.dataset is not None and args.dataset != dataset:
-            raise ValueError(f"--dataset {args.dataset}: the encoder in {args.encoder} was trained on {dataset!r}; "
-                             f"omit --dataset (or give --dataset {dataset}), or train an encoder on "
-                             f"{args.dataset!r} with train-encoder")
+        checks.check_encoder_dataset(args.dataset, dataset, args.encoder)
         checks.check_attack_flags(args, dataset)
         config = ClassifierConfig(**{**flags.given_fields(args, ClassifierConfig), "dataset": dataset})
     except (CheckpointError, ValueError, RuntimeError) as err:
@@ -326,21 +318,14 @@ def _program(module: str, help: str, after: str | None = None) -> Command:
 
 COMMANDS: dict[str, Command] = {
     "train-model": Command("train a classifier (standard or PGD-adversarial)", _train_arguments, _train_run),
-    "estimate-mi": Command(
-        "estimate normal and worst-case MI of a trained model's representation", _mi_arguments, _mi_run
-    ),
-    "train-encoder": Command(
-        "train an encoder by (worst-case) mutual-information maximisation (no labels)", _encoder_arguments,
-        _encoder_run,
-    ),
-    "train-classifier": Command(
-        "train a standard or robust head on a frozen encoder (final and best / E.S. accuracies)",
-        _classifier_arguments, _classifier_run,
-    ),
-    "sweep": Command(
-        "list or train the cells of the downstream tables (Tables 1, 3-5), missing ones or one", _sweep_arguments,
-        _sweep_run,
-    ),
+    "estimate-mi": Command("estimate normal and worst-case MI of a trained model's representation", _mi_arguments,
+                           _mi_run),
+    "train-encoder": Command("train an encoder by (worst-case) mutual-information maximisation (no labels)",
+                             _encoder_arguments, _encoder_run),
+    "train-classifier": Command("train a standard or robust head on a frozen encoder (final and best / E.S. "
+                                "accuracies)", _classifier_arguments, _classifier_run),
+    "sweep": Command("list or train the cells of the downstream tables (Tables 1, 3-5), missing ones or one",
+                     _sweep_arguments, _sweep_run),
     "tables": _program("rrlib.experiments.downstream_tables", "run the downstream tables experiment (Tables 1, "
                        "3-5) or copy its results (run, copy)", after="tables"),
     "book": _program("rrlib.book", "list, run or build the book's chapters (list, run, build)"),
@@ -377,9 +362,7 @@ def _distributed_main(args: argparse.Namespace) -> int:
         return console.error_line(err)
     try:
         args.device = str(device)
-        with contextlib.ExitStack() as stack:
-            if not distributed.is_main():
-                stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+        with distributed.rank_zero_stdout():
             return int(args._run(args) or 0)
     finally:
         distributed.teardown()

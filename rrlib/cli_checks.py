@@ -18,8 +18,8 @@ from rrlib.cli_flags import flag_of
 from rrlib.data import get_spec
 from rrlib.validation import check_radius
 
-__all__ = ["MAX_WIDTH", "TRAIN_FLAGS", "check_attack_flags", "check_train_flags", "check_width", "device_flag",
-           "field_flags", "flag_named", "train_config"]
+__all__ = ["MAX_WIDTH", "TRAIN_FLAGS", "check_attack_flags", "check_encoder_dataset", "check_train_flags",
+           "check_width", "device_flag", "field_flags", "flag_named", "train_config"]
 
 
 #: The largest ``--width``. Baseline-H has about 3.1 M parameters at width 1 on 28×28 images (4.9 M on 32×32) and
@@ -147,3 +147,11 @@ def check_attack_flags(args: argparse.Namespace, dataset: str) -> None:
     if get_spec(dataset).threat is None and missing:
         raise ValueError(f"--dataset {dataset} has no threat model in the paper: give {', '.join(missing)} "
                          "(e.g. --eps 0.3 --attack-steps 3 --step-size 0.1)")
+
+
+def check_encoder_dataset(given: str | None, dataset: str, encoder: Any) -> None:
+    """train-classifier's ``--dataset`` (``given``) must be the dataset the encoder in ``encoder`` was trained on."""
+    if given is not None and given != dataset:
+        raise ValueError(f"--dataset {given}: the encoder in {encoder} was trained on {dataset!r}; "
+                         f"omit --dataset (or give --dataset {dataset}), or train an encoder on "
+                         f"{given!r} with train-encoder")

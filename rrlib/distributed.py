@@ -140,6 +140,15 @@ def session(device: str | torch.device = "auto") -> Iterator[torch.device]:
         teardown()
 
 
+@contextlib.contextmanager
+def rank_zero_stdout() -> Iterator[None]:
+    """Standard output of rank 0 only for the block: the other ranks print into ``os.devnull``."""
+    with contextlib.ExitStack() as stack:
+        if not is_main():
+            stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+        yield
+
+
 def barrier() -> None:
     """Wait for every rank (a no-op in one process)."""
     if is_distributed():
