@@ -13,9 +13,13 @@ The "mean ± sd" and "mean ± SE" over seeds, images or test batches that the ch
   :func:`unpaired_difference` (independent samples: ``SE = sqrt(SE_a² + SE_b²)``, Welch–Satterthwaite ``df``).
 * :func:`t_interval` — the Student-t confidence interval ``mean ± t_{(1+level)/2, df} · SE``; for small ``n`` it is
   wider than the normal ``± 1.96 SE`` (``t_{0.975, 3} = 3.182`` for four seeds).
-* The **verdict thresholds**: ``*_Z``, how many standard errors a difference must exceed before the book calls a
-  claim supported, or how many it may be off before it calls a value different; and the three absolute thresholds
-  of §6.1's Fig. 2 claims (``ZERO_WORST_MI_NATS``, ``ZERO_ADVERSARIAL_ACCURACY``, ``KEPT_WORST_MI_NATS``). Each is
+* The **claims' rule**: :func:`difference_verdict` / :func:`paired_verdict` (the Student-t interval at
+  :data:`CLAIM_LEVEL` of the paired per-seed differences: supported, contradicted or undecided; "too few to judge"
+  below :data:`MIN_REPLICATES` seeds) and :func:`comparable_verdict` (within :data:`COMPARABLE_POINTS`).
+* The **verdict thresholds**: ``*_Z``, how many standard errors a difference must exceed in §6.1's verdicts (one
+  model per kind, test-set noise only), or how many a value may be off before the report calls it different; and
+  the three absolute thresholds of §6.1's Fig. 2 claims (``ZERO_WORST_MI_NATS``, ``ZERO_ADVERSARIAL_ACCURACY``,
+  ``KEPT_WORST_MI_NATS``). Each is
   named once, here; the report (:mod:`rrlib.report`), the §6.1 verdicts (:mod:`rrlib.verdicts`) and the chapters'
   tables and sentences (:mod:`rrlib.rendering`, :mod:`rrlib.rendering.section5`) read them from here. The
   report's digitisation tolerances (``FIGURE_NATS``, ``TABLE_POINTS``, …) are properties of the paper's printed
@@ -35,10 +39,11 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "ACCURACY_CLAIM_Z", "CLAIM_Z", "KEPT_WORST_MI_NATS", "MI_CLAIM_Z", "TOLERANCE_Z", "ZERO_ADVERSARIAL_ACCURACY",
-    "ZERO_WORST_MI_NATS", "Difference", "Summary", "as_array",
-    "combined_se", "exceeds", "mean", "mean_sd", "paired_difference", "sample_sd", "standard_error", "standard_errors",
-    "summarize", "t_interval", "t_quantile", "unpaired_difference",
+    "ACCURACY_CLAIM_Z", "CANNOT_JUDGE", "CLAIM_LEVEL", "COMPARABLE_POINTS", "CONTRADICTED", "KEPT_WORST_MI_NATS",
+    "MIN_REPLICATES", "MI_CLAIM_Z", "SUPPORTED", "TOLERANCE_Z", "TOO_FEW", "UNDECIDED", "ZERO_ADVERSARIAL_ACCURACY",
+    "ZERO_WORST_MI_NATS", "Difference", "Summary", "as_array", "combined_se", "comparable_verdict",
+    "difference_verdict", "exceeds", "mean", "mean_sd", "paired_difference", "paired_verdict", "sample_sd",
+    "standard_error", "standard_errors", "summarize", "t_interval", "t_quantile", "unpaired_difference",
 ]
 
 # ------------------------------------------------------------------------------------------------- thresholds
@@ -47,16 +52,11 @@ TOLERANCE_Z: float = 2.0
 report (:mod:`rrlib.report`): a digitised figure point is reproduced when ``|ours − paper| ≤ digitisation +
 TOLERANCE_Z · SE_ours``, a table cell when ``|ours − paper| ≤ max(1 point, TOLERANCE_Z · SE_diff)``."""
 
-CLAIM_Z: float = 2.0
-"""Standard errors by which a difference of two means (over seeds or images, SE from their spread) must exceed zero
-for a claim to be called supported: the report's claim rows (:func:`rrlib.report.claim_verdict`) and the
-chapters' comparisons of §5–6.2 (:mod:`rrlib.rendering.section5`: RV of the two encoders, downstream rows), where
-``|difference| ≤ CLAIM_Z · SE`` reads "this run cannot tell"."""
-
 MI_CLAIM_Z: float = 3.0
 """Standard errors by which a difference of MI, RV or mean per-neuron vulnerability (nats) must exceed zero in the
 §6.1 verdicts (:mod:`rrlib.verdicts`: ``rv_tracks_gap``, ``robust_more_normal``, ``neurons_less_vulnerable``).
-Stricter than :data:`CLAIM_Z` because the SE there is the test-batch noise of one trained model, which leaves out
+Counted in standard errors, not by :data:`CLAIM_LEVEL`'s interval over seeds, because the SE there is the test-batch
+noise of one trained model, which leaves out
 the spread over training seeds."""
 
 ACCURACY_CLAIM_Z: float = 5.0
@@ -76,6 +76,30 @@ accuracy ≈ 0" in the §6.1 verdict ``standard_worst_zero`` (:mod:`rrlib.verdic
 KEPT_WORST_MI_NATS: float = 0.2
 """Nats by which the robust model's valid worst-case MI must exceed the standard model's for the §6.1 verdict
 ``robust_keeps_worst`` (:mod:`rrlib.verdicts`; Fig. 2: "much more")."""
+
+
+CLAIM_LEVEL: float = 0.95
+"""Confidence level of the Student-t interval by which the reproduction report and chapters 07–09 judge a claimed
+difference (:func:`difference_verdict`): the interval ``mean ± t_{(1+CLAIM_LEVEL)/2, n−1} · SE`` of the per-seed
+differences (paired where the design pairs) must lie wholly on the claimed side of zero. With four seeds
+``t_{0.975, 3} = 3.18``, 1.6 times the normal 1.96."""
+
+MIN_REPLICATES: int = 3
+"""Fewest independent replicates (trained models: seeds) on which a claim about training is judged; with fewer
+(n ≤ 2: a t interval of 1 degree of freedom or none) the verdict is "too few to judge". Images, test batches or
+critic seeds of one trained model are not replicates of training."""
+
+COMPARABLE_POINTS: float = 5.0
+"""Percentage points within which two accuracies count as "comparable" (§6.2: ours with a robust head against the
+fully supervised robust model): the whole :data:`CLAIM_LEVEL` t interval of their paired difference must lie in
+``[−COMPARABLE_POINTS, +COMPARABLE_POINTS]`` (:func:`comparable_verdict`)."""
+
+#: The verdicts of a claim judged from repeated measurements (:func:`difference_verdict`, :func:`comparable_verdict`).
+SUPPORTED = "supported"
+CONTRADICTED = "contradicted"
+UNDECIDED = "undecided"
+TOO_FEW = "too few to judge"
+CANNOT_JUDGE = "cannot judge"
 
 
 # ------------------------------------------------------------------------------------------------- one sample
@@ -251,3 +275,55 @@ def exceeds(difference: float, se: float, z: float) -> bool:
     """Whether ``difference > z · se``: the one rule behind every "supported" of the book (``z`` one of the
     thresholds above)."""
     return difference > z * se
+
+
+# --------------------------------------------------------------------------------------------------- verdicts
+def difference_verdict(difference: Difference, level: float = CLAIM_LEVEL) -> str:
+    """The verdict on a claim that ``difference.mean > 0`` (orient the difference so that the claim is "> 0"):
+
+    * :data:`TOO_FEW` when it rests on fewer than :data:`MIN_REPLICATES` pairs (or values);
+    * :data:`SUPPORTED` when the Student-t interval at ``level`` lies wholly above zero;
+    * :data:`CONTRADICTED` when it lies wholly below zero;
+    * :data:`UNDECIDED` when it contains zero (a tie is never "ordered").
+
+    >>> difference_verdict(paired_difference([2.0, 3.0, 4.0], [0.0, 0.0, 0.0]))
+    'supported'
+    >>> difference_verdict(paired_difference([1.0, 1.0], [0.0, 0.0]))
+    'too few to judge'
+    """
+    if difference.n < MIN_REPLICATES:
+        return TOO_FEW
+    low, high = difference.interval(level)
+    if low > 0:
+        return SUPPORTED
+    if high < 0:
+        return CONTRADICTED
+    return UNDECIDED
+
+
+def paired_verdict(a: Any, b: Any, level: float = CLAIM_LEVEL) -> tuple[str, Difference]:
+    """:func:`difference_verdict` on the claim ``a > b`` from paired measurements (``a_i`` and ``b_i`` share the
+    seed), with the :func:`paired_difference` it rests on."""
+    d = paired_difference(a, b)
+    return difference_verdict(d, level), d
+
+
+def comparable_verdict(a: Any, b: Any, margin: float = COMPARABLE_POINTS,
+                       level: float = CLAIM_LEVEL) -> tuple[str, Difference]:
+    """The claim "``a`` is comparable to ``b``" from paired measurements: :data:`SUPPORTED` when the t interval of
+    the paired difference lies inside ``[−margin, margin]``, :data:`CONTRADICTED` when it lies wholly outside it
+    (above ``margin`` or below ``−margin``), :data:`UNDECIDED` otherwise; :data:`TOO_FEW` below
+    :data:`MIN_REPLICATES` pairs.
+
+    >>> comparable_verdict([50.0, 51.0, 52.0], [70.0, 70.5, 71.0])[0]
+    'contradicted'
+    """
+    d = paired_difference(a, b)
+    if d.n < MIN_REPLICATES:
+        return TOO_FEW, d
+    low, high = d.interval(level)
+    if -margin <= low and high <= margin:
+        return SUPPORTED, d
+    if low > margin or high < -margin:
+        return CONTRADICTED, d
+    return UNDECIDED, d

@@ -6,18 +6,23 @@ The rules read an :class:`Evidence`: per model a :class:`ModelEvidence` and per 
 :class:`NeuronEvidence`, built either from a live result (:meth:`Evidence.from_result`) or from the JSON the chapter
 recorded (:meth:`Evidence.from_metrics`); both give the same numbers.
 
-Rules (z-scores are differences over their combined standard errors, ``sqrt(SE_a² + SE_b²)``). MI and RV enter as
-their *valid* values (clipped into ``0 ≤ I_worst ≤ I`` by :func:`rrlib.mi.plausibility.clip_to_valid`): an
-impossible raw estimate is no measurement, and the evidence records the raw value and its flag next to the valid one.
-Every threshold is a constant of :mod:`rrlib.stats` (in brackets: its value today).
+Rules (z-scores are differences over their combined standard errors, ``sqrt(SE_a² + SE_b²)``). An impossible raw
+estimate (negative worst-case MI, RV above the normal MI; :func:`rrlib.mi.plausibility.check_estimates`) is no
+measurement: a claim that reads the worst-case MI or RV of a model whose pair is impossible is
+``cannot judge: …`` (naming the models), never supported or not supported on a clipped value. The evidence still
+records the raw value, its flag and the clipped ("valid") value, for the tables. Every threshold is a constant of
+:mod:`rrlib.stats` (in brackets: its value today).
 
-* ``rv_tracks_gap`` (Fig. 1): valid RV is ordered like the natural − adversarial gap and standard − robust valid RV
-  > ``MI_CLAIM_Z`` SE [3] (the SE of the raw difference).
-* ``standard_worst_zero`` (Fig. 2): the standard model's valid worst-case MI < ``ZERO_WORST_MI_NATS`` [0.1 nats]
-  and adversarial accuracy < ``ZERO_ADVERSARIAL_ACCURACY`` [0.1, i.e. 10 %].
-* ``robust_keeps_worst`` (Fig. 2): robust − standard valid worst-case MI > ``KEPT_WORST_MI_NATS`` [0.2 nats].
+* ``rv_tracks_gap`` (Fig. 1): RV is ordered like the natural − adversarial gap and standard − robust RV
+  > ``MI_CLAIM_Z`` SE [3]; cannot judge when any model's estimate is impossible.
+* ``standard_worst_zero`` (Fig. 2): the standard model's worst-case MI < ``ZERO_WORST_MI_NATS`` [0.1 nats]
+  and adversarial accuracy < ``ZERO_ADVERSARIAL_ACCURACY`` [0.1, i.e. 10 %]; cannot judge when its estimate is
+  impossible (a negative estimate clipped to 0 would pass the first test by construction).
+* ``robust_keeps_worst`` (Fig. 2): robust − standard worst-case MI > ``KEPT_WORST_MI_NATS`` [0.2 nats]; cannot
+  judge when either estimate is impossible.
 * ``robust_more_normal`` (§6.1 text): robust − standard normal MI > ``MI_CLAIM_Z`` SE [3].
-* ``ceiling_holds`` (Thm 3.4): no model's adversarial accuracy above the ceiling of its worst-case MI.
+* ``ceiling_holds`` (Thm 3.4): no model's adversarial accuracy above the ceiling of its worst-case MI; cannot judge
+  when a model's estimate is impossible and no possible one violates it.
 * ``training_works``: robust − standard adversarial accuracy > ``ACCURACY_CLAIM_Z`` SE [5].
 * ``neurons_less_vulnerable`` (Fig. 3): standard − robust mean per-neuron vulnerability > ``MI_CLAIM_Z`` SE [3].
 """
@@ -34,6 +39,7 @@ from rrlib.analysis import correlations
 from rrlib.mi.plausibility import check_estimates, clip_to_valid
 from rrlib.stats import (
     ACCURACY_CLAIM_Z,
+    CANNOT_JUDGE,
     KEPT_WORST_MI_NATS,
     MI_CLAIM_Z,
     ZERO_ADVERSARIAL_ACCURACY,
@@ -45,7 +51,7 @@ from rrlib.stats import (
 if TYPE_CHECKING:  # pragma: no cover
     from rrlib.experiments.vulnerability import Result
 
-__all__ = ["Claim", "Evidence", "ModelEvidence", "NeuronEvidence", "section_6_1"]
+__all__ = ["Claim", "Evidence", "ModelEvidence", "NeuronEvidence", "cannot_judge", "section_6_1"]
 
 
 @dataclass(frozen=True)
@@ -156,10 +162,16 @@ def _verdict(ok: bool, yes: str = "supported", no: str = "not supported") -> str
     return yes if ok else no
 
 
+def cannot_judge(names: Sequence[str]) -> str:
+    """The verdict of a claim that would rest on impossible estimates of the models ``names``."""
+    return f"{CANNOT_JUDGE}: impossible estimate ({', '.join(names)})"
+
+
 def section_6_1(evidence: Evidence) -> list[Claim]:
     """The claims of §6.1 that chapter 06's numbers can judge, in the order of the chapter."""
     std, rob = evidence.model("standard"), evidence.model("robust")
     n_models = len(evidence.models)
+    impossible = [m.name for m in evidence.models if m.impossible]
     corr = correlations([m.rv_valid for m in evidence.models], [m.gap for m in evidence.models])
     z_acc = (rob.adversarial_accuracy - std.adversarial_accuracy) / combined_se(rob.accuracy_se, std.accuracy_se)
     z_rv = (std.rv_valid - rob.rv_valid) / combined_se(std.rv_se, rob.rv_se)
@@ -167,29 +179,36 @@ def section_6_1(evidence: Evidence) -> list[Claim]:
     monotone = all(a.rv_valid > b.rv_valid for a, b in zip(by_gap, by_gap[1:], strict=False))
     normal_diff = rob.normal_mi - std.normal_mi
     normal_se = combined_se(rob.normal_mi_se, std.normal_mi_se)
-    violations = [m.name for m in evidence.models if m.adversarial_accuracy > m.bound]
-    strong = [m.name for m in evidence.models if m.adversarial_accuracy_strong > m.bound]
-    if not violations:
-        ceiling = "consistent"
+    possible = [m for m in evidence.models if not m.impossible]
+    violations = [m.name for m in possible if m.adversarial_accuracy > m.bound]
+    strong = [m.name for m in possible if m.adversarial_accuracy_strong > m.bound]
+    if not violations and impossible:
+        ceiling = cannot_judge(impossible)
+    elif not violations:
+        ceiling = "supported"
     elif not strong:
         ceiling = "violated under the paper's attack only (the attack is too weak; see text)"
     else:
         ceiling = "violated even under the stronger attack: the worst-case MI estimate is too low (see text)"
+    pair_bad = [m.name for m in (std, rob) if m.impossible]
     claims = [
-        Claim("rv_tracks_gap", _verdict(monotone and z_rv > MI_CLAIM_Z, f"supported ({n_models} models only)"),
+        Claim("rv_tracks_gap", cannot_judge(impossible) if impossible else
+              _verdict(monotone and z_rv > MI_CLAIM_Z, f"supported ({n_models} models only)"),
               {"n_models": n_models, "pearson": corr["pearson"], "spearman": corr["spearman"], "monotone": monotone,
                "rv_diff": std.rv_valid - rob.rv_valid, "z": z_rv}),
-        Claim("standard_worst_zero", _verdict(std.worst_mi_valid < ZERO_WORST_MI_NATS
-                                                and std.adversarial_accuracy < ZERO_ADVERSARIAL_ACCURACY),
+        Claim("standard_worst_zero", cannot_judge([std.name]) if std.impossible else
+              _verdict(std.worst_mi < ZERO_WORST_MI_NATS and std.adversarial_accuracy < ZERO_ADVERSARIAL_ACCURACY),
               {"worst_mi": std.worst_mi, "worst_mi_valid": std.worst_mi_valid, "impossible": std.impossible,
                "adversarial_accuracy": std.adversarial_accuracy}),
-        Claim("robust_keeps_worst", _verdict(rob.worst_mi_valid - std.worst_mi_valid > KEPT_WORST_MI_NATS),
+        Claim("robust_keeps_worst", cannot_judge(pair_bad) if pair_bad else
+              _verdict(rob.worst_mi - std.worst_mi > KEPT_WORST_MI_NATS),
               {"robust": rob.worst_mi_valid, "standard": std.worst_mi_valid}),
         Claim("robust_more_normal",
               _verdict(exceeds(normal_diff, normal_se, MI_CLAIM_Z), no="not supported at our scale"),
               {"robust": rob.normal_mi, "robust_se": rob.normal_mi_se, "standard": std.normal_mi,
                "standard_se": std.normal_mi_se}),
-        Claim("ceiling_holds", ceiling, {"violations": violations, "strong": strong, "n_models": n_models}),
+        Claim("ceiling_holds", ceiling, {"violations": violations, "strong": strong, "n_models": n_models,
+                                         "impossible": impossible}),
         Claim("training_works", _verdict(z_acc > ACCURACY_CLAIM_Z),
               {"diff": rob.adversarial_accuracy - std.adversarial_accuracy, "z": z_acc}),
     ]

@@ -63,10 +63,25 @@ def test_table_cell_verdict():
         REDUCED, "natural +0.5, adversarial +1.0 points (medium scale)")
 
 
-def test_claim_verdict():
-    assert report.claim_verdict(0.3, 0.1) == "supported"
-    assert report.claim_verdict(0.2, 0.1) == "not supported"
-    assert report.claim_verdict(-1.0, 0.1) == "not supported"
+def test_combine_verdicts():
+    S, C, U, F = stats.SUPPORTED, stats.CONTRADICTED, stats.UNDECIDED, stats.TOO_FEW
+    assert report.combine_verdicts([S, S]) == S and report.combine_verdicts([C, C]) == C
+    assert report.combine_verdicts([S, C]) == U and report.combine_verdicts([S, U]) == U
+    assert report.combine_verdicts([S, F]) == F  # one comparison on too few seeds: the claim is not judged
+    with pytest.raises(ValueError):
+        report.combine_verdicts([])
+
+
+def test_claim_groups_count_every_verdict_once():
+    from rrlib.report.types import claim_group
+
+    assert claim_group("supported (3 models only)") == "supported"
+    assert claim_group("violated under the paper's attack only") == "contradicted"
+    assert claim_group(stats.CONTRADICTED) == "contradicted" and claim_group(stats.UNDECIDED) == "undecided"
+    assert claim_group("not supported at our scale") == "not_supported"
+    for verdict in (NOT_RUN, stats.TOO_FEW, "cannot judge: impossible estimate (x)", "not yet measured",
+                    "not judged: no medium run yet"):
+        assert claim_group(verdict) == "not_judged", verdict
 
 
 def test_rules_text_is_written_from_the_constants():
@@ -74,10 +89,19 @@ def test_rules_text_is_written_from_the_constants():
     for verdict in report.VALUE_VERDICTS:
         assert f"**{verdict}**" in text
     for snippet in (f"{report.FIGURE_NATS:g} nats", f"{report.FIGURE_POINTS:g} percentage point",
-                    f"{stats.TOLERANCE_Z:g} standard errors of our number", f"{stats.CLAIM_Z:g} standard errors)",
-                    f"MI over {stats.MI_CLAIM_Z:g}", f"accuracy over {stats.ACCURACY_CLAIM_Z:g}",
+                    f"{stats.TOLERANCE_Z:g} standard errors of our number",
                     f"{report.FIGURE_3_NATS:g}", f"std/√{report.PAPER_TRIALS}",
                     f"at least {report.TABLE_POINTS:g} point", "0.05 for 30.1", report.FIGURE_DATASET):
+        assert snippet in text, snippet
+
+
+def test_claim_rules_text_is_written_from_the_constants():
+    text = report.claim_rules_markdown()
+    for snippet in (f"Student-t {stats.CLAIM_LEVEL:.0%} interval", "t = 3.18 for 4 seeds",
+                    f"within ±{stats.COMPARABLE_POINTS:g} points", f"fewer than {stats.MIN_REPLICATES} trained models",
+                    f"MI over {stats.MI_CLAIM_Z:g}", f"accuracy over {stats.ACCURACY_CLAIM_Z:g}",
+                    "never on a quick run",
+                    f"**{stats.TOO_FEW}**", f"**{stats.CANNOT_JUDGE}**", f"**{stats.UNDECIDED}**"):
         assert snippet in text, snippet
 
 
@@ -108,7 +132,9 @@ def test_every_paper_number_appears_exactly_once_without_inputs():
     theory = r.section("theory").rows
     assert [row.paper for row in theory] == ["30.1", "77.0"]
     assert all(row.verdict == NOT_RUN for row in r.rows("value"))
-    assert all(row.verdict == NOT_RUN for row in r.rows("claim"))
+    from rrlib.report.types import claim_group
+
+    assert all(claim_group(row.verdict) == "not_judged" for row in r.rows("claim"))
     fig1 = [row.values["paper"] for row in r.section("figure_1").rows]
     assert sorted(fig1) == sorted([list(v) for p in FIGURE_1.values() for v in p.values()])
     fig2 = [row.values["paper"] for row in r.section("figure_2").rows]
@@ -194,20 +220,35 @@ def test_neuron_summary():
 
 
 def test_section_6_1_claims_use_the_chapters_rules():
-    r = report.build({"06_vulnerability_robustness": ch06("quick", "Fashion-MNIST")})
+    r = report.build({"06_vulnerability_robustness": ch06("medium", "Fashion-MNIST")})
     claims = {row.values.get("key"): row for row in r.section("claims").rows if row.values.get("key")}
     assert claims["training_works"].verdict == "supported"
     assert claims["robust_keeps_worst"].verdict == "supported"  # 1.03 − 0.21 > 0.2
     assert claims["standard_worst_zero"].verdict == "not supported"  # worst-case MI 0.21 ≥ 0.1
-    assert "quick profile, Fashion-MNIST" in claims["training_works"].detail
+    assert "medium profile, Fashion-MNIST" in claims["training_works"].detail
 
 
-def table_metrics(dataset, shift, seeds=(0, 1)):
+def test_section_6_1_claims_are_not_judged_on_a_quick_run():
+    r = report.build({"06_vulnerability_robustness": ch06("quick", "Fashion-MNIST")})
+    rows = [row for row in r.section("claims").rows if row.values.get("key")]
+    assert len(rows) == 7 and {row.verdict for row in rows} == {"not judged: no medium run yet"}
+    assert all(row.ours == "—" for row in rows)  # one line each, no quick-run evidence
+
+
+def table_metrics(dataset, shift, seeds=(0, 1), noise=None):
+    """The paper's table shifted by ``shift`` points; ``noise[i]`` is added to every cell of seed ``i`` (a seed
+    effect shared by every row, which pairing removes)."""
+    noise = [0.0] * len(seeds) if noise is None else list(noise)
     table = {}
     for label, cells in TABLES[dataset].items():
         key = report.ROW_KEY[label]
-        table[key] = {h: {c: cell(cells[f"{h}_{c}"][0] + shift, 0.5, len(seeds)) for c in ("natural", "adversarial")}
-                      for h in ("mlp", "linear")}
+        table[key] = {}
+        for h in ("mlp", "linear"):
+            table[key][h] = {}
+            for c in ("natural", "adversarial", "autoattack"):
+                base = cells[f"{h}_{'adversarial' if c == 'autoattack' else c}"][0] + shift
+                values = [base + e for e in noise]
+                table[key][h][c] = {"mean": sum(values) / len(values), "std": 0.5, "values": values}
     return {"dataset": dataset, "units": "percent", "seeds": list(seeds), "table": table,
             "flags": {"constant_predictor": ["hjelm/robust/linear"]}}
 
@@ -221,13 +262,29 @@ def test_tables_reduced_scale_and_claims():
     assert "committed medium-scale run" in rows[0].source and "seeds 0, 1" in rows[0].source
     assert {row.verdict for row in r.section("table_1").rows} == {NOT_RUN}
     claims = [row for row in r.section("claims").rows if row.item.startswith("§6.2")]
-    assert len(claims) == 6  # three claims for each of the two runs
-    order = [row for row in claims if "ordered" in row.item]
-    assert all(row.verdict == "supported" for row in order)  # a constant shift keeps every order
-    robust = [row for row in claims if "robust head" in row.item]
-    assert all(row.verdict == "supported" for row in robust)  # Table 4: ours robust ≫ Hjelm robust
-    constant = [e for e in r.errata if "constant predictor" in e.finding]
-    assert len(constant) == 4 and "hjelm/robust/linear" in constant[0].evidence
+    assert len(claims) == 6  # one verdict per claim: the quick run judges none
+    assert {row.verdict for row in claims} == {stats.TOO_FEW}  # two seeds
+    assert not [e for e in r.errata if "constant predictor" in e.finding]  # collapsed heads are not errata
+
+
+def test_table_claims_are_paired_and_t_based():
+    # four seeds whose effect (−3, −1, +1, +3 points) is shared by every row: pairing removes it
+    m8 = {**meta("quick"), "medium": table_metrics("fashion-mnist", 0.0, (0, 1, 2, 3), noise=(-3, -1, 1, 3))}
+    rows = {row.item: row for row in report.build({"08_downstream": m8}).section("claims").rows}
+    robust = rows["§6.2: with a robust h, ours is more robust than DIM (PGD and AutoAttack)"]
+    assert robust.verdict == stats.SUPPORTED and "MLP PGD +55.5 [+55.5, +55.5]" in robust.ours
+    natural = rows["§6.2: ours has higher natural accuracy than DIM with a standard h (Table 4's numbers)"]
+    assert natural.verdict == stats.SUPPORTED  # the paper's +0.87 / +1.44, exactly, every seed
+    comparable = rows["§6.2: ours with a robust h is comparable to the fully supervised robust model, under the "
+                      "paper's PGD"]
+    assert comparable.verdict == stats.CONTRADICTED  # 70.44 − 77.59 = −7.15 < −5, every seed
+    ablation = [row for item, row in rows.items() if "ablation" in item][0]
+    assert ablation.verdict == stats.SUPPORTED and "MLP natural -41.0" in ablation.ours
+    # one seed's pair reversed: the interval of the natural-accuracy difference then contains zero
+    m8["medium"]["table"]["ours/standard"]["mlp"]["natural"]["values"][0] -= 10.0
+    rows = {row.item: row for row in report.build({"08_downstream": m8}).section("claims").rows}
+    natural = rows["§6.2: ours has higher natural accuracy than DIM with a standard h (Table 4's numbers)"]
+    assert natural.verdict == stats.UNDECIDED
 
 
 def test_full_scale_table_is_reproduced():
@@ -237,33 +294,52 @@ def test_full_scale_table_is_reproduced():
     assert r.section("table_4").note == ""
 
 
-def test_row_order_agreement():
-    run = table_metrics("fashion-mnist", 0.0)
-    agree, total = report.row_order_agreement(run)
-    assert agree == total > 0
-    # swap two rows that the paper separates: ours/robust (70.44) and hjelm/robust (14.95), MLP head
-    run["table"]["ours/robust"]["mlp"]["adversarial"]["mean"] = 0.0
-    agree2, total2 = report.row_order_agreement(run)
-    assert total2 == total and agree2 < agree
+ENCODER_CLAIM = "§5: the worst-case MI encoder's RV is smaller than the DIM encoder's (fresh critics)"
 
 
-def test_encoder_and_saliency_claims():
+def fresh(normal_rv, worst_rv, worst_mi=0.5):
+    """A fresh-critic result (:mod:`rrlib.report.encoder_rv`): per seed one DIM and one worst-case encoder."""
+    out = []
+    for seed, (n, w) in enumerate(zip(normal_rv, worst_rv, strict=True)):
+        for loss, rv in (("normal", n), ("worst", w)):
+            out.append({"loss": loss, "seed": seed, "normal": [worst_mi + rv], "worst": [worst_mi], "rv": [rv],
+                        "impossible": [worst_mi < 0]})
+    return {"encoders": out}
+
+
+def test_encoder_claim_is_judged_on_fresh_critics_only():
+    # the chapter-07 quick run and the medium run's jointly trained critics never judge §5's claim
     m7 = {**meta(), "encoders": {"normal": {"rv": cell(0.5, 0.01)}, "worst": {"rv": cell(0.2, 0.01)}},
-          "medium": {"encoders": {"normal": {"heldout_rv": cell(0.3, 0.2)}, "worst": {"heldout_rv": cell(0.25, 0.2)}}}}
-    m9 = {**meta(), "alignment": {"dim_mi": {"mean": 0.1, "se": 0.01, "n": 10},
-                                  "ours_mi": {"mean": 0.3, "se": 0.01, "n": 10}}}
-    r = report.build({"07_robust_encoders": m7, "09_saliency": m9})
-    rows = {row.item: row for row in r.section("claims").rows}
-    assert rows["§5: the worst-case MI encoder has a smaller RV than the DIM encoder"].verdict == "supported"
-    assert rows["§5: the worst-case MI encoder has a smaller RV than the DIM encoder (held-out)"].verdict == (
-        "not supported")
-    assert rows["Figs 4 and 6: saliency of ours is better aligned with the image than DIM's"].verdict == "supported"
+          "medium": {"encoders": {"normal": {"heldout_rv": cell(0.9, 0.01)}, "worst": {"heldout_rv": cell(0.1, 0.01)}}}}
+    row = {r.item: r for r in report.build({"07_robust_encoders": m7}).section("claims").rows}[ENCODER_CLAIM]
+    assert row.verdict == "not yet measured"
+    rv = {"normal": [0.50, 0.62, 0.41, 0.55], "worst": [0.20, 0.30, 0.15, 0.33]}
+    row = {r.item: r for r in report.build({report.FRESH_CRITIC: fresh(rv["normal"], rv["worst"])})
+           .section("claims").rows}[ENCODER_CLAIM]
+    assert row.verdict == stats.SUPPORTED and row.values == {"rv_normal": rv["normal"], "rv_worst": rv["worst"]}
+    # a tie is not an ordering
+    row = {r.item: r for r in report.build({report.FRESH_CRITIC: fresh([0.5, 0.2, 0.4], [0.4, 0.3, 0.4])})
+           .section("claims").rows}[ENCODER_CLAIM]
+    assert row.verdict == stats.UNDECIDED
+    # two seeds are too few; an impossible (negative) worst-case estimate is no measurement
+    assert {r.item: r for r in report.build({report.FRESH_CRITIC: fresh([0.5, 0.6], [0.1, 0.2])})
+            .section("claims").rows}[ENCODER_CLAIM].verdict == stats.TOO_FEW
+    row = {r.item: r for r in report.build({report.FRESH_CRITIC: fresh([0.5] * 4, [0.1] * 4, worst_mi=-0.2)})
+           .section("claims").rows}[ENCODER_CLAIM]
+    assert row.verdict.startswith(stats.CANNOT_JUDGE) and "normal seed 0" in row.verdict
+
+
+def test_saliency_claim_counts_trained_models_not_images():
+    m9 = {**meta(), "alignment": {"dim_mi": {"mean": 0.1, "se": 0.01, "n": 200},
+                                  "ours_mi": {"mean": 0.3, "se": 0.01, "n": 200}}}
+    rows = {row.item: row for row in report.build({"09_saliency": m9}).section("claims").rows}
+    assert rows["Figs 4 and 6: saliency of ours is better aligned with the image than DIM's"].verdict == stats.TOO_FEW
 
 
 def test_missing_chapters_give_not_run_rows_with_the_command():
     r = report.build({"03_theorem_3_4": ch03()})
     missing = [row for row in r.section("claims").rows if row.source == "chapter not run"]
-    assert any("07_robust_encoders" in row.detail for row in missing)
+    assert any("02_theorem_3_2" in row.detail for row in missing)
     assert any("09_saliency" in row.detail for row in missing)
     ran = {i["chapter"]: i["ran"] for i in r.inputs}
     assert ran["03_theorem_3_4"] and not ran["08_downstream"]
@@ -301,7 +377,10 @@ def test_metrics_are_plain_json(assert_plain):
     assert_plain(m)
     c = m["counts"]
     assert c["values"] == sum(c[v.replace(" ", "_")] for v in report.VALUE_VERDICTS)
-    assert c["claims"] == c["claims_supported"] + c["claims_not_supported"] + c["claims_not_run_here"]
+    from rrlib.report.types import CLAIM_GROUPS
+
+    assert c["claims"] == sum(c[f"claims_{g}"] for g in CLAIM_GROUPS)
+    assert c["claims_not_run_here"] == c["claims_not_judged"]
     assert not math.isnan(c["reproduced"])
 
 
@@ -326,8 +405,8 @@ def test_errata_templates_are_filled():
     m2 = {**ch02(), "mc_printed_min_abs_z": 12.25, "mc_samples": 200000}
     r = report.build({"02_theorem_3_2": m2, "06_vulnerability_robustness": ch06("quick", "Fashion-MNIST")})
     constant, duplicates = report.paper_table_oddities()
-    assert len(ERRATA) == 6
-    assert len(r.errata) == 3 + len(duplicates) + len(constant) + 1  # ch. 02 two, Fano one, tables, ch. 06 one
+    assert len(ERRATA) == 5 and constant  # the constant-predictor cells are correct reports, not errata
+    assert len(r.errata) == 3 + len(duplicates) + 1  # ch. 02 two, Fano one, a repeated table cell, ch. 06 one
     assert not any("{" in text for e in r.errata for text in (e.where, e.printed, e.finding, e.evidence))
     evidence = [e.evidence for e in r.errata]
     assert any(e.endswith("(200,000 samples) puts the estimate at least 12.2 standard errors from ½ − P")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from rrlib import stats
 from rrlib.attacks import ThreatModel
 from rrlib.experiments.robust_encoders import committed_run_summary
 from rrlib.rendering import section5 as r5
@@ -31,29 +30,42 @@ def test_committed_run_summary_means_flags_and_cost():
     assert out["cost"]["ratio"] == pytest.approx(5.0 / 1.1) and out["cost"]["passes_ratio"] == 11
 
 
-def _metrics(paper_delta: float, ours_delta: float) -> dict:
-    def cell(adv: float, paper_adv: float, aa: float) -> dict:
-        return {"natural": {"mean": 80.0, "std": 1.0}, "adversarial": {"mean": adv, "std": 1.0, "values": [0, 0]},
-                "autoattack": {"mean": aa, "std": 1.0}, "paper": {"natural": [80.0, 1.0],
-                                                                "adversarial": [paper_adv, 1.0]},
+def _metrics(paper_delta: float, ours_delta: float, seed_effect: tuple[float, ...] = (-1.0, 0.5, 0.0, 0.5)) -> dict:
+    """Four seeds; every seed moves both rows by ``seed_effect`` (shared, removed by pairing); ours also carries
+    ``ours_delta`` ± 1 alternating per seed."""
+    def cell(adv: list[float], paper_adv: float, aa: float) -> dict:
+        return {"natural": {"mean": 80.0, "std": 1.0}, "adversarial": {"mean": sum(adv) / len(adv), "std": 1.0,
+                                                                        "values": adv},
+                "autoattack": {"mean": aa, "std": 1.0, "values": [aa] * len(adv)},
+                "paper": {"natural": [80.0, 1.0], "adversarial": [paper_adv, 1.0]},
                 "constant_predictor": False, "majority_share": [0.2, 0.3], "pgd_minus_autoattack_same_images": 1.0}
-    return {"dataset": "fashion-mnist", "seeds": [0, 1], "config": {"autoattack_n": 100},
+    jitter = [1.0, -1.0, 1.0, -1.0]
+    ours = [30.0 + ours_delta + j + s for j, s in zip(jitter, seed_effect, strict=True)]
+    dim = [30.0 + s for s in seed_effect]
+    return {"dataset": "fashion-mnist", "seeds": [0, 1, 2, 3], "config": {"autoattack_n": 100},
             "row_labels": {"ours/robust": ["Ours", "Robust"], "hjelm/robust": ["Hjelm et al. (2018)", "Robust"]},
-            "table": {"ours/robust": {"mlp": cell(30.0 + ours_delta, 40.0 + paper_delta, 20.0)},
-                      "hjelm/robust": {"mlp": cell(30.0, 40.0, 15.0)}},
+            "table": {"ours/robust": {"mlp": cell(ours, 40.0 + paper_delta, 20.0)},
+                      "hjelm/robust": {"mlp": cell(dim, 40.0, 15.0)}},
             "flags": {"constant_predictor": [], "pgd_exceeds_autoattack_by_5_points": []}}
 
 
 def test_findings_say_when_the_direction_matches_the_paper():
     same = r5.downstream_findings(_metrics(paper_delta=25.0, ours_delta=4.0), "medium run")
-    # se of the difference: sqrt(1²/2 + 1²/2) = 1 point, so +4 is beyond 2 se and -3 too; +1 is not
-    assert "PGD accuracy +4.0 ± 1.0 points, AutoAttack +5.0 (medium run); the paper: +25.0 points" in same
+    # paired differences 4 ± 1 alternating: mean 4, sd 1.155, SE 0.577, t_{0.975,3} = 3.182 → 4 ± 1.84
+    assert ("PGD accuracy +4.0 points (95% interval +2.2 to +5.8, paired over 4 seeds), AutoAttack +5.0 "
+            "(medium run); the paper: +25.0 points") in same
     assert "Same direction as the paper." in same
     opposite = r5.downstream_findings(_metrics(paper_delta=25.0, ours_delta=-3.0), "medium run")
     assert "**Opposite direction to the paper.**" in opposite
     assert "constant predictors: none." in same
-    tie = r5.downstream_findings(_metrics(paper_delta=25.0, ours_delta=1.0), "medium run")
-    assert f"Within {stats.CLAIM_Z:g} standard errors of zero: this run cannot tell." in tie and "direction" not in tie
+    # +1.5: beyond 2 SE (1.15) but not beyond t·SE (1.84): a normal rule would have called it a difference
+    tie = r5.downstream_findings(_metrics(paper_delta=25.0, ours_delta=1.5), "medium run")
+    assert "The interval contains zero: this run cannot tell the two apart." in tie and "direction" not in tie
+    few = _metrics(paper_delta=25.0, ours_delta=4.0)
+    for row in few["table"].values():
+        row["mlp"]["adversarial"]["values"] = row["mlp"]["adversarial"]["values"][:2]
+        row["mlp"]["autoattack"]["values"] = row["mlp"]["autoattack"]["values"][:2]
+    assert "2 seeds are too few to judge." in r5.downstream_findings(few, "medium run")
 
 
 def test_table_marks_flags_and_puts_the_paper_beside_ours():
@@ -85,20 +97,15 @@ def test_stronger_pgd_keeps_the_radius():
     assert ladder["longer_pgd_restarts"] == ThreatModel("linf", 0.1, 100, 0.005, random_start=True, restarts=4)
 
 
-def test_rv_sentence_reports_the_measured_direction():
-    def enc(rv: float, normal: float, impossible: bool = False, rv_valid: float | None = None) -> dict:
+def test_rv_sentence_reports_numbers_and_never_judges_one_encoder():
+    def enc(rv: float, normal: float, impossible: bool = False) -> dict:
         return {"rv": {"mean": rv, "std": 0.01, "values": [rv, rv]}, "normal": {"mean": normal, "std": 0.01},
-                "impossible": impossible, "rv_valid": {"mean": rv if rv_valid is None else rv_valid, "std": 0.01,
-                                                       "values": [0, 0]}}
-    lower = r5.rv_sentence({"encoders": {"normal": enc(1.0, 1.2), "worst": enc(0.5, 1.1)}})
-    # se = sqrt(0.01²/2 + 0.01²/2) = 0.01, so -0.5 is 50 standard errors
-    assert "difference of -0.500 ± 0.010" in lower and "made the representation less vulnerable" in lower
-    assert "(-0.100)" in lower
-    # raw RVs 1.4 > 0.9 would say "less vulnerable"; the valid values (clipped at the normal MI) differ by 0.05
-    clipped = r5.rv_sentence({"encoders": {"normal": enc(1.4, 0.7, True, 0.7), "worst": enc(0.9, 0.75, True, 0.75)}})
-    assert "valid (clipped) RV is 0.750" in clipped and "*more* vulnerable" in clipped and clipped.startswith("†")
-    tie = r5.rv_sentence({"encoders": {"normal": enc(0.70, 0.7), "worst": enc(0.71, 0.75)}})
-    assert "cannot tell the two apart" in tie
+                "impossible": impossible}
+    text = r5.rv_sentence({"encoders": {"normal": enc(1.0, 1.2), "worst": enc(0.5, 1.1)}})
+    assert "RV is 0.500 ± 0.010 nats against 1.000 ± 0.010" in text and "over 2 critic seeds" in text
+    assert "too few to judge" in text and "less vulnerable" not in text  # one encoder per objective
+    clipped = r5.rv_sentence({"encoders": {"normal": enc(1.4, 0.7, True), "worst": enc(0.9, 0.75)}})
+    assert clipped.startswith("†") and "valid" not in clipped and "clipped" not in clipped
 
 
 def test_page_facts_of_chapter_07():

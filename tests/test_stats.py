@@ -120,13 +120,48 @@ def test_docstring_examples():
 
 # ---------------------------------------------------------------------------------------------- thresholds
 def test_thresholds_values_and_their_readers():
-    assert (stats.TOLERANCE_Z, stats.CLAIM_Z, stats.MI_CLAIM_Z, stats.ACCURACY_CLAIM_Z) == (2.0, 2.0, 3.0, 5.0)
+    assert (stats.TOLERANCE_Z, stats.MI_CLAIM_Z, stats.ACCURACY_CLAIM_Z) == (2.0, 3.0, 5.0)
+    assert (stats.CLAIM_LEVEL, stats.MIN_REPLICATES, stats.COMPARABLE_POINTS) == (0.95, 3, 5.0)
     assert (stats.ZERO_WORST_MI_NATS, stats.ZERO_ADVERSARIAL_ACCURACY, stats.KEPT_WORST_MI_NATS) == (0.1, 0.1, 0.2)
     # the readers hold the very objects of rrlib.stats, not copies of the numbers
-    assert report.CLAIM_Z is stats.CLAIM_Z and report.TOLERANCE_Z is stats.TOLERANCE_Z
+    assert report.CLAIM_LEVEL is stats.CLAIM_LEVEL and report.TOLERANCE_Z is stats.TOLERANCE_Z
+    assert report.MIN_REPLICATES is stats.MIN_REPLICATES and report.COMPARABLE_POINTS is stats.COMPARABLE_POINTS
     assert verdicts.MI_CLAIM_Z is stats.MI_CLAIM_Z and verdicts.ACCURACY_CLAIM_Z is stats.ACCURACY_CLAIM_Z
-    assert rendering_section5.CLAIM_Z is stats.CLAIM_Z
-    assert report.claim_verdict(2.0000001, 1.0) == "supported" and report.claim_verdict(2.0, 1.0) == "not supported"
+    assert rendering_section5.CLAIM_LEVEL is stats.CLAIM_LEVEL
+
+
+# ---------------------------------------------------------------------------------------------- the claims' rule
+def test_difference_verdict_is_a_student_t_interval():
+    # d = (1, 2, 3): mean 2, sd 1, SE 1/√3, t_{0.975, 2} = 4.303 → interval 2 ± 2.484 contains 0: undecided
+    verdict, d = stats.paired_verdict([1.0, 2.0, 3.0], [0.0, 0.0, 0.0])
+    assert d.n == 3 and d.df == 2 and verdict == stats.UNDECIDED
+    assert d.interval()[0] == pytest.approx(2 - 4.302652729 / math.sqrt(3), rel=1e-9)
+    # a normal 2 SE rule would have called it supported (2 > 2 · 0.577): t with n − 1 dof is wider
+    assert stats.exceeds(d.mean, d.se, 2.0)
+    assert stats.paired_verdict([3.0, 3.1, 2.9, 3.0], [0.0] * 4)[0] == stats.SUPPORTED
+    assert stats.paired_verdict([0.0] * 4, [3.0, 3.1, 2.9, 3.0])[0] == stats.CONTRADICTED
+    # a tie is not an ordering, even with no spread at all
+    assert stats.paired_verdict([1.0, 1.0, 1.0], [1.0, 1.0, 1.0])[0] == stats.UNDECIDED
+    # one or two seeds are too few to judge, however large the effect
+    assert stats.paired_verdict([9.0, 9.0], [0.0, 0.0])[0] == stats.TOO_FEW
+    assert stats.paired_verdict([9.0], [0.0])[0] == stats.TOO_FEW
+
+
+def test_pairing_removes_the_shared_seed_effect():
+    # each seed moves both models by the same amount: paired, the difference is exact; unpaired, it drowns
+    seed = [-3.0, -1.0, 1.0, 3.0]
+    a, b = [1.0 + s for s in seed], [s for s in seed]
+    assert stats.paired_verdict(a, b)[0] == stats.SUPPORTED
+    unpaired = stats.unpaired_difference(stats.summarize(a), stats.summarize(b))
+    assert stats.difference_verdict(unpaired) == stats.UNDECIDED
+
+
+def test_comparable_verdict():
+    assert stats.comparable_verdict([70.0, 71.0, 69.5, 70.5], [70.5, 70.0, 70.0, 71.0])[0] == stats.SUPPORTED
+    assert stats.comparable_verdict([50.0, 51.0, 52.0], [70.0, 70.5, 71.0])[0] == stats.CONTRADICTED
+    # an interval that reaches past the margin on one side only: undecided
+    assert stats.comparable_verdict([60.0, 72.0, 68.0, 66.0], [70.0] * 4)[0] == stats.UNDECIDED
+    assert stats.comparable_verdict([70.0, 70.0], [70.0, 70.0])[0] == stats.TOO_FEW
 
 
 def test_no_threshold_is_written_as_a_literal_in_the_verdict_code():

@@ -8,11 +8,15 @@ a standard MLP head on each, and the fully-supervised standard and robust Baseli
 
 * **MI loss** of an encoder, ``∇_x −Î_DV(x; g(x))`` over a batch (Figures 4 and 6 e, g);
 * **cross-entropy** of a classifier (Figure 6 b, c: supervised; d, f: a standard head on each encoder);
-* **kernel**: the spatial mean of one second-layer channel of an encoder (Figure 5), for the channels with the
-  largest mean activation on the shown images.
+* **kernel**: the spatial mean of one second-layer channel (Figure 5), for the channels with the largest mean
+  activation on the shown images: of the fully supervised standard and robust Baseline-H (the paper's Figure 5,
+  supplement D.2) and, as an addition, of the DIM and worst-case encoders (:data:`KERNEL_MODELS`).
 
-The paper judges the maps by eye ("less noisy"); here every map also gets Etmann et al.'s alignment
-``|⟨x, ∇⟩| / (‖x‖ ‖∇‖)`` per image, reported as mean ± standard error over ``n_images`` test images.
+The paper judges the maps by eye ("less noisy"); here every map also gets an alignment score, the absolute cosine
+``|⟨x, ∇⟩| / (‖x‖ ‖∇‖)`` between the image and the map, per image, reported as mean ± standard error over
+``n_images`` test images. Etmann et al. (2019) define alignment with the gradient of the predicted class's logit;
+ours uses the gradient each figure draws (a loss or a channel mean), so it is their formula on other gradients.
+The images are draws within one trained model, not replicates of training.
 """
 
 from __future__ import annotations
@@ -32,7 +36,12 @@ from rrlib.runtime import select_device
 from rrlib.saliency import alignment, ce_saliency, display_scale, dv_saliency, kernel_saliency
 from rrlib.validation import check_int
 
-__all__ = ["MAPS", "Config", "Result", "run"]
+__all__ = ["KERNEL_MODELS", "MAPS", "Config", "Result", "run"]
+
+#: The models whose second-layer channels Figure 5 shows: key -> label. The paper's Figure 5 is the supervised
+#: standard and robust Baseline-H; the encoders are this book's addition.
+KERNEL_MODELS = {"standard": "supervised standard", "robust": "supervised robust (PGD)", "normal": "DIM encoder",
+                 "worst": "worst-case encoder (ours)"}
 
 #: The maps of Figure 6 in the paper's order: key -> (label, model, loss).
 MAPS = {
@@ -88,7 +97,7 @@ class Result:
     images: torch.Tensor  # (n_show, C, H, W) in [0, 1]
     labels: torch.Tensor
     maps: dict[str, torch.Tensor]  # MAPS key -> (n_show, C, H, W) display-scaled
-    kernel_maps: dict[str, torch.Tensor]  # encoder loss -> (n_kernels, C, H, W) display-scaled, first image
+    kernel_maps: dict[str, torch.Tensor]  # KERNEL_MODELS key -> (n_kernels, C, H, W) display-scaled, first image
     kernels: dict[str, list[int]]
     alignments: dict[str, dict[str, float]]
     kernel_alignments: dict[str, dict[str, float]]
@@ -99,7 +108,7 @@ class Result:
         return {"dataset": self.config.dataset, "dataset_title": get_spec(self.config.dataset).title,
                 "config": to_jsonable(asdict(self.config)), "alignment": self.alignments,
                 "kernel_alignment": self.kernel_alignments, "kernels": self.kernels, "sources": self.sources,
-                "labels": {key: label for key, (label, _, _) in MAPS.items()}}
+                "labels": {key: label for key, (label, _, _) in MAPS.items()}, "kernel_labels": dict(KERNEL_MODELS)}
 
 
 def _weights_dir(config: Config) -> Path:
@@ -140,16 +149,16 @@ def run(config: Config) -> Result:
         aligns[name] = _summary(alignment(x, grad))
         maps[name] = display_scale(grad[: config.n_show]).cpu()
     kernel_maps, kernels, kernel_aligns = {}, {}, {}
-    for loss in ("normal", "worst"):
-        encoder = models[loss][0]
+    for key in KERNEL_MODELS:
+        model = models[key][0] if key in ("normal", "worst") else models[key]
         with torch.no_grad():
-            activation = encoder.conv2(x[: config.n_show]).mean(dim=(0, 2, 3))
+            activation = model.conv2(x[: config.n_show]).mean(dim=(0, 2, 3))
         chosen = activation.argsort(descending=True)[: config.n_kernels].tolist()
-        kernels[loss] = chosen
-        first = [kernel_saliency(encoder, x[:1], c) for c in chosen]
-        kernel_maps[loss] = display_scale(torch.cat(first)).cpu()
-        scores = torch.cat([alignment(x, kernel_saliency(encoder, x, c)) for c in chosen])
-        kernel_aligns[loss] = _summary(scores)
+        kernels[key] = chosen
+        first = [kernel_saliency(model, x[:1], c) for c in chosen]
+        kernel_maps[key] = display_scale(torch.cat(first)).cpu()
+        scores = torch.cat([alignment(x, kernel_saliency(model, x, c)) for c in chosen])
+        kernel_aligns[key] = _summary(scores)
     sources = {"weights": os.path.relpath(path, REPO_ROOT) if path.is_relative_to(REPO_ROOT) else str(path),
                "configs": models["_configs"]}
     return Result(config, x[: config.n_show].cpu(), y[: config.n_show].cpu(), maps, kernel_maps, kernels, aligns,

@@ -65,10 +65,11 @@ def saliency_grid(images: torch.Tensor, maps: Mapping[str, torch.Tensor], *, cma
 
 def kernel_grid(image: torch.Tensor, kernel_maps: Mapping[str, torch.Tensor], kernels: Mapping[str, Sequence[int]],
                 labels: Mapping[str, str], *, cmap: str = "RdBu_r") -> Figure:
-    """Figure 5: one row per encoder — the image, then the display-scaled saliency map of each chosen second-layer
-    channel (``kernel_maps[name]`` of shape ``(k, 1, H, W)``, titled with its channel index)."""
-    names = list(kernel_maps)
-    k = max(m.shape[0] for m in kernel_maps.values())
+    """Figure 5: one row per model named in ``labels`` (in its order) — the image, then the display-scaled saliency
+    map of each chosen second-layer channel (``kernel_maps[name]`` of shape ``(k, 1, H, W)``, titled with its
+    channel index)."""
+    names = [name for name in labels if name in kernel_maps]
+    k = max(kernel_maps[name].shape[0] for name in names)
     fig, axes = new_figure(k + 1, len(names), width=1.1, height=1.15)
     with style():
         for r, name in enumerate(names):

@@ -2,7 +2,9 @@
 
 Every function takes recorded metrics (plain JSON, as :func:`rrlib.book.publish` writes them) and returns a MyST
 table with a numbered caption; an impossible MI estimate is marked with † and explained in the caption. A
-difference is called a difference when it exceeds :data:`rrlib.stats.CLAIM_Z` standard errors.
+difference between models is judged by :mod:`rrlib.stats`'s rule, the one the report uses: the Student-t interval at
+:data:`rrlib.stats.CLAIM_LEVEL` of the per-seed differences, paired where the design pairs, and "too few to judge"
+below :data:`rrlib.stats.MIN_REPLICATES` trained models.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ from rrlib.data import get_spec
 from rrlib.experiments.downstream_tables import GAP_POINTS
 from rrlib.paper import TABLE_NUMBERS
 from rrlib.rendering.tables import IMPOSSIBLE_MARK, captioned_table
-from rrlib.stats import CLAIM_Z, Summary, combined_se, exceeds, unpaired_difference
+from rrlib.stats import (
+    CLAIM_LEVEL,
+    CONTRADICTED,
+    MIN_REPLICATES,
+    SUPPORTED,
+    TOO_FEW,
+    combined_se,
+    paired_verdict,
+)
 
 __all__ = ["CONSTANT_MARK", "GAP_MARK", "HEAD_NAMES", "HEAD_TITLES", "alignment_findings", "alignment_markdown",
            "downstream_findings", "downstream_markdown", "encoder_cost_markdown", "encoder_rv_markdown",
@@ -90,39 +100,27 @@ def heldout_paragraph(medium: Mapping[str, Any]) -> str:
     return text
 
 
-def _summary(cell: Mapping[str, Any], missing: int) -> Summary:
-    """A recorded ``{"mean", "std", "values"}`` cell as a :class:`rrlib.stats.Summary`; ``missing`` values are
-    assumed where the cell has no ``values`` (n is at least 1)."""
-    return Summary(cell["mean"], cell["std"], max(len(cell.get("values", [0] * missing)), 1))
-
-
 def rv_sentence(metrics: Mapping[str, Any]) -> str:
-    """The comparison of the two learned representations' fresh-critic RV and normal MI, as measured. When an
-    estimate is impossible the comparison uses the valid (clipped) values, ``0 ≤ I_worst ≤ I``, and says so."""
+    """The fresh-critic RV and normal MI of this run's two encoders, as measured. One encoder per objective is one
+    replicate of training (its critic seeds repeat the *estimate*, not the training), so the sentence reports the
+    numbers and says that a claim about the objectives needs more seeds; an impossible estimate is named, never
+    clipped into a comparison."""
     enc = metrics["encoders"]
-    clipped = any(e["impossible"] for e in enc.values())
-    key = "rv_valid" if clipped else "rv"
-    rv_n, rv_w = enc["normal"][key], enc["worst"][key]
+    rv_n, rv_w = enc["normal"]["rv"], enc["worst"]["rv"]
     mi_n, mi_w = enc["normal"]["normal"], enc["worst"]["normal"]
-    difference = unpaired_difference(_summary(rv_w, 2), _summary(rv_n, 2))
-    diff, se = difference.mean, difference.se
-    what = "valid (clipped) RV" if clipped else "RV"
     text = ""
-    if clipped:
-        text += (f"{IMPOSSIBLE_MARK} At least one fresh-critic worst-case estimate is below zero, which no mutual "
-                 "information can be: the adversary fooled the critic (chapter 05 measures this estimation error). "
-                 "The comparison below therefore uses valid values, the worst-case MI clipped to [0, normal MI]. ")
-    text += (f"With fresh critics the worst-case encoder's {what} is {rv_w['mean']:.3f} ± {rv_w['std']:.3f} nats "
-             f"against {rv_n['mean']:.3f} ± {rv_n['std']:.3f} for the DIM encoder (mean ± sample std over critic "
-             f"seeds), a difference of {diff:+.3f} ± {se:.3f} (standard error): ")
-    if exceeds(-diff, se, CLAIM_Z):
-        text += "the worst-case objective made the representation less vulnerable."
-    elif exceeds(diff, se, CLAIM_Z):
-        text += "the worst-case representation is *more* vulnerable here, against the paper's expectation."
-    else:
-        text += f"within {CLAIM_Z:g} standard errors of zero, so this run cannot tell the two apart."
-    text += (f" Its normal MI is {mi_w['mean']:.3f} nats against {mi_n['mean']:.3f} for the DIM encoder "
-             f"({mi_w['mean'] - mi_n['mean']:+.3f}).")
+    bad = [ENCODER_LABELS[loss] for loss, e in enc.items() if e["impossible"]]
+    if bad:
+        text += (f"{IMPOSSIBLE_MARK} The fresh-critic estimates of {' and '.join(bad)} include an impossible value "
+                 "(a negative worst-case MI or an RV above the normal MI): the adversary fooled the critic (chapter 05 "
+                 "measures this estimation error), and such a value measures nothing. ")
+    text += (f"With fresh critics the worst-case encoder's RV is {rv_w['mean']:.3f} ± {rv_w['std']:.3f} nats "
+             f"against {rv_n['mean']:.3f} ± {rv_n['std']:.3f} for the DIM encoder, and its normal MI "
+             f"{mi_w['mean']:.3f} against {mi_n['mean']:.3f} (mean ± sample std over "
+             f"{len(rv_n['values'])} critic seeds of one encoder each). The spread is the estimator's, not "
+             f"training's: one encoder per objective is {TOO_FEW} whether the objective lowers RV (the book asks "
+             f"for {MIN_REPLICATES} or more trained seeds); the committed medium run's four seeds are judged in "
+             "the reproduction report.")
     return text
 
 
@@ -165,7 +163,8 @@ def downstream_markdown(metrics: Mapping[str, Any], head: str, *, scale: str, na
     number = TABLE_NUMBERS.get(metrics["dataset"])
     caption = (f"{HEAD_TITLES[head]} on {get_spec(metrics['dataset']).title} — {scale}: accuracy (%) on clean test "
                "images, under the paper's PGD and under AutoAttack "
-               f"(standard version, on the first {metrics['config']['autoattack_n']} test images), mean ± sample std "
+               f"(standard version, on a class-stratified sample of {metrics['config']['autoattack_n']} test images "
+               "drawn with seed 0, the same for every model), mean ± sample std "
                f"over {n} seeds"
                + (f"; the paper's Table {number} (4 trials) beside it" if paper and number else "")
                + f". {CONSTANT_MARK}: a constant predictor (one class for ≥ 99% of test images in every seed); "
@@ -195,9 +194,12 @@ def _mean(metrics: Mapping[str, Any], row: str, head: str, column: str) -> float
 
 
 def downstream_findings(metrics: Mapping[str, Any], scale: str) -> str:
-    """A bullet list comparing the rows as the paper does (its claims, our measured differences in points, and
-    the paper's), plus every flagged cell with the size of the flag."""
+    """A bullet list comparing the rows as the paper does: per head, the paired per-seed difference of PGD accuracy
+    (the same seed's models share their training data, order and initialisation; E.S. and the final head are one
+    run) with its Student-t interval and verdict, AutoAttack's beside it, and the paper's difference; then every
+    flagged cell with the size of the flag."""
     out = []
+    level = f"{CLAIM_LEVEL:.0%}"
     for head in ("mlp", "linear"):
         if not any(head in by_head for by_head in metrics["table"].values()):
             continue
@@ -205,23 +207,24 @@ def downstream_findings(metrics: Mapping[str, Any], scale: str) -> str:
                  ("ours/standard", "hjelm/standard", "a standard h on our representation against one on DIM's"),
                  ("ours/standard_es", "ours/standard", "early stopping (E.S.) against the final standard h"))
         for a, b, what in pairs:
-            ours = [_mean(metrics, a, head, c) for c in ("adversarial", "autoattack")]
-            base = [_mean(metrics, b, head, c) for c in ("adversarial", "autoattack")]
-            if ours[0] is None or base[0] is None:
+            ca, cb = (metrics["table"].get(r, {}).get(head) for r in (a, b))
+            if ca is None or cb is None or ca["adversarial"] is None or cb["adversarial"] is None:
                 continue
-            pa = metrics["table"][a][head]["paper"]["adversarial"][0] - metrics["table"][b][head]["paper"][
-                "adversarial"][0]
-            ca, cb = metrics["table"][a][head]["adversarial"], metrics["table"][b][head]["adversarial"]
-            se = unpaired_difference(_summary(ca, 1), _summary(cb, 1)).se
-            d = ours[0] - base[0]
-            text = f"**{HEAD_TITLES[head]}, {what}**: PGD accuracy {d:+.1f} ± {se:.1f} points"
-            if ours[1] is not None and base[1] is not None:
-                text += f", AutoAttack {ours[1] - base[1]:+.1f}"
+            pa = ca["paper"]["adversarial"][0] - cb["paper"]["adversarial"][0]
+            verdict, d = paired_verdict(ca["adversarial"]["values"], cb["adversarial"]["values"])
+            low, high = d.interval(CLAIM_LEVEL)
+            text = (f"**{HEAD_TITLES[head]}, {what}**: PGD accuracy {d.mean:+.1f} points ({level} interval "
+                    f"{low:+.1f} to {high:+.1f}, paired over {d.n} seeds)")
+            if ca.get("autoattack") is not None and cb.get("autoattack") is not None:
+                aa = paired_verdict(ca["autoattack"]["values"], cb["autoattack"]["values"])[1]
+                text += f", AutoAttack {aa.mean:+.1f}"
             text += f" ({scale}); the paper: {pa:+.1f} points under its PGD."
-            if not exceeds(abs(d), se, CLAIM_Z):
-                text += f" Within {CLAIM_Z:g} standard errors of zero: this run cannot tell."
+            if verdict == TOO_FEW:
+                text += f" {d.n} seeds are too few to judge."
+            elif verdict not in (SUPPORTED, CONTRADICTED):
+                text += " The interval contains zero: this run cannot tell the two apart."
             else:
-                same = (d > 0) == (pa > 0)
+                same = (d.mean > 0) == (pa > 0)
                 text += " Same direction as the paper." if same else " **Opposite direction to the paper.**"
             out.append(text)
     for key, label in (("constant_predictor", f"{CONSTANT_MARK} constant predictors"),
@@ -270,36 +273,41 @@ def scale_markdown(configs: Sequence[tuple[str, Mapping[str, Any]]], name: str =
 
 # ----------------------------------------------------------------------------------------------------- chapter 09
 def alignment_markdown(metrics: Mapping[str, Any]) -> str:
-    """Table ``tab-saliency-alignment``: Etmann et al.'s alignment of every saliency map with its image, mean ±
-    standard error over test images (and, for the kernel maps, over images × chosen channels)."""
+    """Table ``tab-saliency-alignment``: the alignment (absolute cosine) of every saliency map with its image, mean
+    ± standard error over test images (and, for the kernel maps, over images × chosen channels)."""
     rows = [[metrics["labels"][key], f"{a['mean']:.3f} ± {a['se']:.3f}", f"{a['n']}"]
             for key, a in metrics["alignment"].items()]
-    for loss, a in metrics["kernel_alignment"].items():
-        label = "DIM" if loss == "normal" else "ours"
-        rows.append([f"{label}: second-layer channels {', '.join(map(str, metrics['kernels'][loss]))} (Fig. 5)",
+    labels = metrics.get("kernel_labels", {"normal": "DIM encoder", "worst": "worst-case encoder (ours)"})
+    for key, a in metrics["kernel_alignment"].items():
+        rows.append([f"{labels[key]}: channels {', '.join(map(str, metrics['kernels'][key]))} (Fig. 5)",
                      f"{a['mean']:.3f} ± {a['se']:.3f}", f"{a['n']}"])
     caption = ("Alignment |⟨x, ∇⟩| / (‖x‖ ‖∇‖) of each saliency map with its image (1: the map is a multiple of the "
-               "image; 0: orthogonal), mean ± standard error over n maps; a map of zero norm has no direction and is "
-               "left out of n.")
+               "image; 0: orthogonal), mean ± standard error over n maps of one trained model (the images and "
+               "channels are not replicates of training); a map of zero norm has no direction and is left out of n.")
     return captioned_table(caption, "tab-saliency-alignment", ["saliency map (model, loss)", "alignment", "n"], rows)
 
 
 def alignment_findings(metrics: Mapping[str, Any]) -> str:
-    """The comparisons the paper makes by eye, as measured differences in alignment (with their z-scores)."""
-    a = metrics["alignment"]
-    pairs = (("ours_mi", "dim_mi", "MI-loss maps of our representation against DIM's (Fig. 4)"),
-             ("ours_head_ce", "dim_head_ce", "cross-entropy maps of a standard head on each representation"),
-             ("supervised_robust_ce", "supervised_standard_ce", "robust against standard supervised model"))
+    """The comparisons the paper makes by eye, as measured differences in alignment between two trained models,
+    with the standard error over images. The images describe these two models only: with one trained model per
+    kind, whether the training causes the difference is too few to judge (:data:`rrlib.stats.MIN_REPLICATES`)."""
+    a, k = metrics["alignment"], metrics["kernel_alignment"]
+    pairs = [(a, "ours_mi", "dim_mi", "MI-loss maps of our representation against DIM's (Fig. 4)"),
+             (a, "ours_head_ce", "dim_head_ce", "cross-entropy maps of a standard head on each representation"),
+             (a, "supervised_robust_ce", "supervised_standard_ce", "robust against standard supervised model")]
+    if "robust" in k and "standard" in k:
+        pairs.append((k, "robust", "standard", "second-layer channel maps (Fig. 5), robust against standard "
+                                               "supervised model"))
+    pairs.append((k, "worst", "normal", "second-layer channel maps, our encoder against DIM's (an addition)"))
     out = []
-    for x, y, what in pairs:
-        d = a[x]["mean"] - a[y]["mean"]
-        z = d / combined_se(a[x]["se"], a[y]["se"])
-        out.append(f"{what}: {a[x]['mean']:.3f} against {a[y]['mean']:.3f} ({d:+.3f}, z = {z:.1f}).")
-    k = metrics["kernel_alignment"]
-    d = k["worst"]["mean"] - k["normal"]["mean"]
-    z = d / combined_se(k["worst"]["se"], k["normal"]["se"])
-    out.append(f"second-layer channel maps (Fig. 5), ours against DIM: {k['worst']['mean']:.3f} against "
-               f"{k['normal']['mean']:.3f} ({d:+.3f}, z = {z:.1f}).")
+    for table, x, y, what in pairs:
+        d = table[x]["mean"] - table[y]["mean"]
+        se = combined_se(table[x]["se"], table[y]["se"])
+        out.append(f"{what}: {table[x]['mean']:.3f} against {table[y]['mean']:.3f} ({d:+.3f}, standard error over "
+                   f"images {se:.3f}).")
+    out.append(f"Each comparison is of one trained model per kind (seed 0): the images measure these models, not "
+               f"the training that made them, so whether an objective raises alignment is {TOO_FEW} here "
+               f"({MIN_REPLICATES} or more trained seeds per kind are needed).")
     return "\n".join(f"* {line}" for line in out)
 
 

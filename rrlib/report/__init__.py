@@ -4,18 +4,22 @@ The report is built from data only: the paper's numbers (:mod:`rrlib.paper`) and
 recorded (:func:`rrlib.book.load_metrics`). Nothing is typed by hand; one module per job:
 
 * :mod:`~rrlib.report.rules` — the verdict rules and tolerances (values: reproduced / differs / reduced scale /
-  not run here; claims: supported when a difference exceeds ``CLAIM_Z`` standard errors), pure functions;
+  not run here; claims: :mod:`rrlib.stats`'s paired Student-t rule, combined over heads and attacks), pure
+  functions;
 * :mod:`~rrlib.report.types` — ``Row``, ``Section``, ``Erratum``, ``Report`` (counts, plain-JSON metrics);
 * :mod:`~rrlib.report.inputs` — reading the chapters' metrics and the typed views the sections use;
 * :mod:`~rrlib.report.values` — the value sections (Theorem 3.4, Figures 1–3, Tables 1/3/4/5);
 * :mod:`~rrlib.report.claims` — the claim rows (§6.1 by :mod:`rrlib.verdicts` on the recorded metrics);
 * :mod:`~rrlib.report.errata` — the errata as data, filled from the metrics and the paper's tables;
 * :mod:`~rrlib.report.markdown` — the page's tables and the rules written out from the constants;
+* :mod:`~rrlib.report.encoder_rv` — the fresh-critic RV of the medium run's encoders (§5's claim), measured and
+  committed to ``results/``;
 * :mod:`~rrlib.report.downstream` — chapter 08's inputs beside its own run (committed-run provenance, the attack
   ladder, the tables' command line).
 
-Every threshold counted in standard errors (``TOLERANCE_Z``, ``CLAIM_Z``, §6.1's ``MI_CLAIM_Z`` and
-``ACCURACY_CLAIM_Z``) is defined in :mod:`rrlib.stats`. Lookup tables are read where they live: table numbers in
+Every threshold (``TOLERANCE_Z``, the claims' ``CLAIM_LEVEL``, ``MIN_REPLICATES`` and ``COMPARABLE_POINTS``,
+§6.1's ``MI_CLAIM_Z`` and ``ACCURACY_CLAIM_Z``) is defined in :mod:`rrlib.stats`. Lookup tables are read where they
+live: table numbers in
 :data:`rrlib.paper.TABLE_NUMBERS`, data set titles in :func:`rrlib.data.get_spec`, row keys in
 :data:`rrlib.experiments.downstream_tables.ROW_LABELS`, head names in :mod:`rrlib.rendering.section5`.
 """
@@ -28,8 +32,15 @@ from typing import Any
 from rrlib.report import claims, errata, values
 from rrlib.report.downstream import table_command
 from rrlib.report.errata import paper_table_oddities
-from rrlib.report.inputs import CHAPTERS, FIGURE_DATASET, READ, chapter_command, load_inputs
-from rrlib.report.markdown import counts_markdown, errata_markdown, inputs_markdown, rules_markdown, section_markdown
+from rrlib.report.inputs import CHAPTERS, FIGURE_DATASET, FRESH_CRITIC, READ, chapter_command, load_inputs
+from rrlib.report.markdown import (
+    claim_rules_markdown,
+    counts_markdown,
+    errata_markdown,
+    inputs_markdown,
+    rules_markdown,
+    section_markdown,
+)
 from rrlib.report.rules import (
     DIFFERS,
     FIGURE_3_BIN,
@@ -43,24 +54,24 @@ from rrlib.report.rules import (
     ROW_KEY,
     TABLE_POINTS,
     VALUE_VERDICTS,
-    claim_verdict,
+    combine_verdicts,
     figure_verdict,
     neuron_summary,
     printed_tolerance,
-    row_order_agreement,
     table_cell_verdict,
     theory_verdict,
 )
 from rrlib.report.types import Erratum, Report, Row, Section
-from rrlib.stats import CLAIM_Z, TOLERANCE_Z
+from rrlib.stats import CLAIM_LEVEL, COMPARABLE_POINTS, MIN_REPLICATES, TOLERANCE_Z
 
 __all__ = [
-    "CHAPTERS", "CLAIM_Z", "DIFFERS", "FIGURE_3_BIN", "FIGURE_3_NATS", "FIGURE_DATASET", "FIGURE_NATS",
-    "FIGURE_POINTS", "NOT_RUN", "PAPER_TRIALS", "READ", "REDUCED", "REPRODUCED", "ROW_KEY", "TABLE_POINTS",
-    "TOLERANCE_Z", "VALUE_VERDICTS", "Erratum", "Report", "Row", "Section", "build", "chapter_command",
-    "claim_verdict", "counts_markdown", "errata_markdown", "figure_verdict", "inputs_markdown", "load_inputs",
-    "neuron_summary", "paper_table_oddities", "printed_tolerance", "row_order_agreement", "rules_markdown",
-    "section_markdown", "table_cell_verdict", "table_command", "theory_verdict",
+    "CHAPTERS", "CLAIM_LEVEL", "COMPARABLE_POINTS", "DIFFERS", "FIGURE_3_BIN", "FIGURE_3_NATS", "FIGURE_DATASET",
+    "FIGURE_NATS", "FIGURE_POINTS", "FRESH_CRITIC", "MIN_REPLICATES", "NOT_RUN", "PAPER_TRIALS", "READ", "REDUCED",
+    "REPRODUCED", "ROW_KEY", "TABLE_POINTS", "TOLERANCE_Z", "VALUE_VERDICTS", "Erratum", "Report", "Row", "Section",
+    "build", "chapter_command", "claim_rules_markdown", "combine_verdicts", "counts_markdown", "errata_markdown",
+    "figure_verdict", "inputs_markdown", "load_inputs", "neuron_summary", "paper_table_oddities",
+    "printed_tolerance", "rules_markdown", "section_markdown", "table_cell_verdict", "table_command",
+    "theory_verdict",
 ]
 
 

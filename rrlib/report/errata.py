@@ -1,6 +1,10 @@
 """The book's errata on the printed paper, as data: each erratum is a template (where, what is printed, the finding,
 the evidence) whose numbers are filled from the chapters' recorded metrics or from :data:`rrlib.paper.TABLES`
-(:func:`paper_table_oddities`). :func:`errata` lists the ones whose evidence exists. MI in nats."""
+(:func:`paper_table_oddities`). :func:`errata` lists the ones whose evidence exists. MI in nats.
+
+Not errata: the cells of Tables 3–5 with equal natural and adversarial accuracy and zero spread (e.g. Table 4's
+10.00 ± 0.00) are correct reports of heads that collapsed to one class (chapter 08 notes them); an erratum is a
+printed statement that is wrong."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any
 
 from rrlib.paper import TABLES
 from rrlib.rendering.section5 import HEAD_NAMES
-from rrlib.report.inputs import CHAPTERS, best_table_runs, dataset_title, profile, table_number
+from rrlib.report.inputs import CHAPTERS, dataset_title, profile, table_number
 from rrlib.report.types import Erratum
 
 __all__ = ["ERRATA", "errata", "paper_table_oddities"]
@@ -32,20 +36,16 @@ ERRATA: dict[str, Erratum] = {
         "the proof's two preceding displays give Pr[wᵀX′ ≥ 0] ∈ [½ − P/2, ½ + P/2]; "
         "tests/test_theory_gaussian_mixture.py::test_printed_equation_a1_is_refuted_by_monte_carlo{monte_carlo}"),
     "fano_sign": Erratum(
-        "supplement Lemma A.1 (Fano), as extracted", "Pr(error) ≥ 1 − (I − log 2)/log|X|",
-        "the sign of log 2 must be +, as (A.6) and Theorem 3.4 use (possibly a text-extraction artefact)",
-        "with − the right-hand side is {fano_at_zero:.3f} > 1 for an independent estimate (I = 0, |X| = 10); "
-        "tests/test_theory_risk_bounds.py checks the + form on random channels"),
+        "supplement Lemma A.1 (Fano)", "Pr(error) ≥ 1 − (I − log 2)/log|X|",
+        "the sign of log 2 must be +, as (A.6), (A.8) and Theorem 3.4 print it",
+        "with − the right-hand side is {fano_at_zero:.3f} > 1 for an independent estimate (I = 0, |X| = 10); the "
+        "same text extraction gives + in (A.6), (A.8) and Theorem 3.4, so the − is the printed sign, not an "
+        "extraction artefact (verification remark 4); tests/test_theory_risk_bounds.py checks the + form"),
     "table_duplicate": Erratum(
         "Table {number} ({title}), {a0} / {a1} and {b0} / {b1}, {head} head",
         "{nat_mean:.2f} ± {nat_std:.2f} / {adv_mean:.2f} ± {adv_std:.2f} in both rows",
         "probably a copy error: two different models with identical mean and std in both columns",
-        "rrlib.paper.TABLES; found by rrlib.report.paper_table_oddities"),
-    "table_constant": Erratum(
-        "Table {number} ({title}), {row0} / {row1}, {head} head", "{mean:.2f} ± 0.00 natural and adversarial",
-        "the pattern of a constant predictor (a head that predicts one class for every input): adversarial "
-        "training of h collapsed",
-        "equal natural and adversarial accuracy with zero std over 4 trials{ours}"),
+        "rrlib.paper.TABLES (verification remark 8); found by rrlib.report.paper_table_oddities"),
     "figure_2_fano": Erratum(
         "Figure 2's normal-MI estimates", "normal MI per model (digitised)",
         "too low for the models' own natural accuracies (Theorem 3.4 at ε = 0, i.e. Fano)",
@@ -82,15 +82,6 @@ def paper_table_oddities() -> tuple[list[tuple[str, tuple[str, str], str]], list
     return constant, duplicates
 
 
-def _our_constant_cells(inputs: Mapping[str, Any]) -> str:
-    parts = []
-    for run in best_table_runs(inputs).values():
-        flagged = run.metrics.get("flags", {}).get("constant_predictor", [])
-        parts.append(f"{run.scale} run of Table {table_number(run.dataset)}: "
-                     + (", ".join(flagged) if flagged else "none"))
-    return ("; cells our chapter 08 flags as constant predictors: " + "; ".join(parts)) if parts else ""
-
-
 def errata(inputs: Mapping[str, Any]) -> list[Erratum]:
     """The errata whose evidence is at hand (chapters 02 and 06 add theirs when they ran)."""
     out = []
@@ -101,17 +92,12 @@ def errata(inputs: Mapping[str, Any]) -> list[Erratum]:
         mc = "" if z is None else _MONTE_CARLO.format(mc_samples=m2.get("mc_samples", "?"), z=z)
         out.append(_fill("a1_half", monte_carlo=mc))
     out.append(_fill("fano_sign", fano_at_zero=1 + math.log(2) / math.log(10)))
-    constant, duplicates = paper_table_oddities()
+    _, duplicates = paper_table_oddities()
     for dataset, head, a, b in duplicates:
         nat, adv = TABLES[dataset][a][f"{head}_natural"], TABLES[dataset][a][f"{head}_adversarial"]
         out.append(_fill("table_duplicate", number=table_number(dataset), title=dataset_title(dataset), a0=a[0],
                          a1=a[1], b0=b[0], b1=b[1], head=HEAD_NAMES[head], nat_mean=nat[0], nat_std=nat[1],
                          adv_mean=adv[0], adv_std=adv[1]))
-    ours_flags = _our_constant_cells(inputs)
-    for dataset, label, head in constant:
-        cell = TABLES[dataset][label][f"{head}_natural"]
-        out.append(_fill("table_constant", number=table_number(dataset), title=dataset_title(dataset),
-                         row0=label[0], row1=label[1], head=HEAD_NAMES[head], mean=cell[0], ours=ours_flags))
     m6 = inputs.get(CHAPTERS["vulnerability"])
     if m6 is not None and "n_paper_fano_violations" in m6:
         out.append(_fill("figure_2_fano", n_paper_fano_violations=m6["n_paper_fano_violations"],

@@ -13,9 +13,9 @@ from typing import Any
 from rrlib.data import get_spec
 from rrlib.paper import TABLE_NUMBERS
 
-__all__ = ["CHAPTERS", "FIGURE_DATASET", "READ", "FigureContext", "TableRun", "best_table_runs", "chapter_command",
-           "dataset_title", "figure_context", "load_inputs", "profile", "recorded_table_runs", "source",
-           "table_number"]
+__all__ = ["CHAPTERS", "FIGURE_DATASET", "FRESH_CRITIC", "READ", "FigureContext", "TableRun", "best_table_runs",
+           "chapter_command", "dataset_title", "figure_context", "judged_table_runs", "load_inputs", "profile",
+           "recorded_table_runs", "source", "table_number"]
 
 #: Chapters the report reads, by role.
 CHAPTERS = {
@@ -29,6 +29,9 @@ CHAPTERS = {
 #: Every chapter whose metrics the report lists, in book order.
 READ = ("01_preliminaries", "02_theorem_3_2", "03_theorem_3_4", "04_mine", "05_worst_case_mi",
         "06_vulnerability_robustness", "07_robust_encoders", "08_downstream", "09_saliency")
+#: The key of the committed fresh-critic measurement of the medium encoders (:mod:`rrlib.report.encoder_rv`) among
+#: the inputs.
+FRESH_CRITIC = "encoders_medium_fresh_critic"
 #: Figures 1–3 are CIFAR-10 at the paper's scale: chapter 06's full profile.
 FIGURE_DATASET = get_spec("cifar10").title
 #: Preference among our runs of one table: the paper's scale first.
@@ -37,7 +40,10 @@ _SCALE_RANK = {"full": 0, "medium": 1, "quick": 2}
 
 def load_inputs(directory: Path | None = None,
                 loader: Callable[[str, Path | None], dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
-    """The metrics of chapters 01–09 that exist (a missing chapter is left out; the report says so)."""
+    """The metrics of chapters 01–09 that exist (a missing chapter is left out; the report says so) and, under
+    :data:`FRESH_CRITIC`, the committed fresh-critic result of :mod:`rrlib.report.encoder_rv` when it exists."""
+    from rrlib.report.encoder_rv import load_result
+
     if loader is None:
         from rrlib.book import load_metrics as loader
     out = {}
@@ -46,6 +52,9 @@ def load_inputs(directory: Path | None = None,
             out[chapter] = loader(chapter, directory)
         except FileNotFoundError:
             continue
+    fresh = load_result()
+    if fresh is not None:
+        out[FRESH_CRITIC] = fresh
     return out
 
 
@@ -152,3 +161,9 @@ def best_table_runs(inputs: Mapping[str, Any]) -> dict[str, TableRun]:
     for run in sorted(recorded_table_runs(inputs), key=lambda r: _SCALE_RANK.get(r.scale, 3)):
         out.setdefault(run.dataset, run)
     return out
+
+
+def judged_table_runs(inputs: Mapping[str, Any]) -> list[TableRun]:
+    """The table runs that may judge the paper's claims: one per data set, medium scale or larger (the best by
+    :func:`best_table_runs`); a quick run never judges a claim."""
+    return [run for run in best_table_runs(inputs).values() if run.scale in ("medium", "full")]

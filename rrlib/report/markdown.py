@@ -19,8 +19,24 @@ from rrlib.report.rules import (
     VALUE_VERDICTS,
     printed_tolerance,
 )
-from rrlib.report.types import Report, Section
-from rrlib.stats import ACCURACY_CLAIM_Z, CLAIM_Z, MI_CLAIM_Z, TOLERANCE_Z
+from rrlib.report.types import CLAIM_GROUPS, Report, Section
+from rrlib.stats import (
+    ACCURACY_CLAIM_Z,
+    CANNOT_JUDGE,
+    CLAIM_LEVEL,
+    COMPARABLE_POINTS,
+    CONTRADICTED,
+    KEPT_WORST_MI_NATS,
+    MI_CLAIM_Z,
+    MIN_REPLICATES,
+    SUPPORTED,
+    TOLERANCE_Z,
+    TOO_FEW,
+    UNDECIDED,
+    ZERO_ADVERSARIAL_ACCURACY,
+    ZERO_WORST_MI_NATS,
+    t_quantile,
+)
 
 __all__ = ["counts_markdown", "errata_markdown", "inputs_markdown", "rules_markdown", "section_markdown"]
 
@@ -57,8 +73,7 @@ def counts_markdown(report: Report) -> str:
     """Rows per verdict (:meth:`Report.counts`)."""
     c = report.counts()
     rows = [[f"value: {v}", str(c[v.replace(' ', '_')])] for v in VALUE_VERDICTS]
-    rows += [[f"claim: {k.replace('_', ' ')}", str(c[f"claims_{k}"])] for k in ("supported", "not_supported",
-                                                                                   "not_run_here")]
+    rows += [[f"claim: {k.replace('_', ' ')}", str(c[f"claims_{k}"])] for k in CLAIM_GROUPS]
     rows.append(["errata", str(c["errata"])])
     return captioned_table("Rows of this report per verdict.", "tab-report-counts", ["verdict", "rows"], rows)
 
@@ -88,9 +103,33 @@ def rules_markdown() -> str:
         f"the difference (ours: std/√seeds; the paper's: std/√{PAPER_TRIALS}) and at least {TABLE_POINTS:g} point; "
         "only the full profile (the paper's protocol) is compared by value.",
         "",
-        "Claims: supported when the effect exceeds its threshold (for differences: "
-        f"{CLAIM_Z:g} standard errors); §6.1's claims by chapter 06's own rules (`rrlib.verdicts`: differences of MI "
-        f"over {MI_CLAIM_Z:g} and of adversarial accuracy over {ACCURACY_CLAIM_Z:g} standard errors); the row "
-        f"ordering of a table by the pairs of rows the paper separates by more than {TABLE_POINTS:g} point, all of "
-        "which must be ordered alike.",
+    ])
+
+
+def claim_rules_markdown() -> str:
+    """How a claim is judged, as a bullet list written from the constants of :mod:`rrlib.stats` the code uses."""
+    t3 = t_quantile(CLAIM_LEVEL, 3)
+    return "\n".join([
+        "* **which run**: an empirical claim is judged only on a medium-scale run committed with its provenance "
+        "(or a run at the paper's scale), never on a quick run; the theorems are judged by exact computation "
+        "wherever it ran. One verdict per claim.",
+        "* **paired where the design pairs**: ours and DIM at one seed share the encoder's training images, batch "
+        "order and initial weights, and the heads on them share their labelled images, initial weights and batch "
+        "order; E.S. and the final head come from one training run; every model is scored on the same test and "
+        "AutoAttack images. A claim is judged on the per-seed differences and their sample sd.",
+        f"* **interval**: the Student-t {CLAIM_LEVEL:.0%} interval of the mean difference, with n − 1 degrees of "
+        f"freedom (t = {t3:.2f} for 4 seeds, not the normal 1.96). **{SUPPORTED}**: the interval lies wholly on "
+        f"the claimed side of 0; **{CONTRADICTED}**: wholly on the other side; **{UNDECIDED}**: it contains 0 (a "
+        "tie is never an ordering). A claim made for several heads or attacks is supported (contradicted) when "
+        "every comparison is.",
+        f"* **comparable**: two accuracies are comparable when the whole interval of their paired difference lies "
+        f"within ±{COMPARABLE_POINTS:g} points; contradicted when it lies wholly outside.",
+        f"* **{TOO_FEW}**: fewer than {MIN_REPLICATES} trained models (seeds) per side. Images, test batches and "
+        "critic seeds of one trained model are not replicates of training.",
+        f"* **{CANNOT_JUDGE}**: a claim that would rest on an impossible estimate (negative worst-case MI, RV above "
+        "the normal MI); clipping it to a possible value makes no measurement of it.",
+        f"* **§6.1** (chapter 06 at medium scale or above): its own rules (`rrlib.verdicts`): differences of MI over "
+        f"{MI_CLAIM_Z:g} and of adversarial accuracy over {ACCURACY_CLAIM_Z:g} standard errors of one model's "
+        f"test-set noise; \"≈ 0\" below {ZERO_WORST_MI_NATS:g} nats and {ZERO_ADVERSARIAL_ACCURACY:.0%} "
+        f"adversarial accuracy; \"much more\" worst-case MI above {KEPT_WORST_MI_NATS:g} nats.",
     ])

@@ -1,6 +1,10 @@
 """The reproduction report's verdict rules (chapter 10), each written once: what a value's verdict is, its
 tolerance, and when a claim is supported. Pure functions of numbers and recorded metric cells; the thresholds
-counted in standard errors (``TOLERANCE_Z``, ``CLAIM_Z``) are :mod:`rrlib.stats`'s.
+counted in standard errors (``TOLERANCE_Z``) and the claims' interval rule are :mod:`rrlib.stats`'s.
+
+Claims (the paper's orderings, signs and inequalities) are judged by :mod:`rrlib.stats`'s rule: a Student-t interval
+of the paired per-seed differences (:func:`rrlib.stats.difference_verdict`), several comparisons of one claim
+combined by :func:`combine_verdicts`.
 
 Verdicts on a **value** (a number the paper prints or plots):
 
@@ -27,14 +31,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rrlib.experiments.downstream_tables import ROW_LABELS
-from rrlib.paper import TABLE_ROWS, TABLES
-from rrlib.stats import CLAIM_Z, TOLERANCE_Z, Summary, combined_se, exceeds
+from rrlib.stats import CONTRADICTED, SUPPORTED, TOLERANCE_Z, TOO_FEW, UNDECIDED, Summary, combined_se
 
 __all__ = [
     "DIFFERS", "FIGURE_3_BIN", "FIGURE_3_NATS", "FIGURE_NATS", "FIGURE_POINTS", "NOT_RUN", "PAPER_TRIALS", "REDUCED",
-    "REPRODUCED", "ROW_KEY", "TABLE_POINTS", "VALUE_VERDICTS", "cell_se", "cell_summary", "claim_verdict",
-    "figure_verdict", "neuron_summary", "printed_tolerance", "row_order_agreement", "table_cell_verdict",
-    "theory_verdict",
+    "REPRODUCED", "ROW_KEY", "TABLE_POINTS", "VALUE_VERDICTS", "cell_se", "cell_summary", "combine_verdicts",
+    "figure_verdict", "neuron_summary", "printed_tolerance", "table_cell_verdict", "theory_verdict",
 ]
 
 REPRODUCED = "reproduced"
@@ -130,10 +132,19 @@ def table_cell_verdict(paper: Mapping[str, tuple[float, float]], ours: Mapping[s
     return REPRODUCED, ", ".join(parts) + " points"
 
 
-def claim_verdict(difference: float, se: float, z: float = CLAIM_Z) -> str:
-    """A claim that ``difference > 0``: ``supported`` when it exceeds ``z`` standard errors (default
-    :data:`rrlib.stats.CLAIM_Z`), else ``not supported``."""
-    return "supported" if exceeds(difference, se, z) else "not supported"
+def combine_verdicts(verdicts: Sequence[str]) -> str:
+    """One claim judged by several paired comparisons (heads, attacks): ``supported`` when every comparison supports
+    it, ``contradicted`` when every one contradicts it, ``too few to judge`` when any rests on too few seeds,
+    otherwise ``undecided``."""
+    if not verdicts:
+        raise ValueError("a claim needs at least one comparison")
+    if TOO_FEW in verdicts:
+        return TOO_FEW
+    if all(v == SUPPORTED for v in verdicts):
+        return SUPPORTED
+    if all(v == CONTRADICTED for v in verdicts):
+        return CONTRADICTED
+    return UNDECIDED
 
 
 def neuron_summary(values: Sequence[float], bin_width: float = FIGURE_3_BIN) -> dict[str, float]:
@@ -145,25 +156,3 @@ def neuron_summary(values: Sequence[float], bin_width: float = FIGURE_3_BIN) -> 
     counts = Counter(math.floor(v / bin_width) - start for v in values)
     fullest = min(counts, key=lambda b: (-counts[b], b))
     return {"low": float(min(values)), "high": float(max(values)), "mode": (start + fullest + 0.5) * bin_width}
-
-
-def row_order_agreement(run: Mapping[str, Any]) -> tuple[int, int]:
-    """Pairs of rows (per head, adversarial column) that the paper separates by more than ``TABLE_POINTS`` and that
-    our run orders the same way: ``(agreeing, compared)``."""
-    paper = TABLES[run["dataset"]]
-    agree = total = 0
-    for head in ("mlp", "linear"):
-        ours = {}
-        for label in TABLE_ROWS:
-            cell = run["table"].get(ROW_KEY[label], {}).get(head)
-            if cell is not None and cell.get("adversarial") is not None:
-                ours[label] = cell["adversarial"]["mean"]
-        labels = list(ours)
-        for i, a in enumerate(labels):
-            for b in labels[i + 1:]:
-                pa, pb = paper[a][f"{head}_adversarial"][0], paper[b][f"{head}_adversarial"][0]
-                if abs(pa - pb) <= TABLE_POINTS:
-                    continue
-                total += 1
-                agree += (pa > pb) == (ours[a] > ours[b])
-    return agree, total

@@ -7,9 +7,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rrlib.report.rules import NOT_RUN, VALUE_VERDICTS
+from rrlib.report.rules import VALUE_VERDICTS
+from rrlib.stats import CONTRADICTED, SUPPORTED, UNDECIDED
 
-__all__ = ["Erratum", "Report", "Row", "Section"]
+__all__ = ["CLAIM_GROUPS", "Erratum", "Report", "Row", "Section", "claim_group"]
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,14 @@ class Report:
         return [r for s in self.sections for r in s.rows if kind is None or r.kind == kind]
 
     def counts(self) -> dict[str, int]:
-        """Rows per value verdict (keys with ``_`` for spaces) and claims supported / not supported / not run."""
+        """Rows per value verdict (keys with ``_`` for spaces) and claims per group of :func:`claim_group`
+        (``claims_supported``, ``claims_contradicted``, ``claims_undecided``, ``claims_not_supported``,
+        ``claims_not_judged``; ``claims_not_run_here`` is kept as the same count as ``claims_not_judged``)."""
         values = Counter(r.verdict for r in self.rows("value"))
         claims = Counter(claim_group(r.verdict) for r in self.rows("claim"))
         out = {v.replace(" ", "_"): values.get(v, 0) for v in VALUE_VERDICTS}
-        out.update({f"claims_{k}": claims.get(k, 0) for k in ("supported", "not_supported", "not_run_here")})
+        out.update({f"claims_{k}": claims.get(k, 0) for k in CLAIM_GROUPS})
+        out["claims_not_run_here"] = out["claims_not_judged"]
         out["values"] = sum(values.values())
         out["claims"] = sum(claims.values())
         out["errata"] = len(self.errata)
@@ -81,9 +85,20 @@ class Report:
                 "errata": [asdict(e) for e in self.errata]}
 
 
+#: The groups a claim's verdict is counted in, in the order the page lists them.
+CLAIM_GROUPS = ("supported", "contradicted", "undecided", "not_supported", "not_judged")
+
+
 def claim_group(verdict: str) -> str:
-    """The count a claim's verdict falls in: ``supported``, ``not_supported`` (also "violated …") or
-    ``not_run_here``."""
-    if verdict == NOT_RUN:
-        return "not_run_here"
-    return "not_supported" if verdict.startswith(("not supported", "violated")) else "supported"
+    """The count a claim's verdict falls in: ``supported`` (also "supported (3 models only)"), ``contradicted``
+    (also "violated …"), ``undecided``, ``not_supported`` (a §6.1 threshold not met) or ``not_judged`` (not run,
+    not judged at medium scale, not yet measured, too few to judge, cannot judge)."""
+    if verdict.startswith(SUPPORTED):
+        return "supported"
+    if verdict.startswith((CONTRADICTED, "violated")):
+        return "contradicted"
+    if verdict == UNDECIDED:
+        return "undecided"
+    if verdict.startswith("not supported"):
+        return "not_supported"
+    return "not_judged"
