@@ -3,7 +3,7 @@
 Commands (``rrbook <command> --help`` lists each one's flags, derived from its configuration by
 :mod:`rrlib.cli_flags` and checked by :mod:`rrlib.cli_checks`)::
 
-    train-model        a classifier, standard or PGD-adversarial (--adv-eps EPS|paper); checkpoint.pt + metrics.json
+    train-model        a classifier, standard or PGD-adversarial (--adversarial); checkpoint.pt + metrics.json
                        in --out (default: the results cache entry of the configuration, so a rerun resumes or reuses)
     estimate-mi        normal MI, worst-case MI and RV of a train-model checkpoint (:mod:`rrlib.mi.checkpoint_estimate`)
     train-encoder      an encoder by (worst-case) MI maximisation, paper §5 (:func:`rrlib.train.encoder.train_encoder`)
@@ -17,7 +17,7 @@ Commands (``rrbook <command> --help`` lists each one's flags, derived from its c
 ``python -m rrlib.book``, ``python -m rrlib.colab`` and ``python -m rrlib.experiments.downstream_tables`` are the
 same sub-commands under their old names (their ``add_arguments`` / ``run_command`` build both). Examples::
 
-    python -m rrlib.cli train-model --dataset fashion-mnist --model baseline_h --adv-eps 0.1 --epochs 300
+    python -m rrlib.cli train-model --dataset fashion-mnist --model baseline_h --adversarial --eps 0.1 --epochs 300
     python -m rrlib.cli estimate-mi --checkpoint runs/fmnist-robust/checkpoint.pt --seeds 0 1 2 \\
         --out runs/fmnist-robust/mi.json
     python -m rrlib.cli train-encoder --dataset fashion-mnist --estimator-loss worst --out runs/enc-worst
@@ -64,9 +64,10 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     from rrlib.train.supervised import TrainConfig
 
     flags.add_config_flags(
-        p, TrainConfig, "dataset", "model", "head", "width", "epochs", "batch_size", "optimizer", "lr", "adv_eps",
-        "adv_steps", "adv_step_size", "eval_eps", "eval_every", "train_subset", "test_subset", "seed",
+        p, TrainConfig, "dataset", "model", "head", "width", "epochs", "batch_size", "optimizer", "lr", "adversarial",
+        "eps", "steps", "step_size", "eval_eps", "eval_every", "train_subset", "test_subset", "seed",
         defaults={"dataset": "fashion-mnist", "model": "baseline_h", "seed": 0}, types={"dataset": str},
+        deprecated=("--adv-eps", "--adv-steps", "--adv-step-size"),
         helps={"dataset": f"one of {sorted(DATASETS)} (default fashion-mnist)", "head": "baseline_h only (default mlp)",
                "epochs": "default: the paper's (300 Baseline-H, 200 CIFAR nets)", "batch_size": "default 128",
                "lr": "learning rate (default: the paper's)"})
@@ -123,12 +124,10 @@ def _mi_arguments(p: argparse.ArgumentParser) -> None:
     from rrlib.mi.checkpoint_estimate import EstimateMIRequest as Request
 
     flags.add_config_flags(p, Request, "checkpoint", "representation", "critic_hidden", "estimator_loss", "eps",
-                           "attack_steps", "step_size", keep_defaults=True, required=("checkpoint",),
-                           choices={"estimator_loss": ESTIMATOR_LOSSES},
+                           "steps", "step_size", keep_defaults=True, required=("checkpoint",),
+                           choices={"estimator_loss": ESTIMATOR_LOSSES}, deprecated=("--attack-steps", "--attack-lr"),
                            helps={"estimator_loss": "normal MI, worst-case MI, or both and RV = normal - worst "
-                                  "(default both)", "attack_steps": "PGD steps S (default: the dataset's)"})
-    p.add_argument("--attack-lr", type=flags.eval_fraction, dest="step_size", action=flags.DeprecatedAlias,
-                   help="deprecated alias of --step-size")
+                                  "(default both)", "steps": "PGD steps S (default: the dataset's)"})
     flags.add_config_flags(p, Request, "norm", "gradient", keep_defaults=True)
     flags.add_config_flags(p.add_mutually_exclusive_group(), Request, "iterations", "epochs", helps={
         "epochs": f"critic training length in passes over the training set (default {PAPER_CRITIC_EPOCHS}, the "
@@ -165,7 +164,7 @@ def _mi_run(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------ train-encoder
 #: The attack of train-encoder and train-classifier.
-_ATTACK = ("eps", "attack_steps", "attack_step_size")
+_ATTACK = ("eps", "steps", "step_size")
 
 
 def _encoder_arguments(p: argparse.ArgumentParser) -> None:
@@ -177,7 +176,8 @@ def _encoder_arguments(p: argparse.ArgumentParser) -> None:
                            helps={"dataset": f"one of {sorted(DATASETS)} (default fashion-mnist)"})
     flags.add_run_flags(p, "out", required=("out",))
     flags.add_config_flags(p, EncoderConfig, "epochs", "train_subset", "width", "critic_hidden", "batch_size", "lr",
-                                 *_ATTACK, "seed", helps={"epochs": "default 300 (the paper's)"})
+                                 *_ATTACK, "seed", helps={"epochs": "default 300 (the paper's)"},
+                           deprecated=("--attack-steps",))
     flags.add_run_flags(p, "device", "data_root", "no_progress")
 
 
@@ -218,7 +218,7 @@ def _classifier_arguments(p: argparse.ArgumentParser) -> None:
                            helps={"head": "mlp: FC 200 -> FC 10; linear: FC 10"})
     flags.add_run_flags(p, "out", required=("out",))
     flags.add_config_flags(p, ClassifierConfig, "dataset", "epochs", "train_subset", "val_size", "test_subset",
-                                 "batch_size", "lr", "eval_every", *_ATTACK, helps={
+                                 "batch_size", "lr", "eval_every", *_ATTACK, deprecated=("--attack-steps",), helps={
                                "dataset": "must be the encoder's (default: the encoder's dataset)",
                                "train_subset": "training images before the validation split (default: all)"})
     p.add_argument("--autoattack", type=int, default=None, metavar="N",

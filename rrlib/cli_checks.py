@@ -1,11 +1,12 @@
 """The checks a command makes on its flags before any work, and the flags named in library messages.
 
 train-model's ranges and contradictions (:func:`check_train_flags`: ``--width`` in (0, :data:`MAX_WIDTH`], radii in
-the input box, ``--eval-eps`` with ``--no-adv-eval``, ``--adv-steps`` without ``--adv-eps``, the attack a dataset
-without a threat model in the paper must be given) and its configuration (:func:`train_config`); the attack flags of
-train-encoder / train-classifier (:func:`check_attack_flags`); ``--device`` (:func:`device_flag`); and
-:func:`flag_named`, which rewrites a library message that starts with a configuration field (``adv_steps must ...``)
-to start with the flag that sets it. Each raises one ``ValueError`` naming the flag and its valid values.
+the input box, ``--eval-eps`` with ``--no-adv-eval``, ``--eps``/``--steps`` without ``--adversarial``, the attack a
+dataset without a threat model in the paper must be given: the one message of :func:`rrlib.data.resolve_threat`, naming
+flags) and its configuration (:func:`train_config`); the attack flags of train-encoder / train-classifier
+(:func:`check_attack_flags`); ``--device`` (:func:`device_flag`); and :func:`flag_named`, which rewrites a library
+message that starts with a configuration field (``steps must ...``) to start with the flag that sets it. Each raises
+one ``ValueError`` naming the flag and its valid values.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from rrlib.cli_flags import flag_of
 from rrlib.data import get_spec
 from rrlib.validation import check_radius
 
-__all__ = ["MAX_WIDTH", "TRAIN_FLAGS", "check_attack_flags", "check_encoder_dataset", "check_train_flags",
-           "check_width", "device_flag", "field_flags", "flag_named", "train_config"]
+__all__ = ["ATTACK_FLAGS", "MAX_WIDTH", "TRAIN_FLAGS", "check_attack_flags", "check_encoder_dataset",
+           "check_train_flags", "check_width", "device_flag", "field_flags", "flag_named", "train_config"]
 
 
 #: The largest ``--width``. Baseline-H has about 3.1 M parameters at width 1 on 28×28 images (4.9 M on 32×32) and
@@ -47,7 +48,7 @@ def device_flag(text: str) -> Any:
 
 
 def flag_named(err: Exception, flags: dict[str, str]) -> Exception:
-    """``err`` with its leading configuration field (``"adv_steps must be ..."``, ``"step_size=0.7 exceeds ..."``)
+    """``err`` with its leading configuration field (``"steps must be ..."``, ``"step_size=0.7 exceeds ..."``)
     named as the flag that sets it, when ``flags`` (field → flag) knows the field."""
     text = str(err)
     field = text.split(" ", 1)[0].split("=", 1)[0]
@@ -57,10 +58,19 @@ def flag_named(err: Exception, flags: dict[str, str]) -> Exception:
     return ValueError(flags[field] + (" " + rest[1:] if rest.startswith("=") else rest))
 
 
+def field_flags(config_type: type) -> dict[str, str]:
+    """Configuration field → flag for every field of ``config_type`` (the attack's own fields, which a
+    :class:`ThreatModel` message starts with, are the configurations' ``eps``, ``steps``, ``step_size``)."""
+    return {f: flag_of(f) for f in config_type.__dataclass_fields__}
+
+
+#: The attack's values and their flags, for :func:`rrlib.data.resolve_threat`'s one "no threat model" message.
+ATTACK_FLAGS = {"eps": "--eps", "steps": "--steps", "step_size": "--step-size"}
+
+
 #: train-model: the configuration fields a library message may start with, and their flags.
-TRAIN_FLAGS = {**{f: flag_of(f) for f in (
-    "head", "width", "epochs", "batch_size", "optimizer", "lr", "adv_eps", "adv_steps", "adv_step_size", "eval_eps",
-    "eval_every", "train_subset", "test_subset", "seed")}, "steps": "--adv-steps", "step_size": "--adv-step-size"}
+TRAIN_FLAGS = {f: flag_of(f) for f in ("head", "width", "epochs", "batch_size", "optimizer", "lr", "eps", "steps",
+                                       "step_size", "eval_eps", "eval_every", "train_subset", "test_subset", "seed")}
 
 
 def check_train_flags(args: argparse.Namespace) -> None:
@@ -68,85 +78,58 @@ def check_train_flags(args: argparse.Namespace) -> None:
     model in the paper must be given (``ValueError`` naming flags, before anything is built or written)."""
     spec = get_spec(args.dataset)
     check_width(args.width)
-    for flag, value in (("--adv-eps", args.adv_eps), ("--eval-eps", args.eval_eps)):
-        if value is not None and value != "paper":
+    for flag, value in (("--eps", args.eps), ("--eval-eps", args.eval_eps)):
+        if value is not None:
             check_radius(flag, value)
     if args.no_adv_eval and args.eval_eps is not None:
         raise ValueError(f"--eval-eps {args.eval_eps:g} with --no-adv-eval: there is no adversarial evaluation to "
                          "take that radius; give one of them, not both")
-    given = [f"{flag} {value:g}" for flag, value in (("--adv-steps", args.adv_steps),
-                                                     ("--adv-step-size", args.adv_step_size)) if value is not None]
-    if given and args.adv_eps is None and args.eval_eps is None:
-        raise ValueError(f"{' '.join(given)} without --adv-eps: training is standard, so no training attack takes "
-                         "them; give --adv-eps EPS (or 'paper') to train adversarially, "
+    given = [f"{flag} {value:g}" for flag, value in (("--eps", args.eps), ("--steps", args.steps),
+                                                     ("--step-size", args.step_size)) if value is not None]
+    if given and not args.adversarial and (args.eval_eps is None or args.eps is not None):
+        raise ValueError(f"{' '.join(given)} without --adversarial: training is standard, so no training attack takes "
+                         "them; give --adversarial to train adversarially, "
                          + ("or leave them out" if args.no_adv_eval else
-                            "or --eval-eps EPS with them to set only the evaluation attack"))
+                            "or --eval-eps EPS (with --steps/--step-size) to set only the evaluation attack"))
     if spec.threat is not None:
         return
-    if args.adv_eps == "paper":
-        raise ValueError(f"--adv-eps paper: --dataset {spec.name} has no threat model in the paper; give --adv-eps a "
-                         "number, with --adv-steps and --adv-step-size")
-    missing = [] if args.adv_eps is not None or args.eval_eps is not None else ["--eval-eps EPS"]
-    missing += [f for f, v in (("--adv-steps S", args.adv_steps), ("--adv-step-size ETA", args.adv_step_size))
-                if v is None]
-    if args.adv_eps is not None and missing:
-        raise ValueError(f"--dataset {spec.name} has no threat model in the paper: give the training attack's "
-                         f"{' '.join(missing)} with --adv-eps {args.adv_eps:g}")
-    if not args.no_adv_eval and missing:
-        raise ValueError(f"--dataset {spec.name} has no threat model in the paper: give the evaluation attack as "
-                         f"{' '.join(missing)} (e.g. --eval-eps 0.3 --adv-steps 3 --adv-step-size 0.1), or "
-                         "--no-adv-eval to skip adversarial evaluation")
+    from rrlib.data import resolve_threat  # the one message for a dataset without a threat model in the paper
+
+    if args.adversarial:
+        resolve_threat(spec.name, args.eps, args.steps, args.step_size, names=ATTACK_FLAGS)
+    if not args.no_adv_eval:
+        try:
+            resolve_threat(spec.name, args.eval_eps if args.eval_eps is not None else args.eps, args.steps,
+                           args.step_size, names={**ATTACK_FLAGS, "eps": "--eval-eps"})
+        except ValueError as err:
+            if not str(err).startswith("dataset"):
+                raise
+            raise ValueError(f"{err} for the evaluation attack (e.g. --eval-eps 0.3 --steps 3 --step-size 0.1), or "
+                             "--no-adv-eval to skip adversarial evaluation") from None
 
 
 def train_config(args: argparse.Namespace) -> Any:
     """The :class:`rrlib.train.supervised.TrainConfig` of train-model's flags (the paper's, with the flags given)."""
     from rrlib.train.supervised import paper_config
 
-    overrides = {
-        k: v
-        for k, v in {
-            "head": args.head,
-            "width": args.width,
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "optimizer": args.optimizer,
-            "lr": args.lr,
-            "adv_steps": args.adv_steps,
-            "adv_step_size": args.adv_step_size,
-            "eval_eps": args.eval_eps,
-            "eval_every": args.eval_every,
-            "train_subset": args.train_subset,
-            "test_subset": args.test_subset,
-        }.items()
-        if v is not None
-    }
-    if args.adv_eps is not None and args.adv_eps != "paper":
-        overrides["adv_eps"] = args.adv_eps
+    names = ("head", "width", "epochs", "batch_size", "optimizer", "lr", "eps", "steps", "step_size", "eval_eps",
+             "eval_every", "train_subset", "test_subset")
+    overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     if args.no_adv_eval:
         overrides["eval_adversarial"] = False
     if args.no_amp:
         overrides["amp"] = False
-    return paper_config(
-        args.dataset, args.model, adversarial=args.adv_eps == "paper", seed=args.seed, **overrides
-    )
-
-
-def field_flags(config_type: type) -> dict[str, str]:
-    """Configuration field → flag for every field of ``config_type``, and for the attack's own fields (a
-    :class:`ThreatModel` message starts with ``steps`` or ``step_size``)."""
-    return {**{f: flag_of(f) for f in config_type.__dataclass_fields__},
-            "steps": "--attack-steps", "step_size": "--step-size"}
+    return paper_config(args.dataset, args.model, adversarial=args.adversarial, seed=args.seed, **overrides)
 
 
 def check_attack_flags(args: argparse.Namespace, dataset: str) -> None:
     """``--eps`` inside the input box, and the whole attack given for a dataset without one in the paper."""
+    from rrlib.data import resolve_threat
+
     if args.eps is not None:
         check_radius("--eps", args.eps)
-    missing = [flag for flag, value in (("--eps", args.eps), ("--attack-steps", args.attack_steps),
-                                        ("--step-size", args.attack_step_size)) if value is None]
-    if get_spec(dataset).threat is None and missing:
-        raise ValueError(f"--dataset {dataset} has no threat model in the paper: give {', '.join(missing)} "
-                         "(e.g. --eps 0.3 --attack-steps 3 --step-size 0.1)")
+    if get_spec(dataset).threat is None:
+        resolve_threat(dataset, args.eps, args.steps, args.step_size, names=ATTACK_FLAGS)
 
 
 def check_encoder_dataset(given: str | None, dataset: str, encoder: Any) -> None:

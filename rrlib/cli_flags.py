@@ -8,6 +8,11 @@ as ``8/255``), its help from :data:`HELP` (one line per field, shared by every c
 otherwise, ``(default X)`` from the field's default. :func:`add_config_flags` adds them to a parser; the flags that are
 no configuration field (``--device``, ``--data-root``, ``--no-progress``, ...) come from :data:`RUN_FLAGS` through
 :func:`add_run_flags`. :func:`flag_of` maps a field back to its flag, for messages that must name flags.
+
+Every command names the attack ``--eps``, ``--steps``, ``--step-size`` (the fields ``eps``, ``steps``, ``step_size``
+of every configuration). The former spellings (``--adv-eps``, ``--adv-steps``, ``--adv-step-size``,
+``--attack-steps``, ``--attack-lr``) still work as :data:`DEPRECATED` aliases that print one line saying so
+(:func:`add_deprecated_flags`).
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from typing import Any
 
 from rrlib.data import DATASETS, canonical_name, data_dir
 
-__all__ = ["FLAG_NAMES", "HELP", "RUN_FLAGS", "DeprecatedAlias", "add_config_flags", "add_run_flags", "eval_fraction",
-           "flag_of", "given_fields", "seed_number"]
+__all__ = ["DEPRECATED", "FLAG_NAMES", "HELP", "RUN_FLAGS", "DeprecatedAlias", "add_config_flags",
+           "add_deprecated_flags", "add_run_flags", "eval_fraction", "flag_of", "given_fields", "seed_number"]
 
 
 def eval_fraction(text: str) -> float:
@@ -36,9 +41,9 @@ def eval_fraction(text: str) -> float:
         raise ValueError(f"not a number or fraction: {text!r}") from None
 
 
-def _adv_eps(text: str) -> str | float:
+def _adv_eps(text: str) -> str | float | None:
     if text == "paper":
-        return text
+        return None
     try:
         value = eval_fraction(text)
     except ValueError:
@@ -68,20 +73,42 @@ def _dataset(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+#: The former flags of the attack: old flag → (the field it sets, what to say instead, its parser, other fields it
+#: sets). ``--adv-eps EPS|paper`` trained adversarially at EPS (``paper``: the dataset's ε), so it sets both.
+DEPRECATED: dict[str, tuple[str, str, Any, dict[str, Any]]] = {
+    "--adv-eps": ("eps", "--adversarial --eps EPS (--adversarial alone: the dataset's ε)", _adv_eps,
+                  {"adversarial": True}),
+    "--adv-steps": ("steps", "--steps", int, {}),
+    "--adv-step-size": ("step_size", "--step-size", eval_fraction, {}),
+    "--attack-steps": ("steps", "--steps", int, {}),
+    "--attack-lr": ("step_size", "--step-size (the book's η)", eval_fraction, {}),
+}
+
+
 class DeprecatedAlias(argparse.Action):
-    """Store the value like the new flag does and print a deprecation line naming it (``--attack-lr``)."""
+    """Store the value like the new flag does (and the other fields it implies) and print one line to stderr
+    naming the new flag (:data:`DEPRECATED`)."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
-        print(f"warning: {option_string} is deprecated; use --step-size (the book's η) instead", file=sys.stderr)
+        _, instead, _, implied = DEPRECATED[self.option_strings[0]]
+        print(f"warning: {option_string} is deprecated; use {instead} instead", file=sys.stderr)
         setattr(namespace, self.dest, values)
+        for name, value in implied.items():
+            setattr(namespace, name, value)
+
+
+def add_deprecated_flags(parser: Any, *old: str) -> None:
+    """Add the deprecated aliases ``old`` (flags of :data:`DEPRECATED`) to ``parser``."""
+    for flag in old:
+        field, instead, kind, _ = DEPRECATED[flag]
+        parser.add_argument(flag, dest=field, type=kind, action=DeprecatedAlias, help=f"deprecated: use {instead}")
 
 
 #: Fields whose flag is not ``--kebab-name``.
-FLAG_NAMES = {"attack_step_size": "--step-size"}
+FLAG_NAMES: dict[str, str] = {}
 #: Fields whose value takes a fraction (``8/255``) or a special parser.
-TYPES = {"eps": eval_fraction, "step_size": eval_fraction, "attack_step_size": eval_fraction,
-         "eval_eps": eval_fraction, "adv_eps": _adv_eps, "dataset": _dataset}
+TYPES = {"eps": eval_fraction, "step_size": eval_fraction, "eval_eps": eval_fraction, "dataset": _dataset}
 #: Fields with a fixed set of values: (module, name of the tuple there).
 CHOICES = {"model": ("rrlib.models", "MODELS"), "head": ("rrlib.models", "HEADS"),
            "optimizer": ("rrlib.train.supervised", "OPTIMIZERS"),
@@ -99,10 +126,7 @@ HELP = {
     "batch_size": "batch size",
     "optimizer": "optimiser (default: the paper's)",
     "lr": "Adam learning rate",
-    "adv_eps": "PGD adversarial training radius (number, fraction like 8/255, or 'paper'); omit for standard "
-               "training",
-    "adv_steps": "PGD steps of the training attack (default: the dataset's)",
-    "adv_step_size": "PGD step size of the training attack (default: the dataset's)",
+    "adversarial": "PGD adversarial training with the attack --eps/--steps/--step-size; omit for standard training",
     "eval_eps": "evaluation ε (default: the dataset's)",
     "eval_every": "evaluate every N epochs and at the last",
     "train_subset": "training images (default: all)",
@@ -111,8 +135,7 @@ HELP = {
     "seed": "initialisation, batch order, subsets",
     "critic_hidden": "critic width (default 2048, the paper's)",
     "eps": "attack radius, e.g. 0.1 or 8/255 (default: the dataset's, supplement D.1)",
-    "attack_steps": "PGD steps (default: the dataset's)",
-    "attack_step_size": "PGD step size η (default: the dataset's)",
+    "steps": "PGD steps (default: the dataset's)",
     "step_size": "PGD step size η (default: the dataset's)",
     "norm": "attack norm (default: the dataset's, linf)",
     "estimator_loss": "normal: DIM (Hjelm et al.); worst: worst-case MI, Eq. (5.4)",
@@ -152,12 +175,13 @@ def _scalar(hint: Any) -> Any:
 def add_config_flags(parser: Any, config_type: type, *names: str, helps: dict[str, str] | None = None,
                      defaults: dict[str, Any] | None = None, required: tuple[str, ...] = (),
                      keep_defaults: bool = False, types: dict[str, Any] | None = None,
-                     choices: dict[str, Any] | None = None) -> None:
+                     choices: dict[str, Any] | None = None, deprecated: tuple[str, ...] = ()) -> None:
     """Add one flag per field ``names`` of the dataclass ``config_type`` to ``parser`` (a parser or a group).
 
     The flag's destination is the field's name; its default is ``None`` (the library keeps its own) unless
     ``keep_defaults`` (the field's default) or ``defaults`` gives one; ``helps`` replaces a field's shared help,
-    ``types`` and ``choices`` a field's shared type and values.
+    ``types`` and ``choices`` a field's shared type and values; ``deprecated``: former flags of these fields
+    (:func:`add_deprecated_flags`). A ``bool`` field (default ``False``) is a switch.
     """
     hints = typing.get_type_hints(config_type)
     fields = {f.name: f for f in dataclasses.fields(config_type)}
@@ -165,11 +189,14 @@ def add_config_flags(parser: Any, config_type: type, *names: str, helps: dict[st
         field_default = fields[name].default if fields[name].default is not dataclasses.MISSING else None
         default = (defaults or {}).get(name, field_default if keep_defaults else None)
         text = (helps or {}).get(name, HELP.get(name, ""))
-        if "default" not in text and field_default is not None and name not in required:
+        if "default" not in text and field_default is not None and field_default is not False and name not in required:
             text += f" (default {field_default:g})" if isinstance(field_default, float) else \
                 f" (default {field_default})"
         kwargs: dict[str, Any] = {"dest": name, "default": default, "help": text,
                                   "type": (types or {}).get(name, TYPES.get(name, _scalar(hints[name])))}
+        if kwargs["type"] is bool:  # a switch: a bool field whose default is False
+            kwargs.update(action="store_true", default=False)
+            kwargs.pop("type")
         if name in (choices or {}) or name in CHOICES:
             kwargs["choices"] = (choices or {}).get(name) or getattr(importlib.import_module(CHOICES[name][0]),
                                                                       CHOICES[name][1])
@@ -179,6 +206,7 @@ def add_config_flags(parser: Any, config_type: type, *names: str, helps: dict[st
         if name in FLAG_NAMES:
             kwargs["metavar"] = FLAG_NAMES[name][2:].replace("-", "_").upper()
         parser.add_argument(flag_of(name), **kwargs)
+    add_deprecated_flags(parser, *deprecated)
 
 
 def add_run_flags(parser: Any, *names: str, required: tuple[str, ...] = (), **helps: str) -> None:

@@ -43,7 +43,7 @@ import struct
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,7 @@ import torch
 from torch.utils.data import Dataset
 
 from rrlib.attacks import ThreatModel
-from rrlib.validation import check_int
+from rrlib.validation import check_int, check_nonnegative_float, check_optional_int, check_positive_float
 
 SPLITS = ("train", "test")
 PAPER_BATCH_SIZE = 128
@@ -225,16 +225,42 @@ def get_spec(name: str) -> DatasetSpec:
     return DATASETS[canonical_name(name)]
 
 
+def resolve_threat(dataset: str, eps: float | None = None, steps: int | None = None, step_size: float | None = None,
+                   *, norm: str | None = None, names: dict[str, str] | None = None) -> ThreatModel:
+    """The one threat resolver: the paper's :class:`~rrlib.attacks.ThreatModel` of ``dataset`` (supplement D.1, the
+    table above) with the values given replacing its own (``None``: keep). Every configuration that names an attack by
+    ``eps``, ``steps`` and ``step_size`` (training, encoders, heads, estimate-mi) resolves it here.
+
+    A dataset without a threat model in the paper needs all three (ℓ∞ in the [0, 1] pixel box unless ``norm``);
+    the one message for that names the missing values by ``names`` (value → how the caller spells it, e.g. a flag;
+    default: the field names). The values are checked here (``ValueError`` naming the field).
+
+    >>> resolve_threat("fmnist", steps=5)
+    ThreatModel(norm='linf', eps=0.1, steps=5, step_size=0.02, box=(0.0, 1.0), random_start=False, restarts=0)
+    """
+    check_nonnegative_float("eps", eps, allow_none=True)
+    check_optional_int("steps", steps, 1)
+    if step_size is not None:
+        check_positive_float("step_size", step_size)
+    given = {"eps": eps, "steps": steps, "step_size": step_size}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    paper = get_spec(dataset).threat
+    if paper is None:
+        missing = [(names or {}).get(k, k) for k, v in given.items() if v is None]
+        if missing:
+            raise ValueError(f"dataset {dataset!r} has no threat model in the paper; give {', '.join(missing)}")
+        return ThreatModel(norm or "linf", **overrides)
+    return replace(paper, **overrides, **({} if norm is None else {"norm": norm}))
+
+
 def dataset_threat_model(name: str, eps: float | None = None) -> ThreatModel:
-    """The paper's :class:`~rrlib.attacks.ThreatModel` for dataset ``name``, optionally with another ε.
+    """The paper's :class:`~rrlib.attacks.ThreatModel` for dataset ``name``, optionally with another ε
+    (:func:`resolve_threat` with ε alone).
 
     >>> dataset_threat_model("fashion-mnist")
     ThreatModel(norm='linf', eps=0.1, steps=10, step_size=0.02, box=(0.0, 1.0), random_start=False, restarts=0)
     """
-    spec = get_spec(name)
-    if spec.threat is None:
-        raise ValueError(f"dataset {name!r} has no threat model in the paper; pass one explicitly")
-    return spec.threat if eps is None else spec.threat.with_eps(eps)
+    return resolve_threat(name, eps)
 
 
 def data_dir() -> Path:

@@ -19,8 +19,11 @@ __all__ = ["add_autoattack", "same_autoattack"]
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
+    """The stored metrics (old attack names read as today's, :mod:`rrlib.train.migrate`), ``None`` if unreadable."""
+    from rrlib.train.migrate import migrate_record
+
     try:
-        return json.loads(path.read_text())
+        return migrate_record(json.loads(path.read_text()))
     except (OSError, ValueError):
         return None
 

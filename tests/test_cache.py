@@ -61,7 +61,7 @@ def test_canonical_json_and_hash_match_an_independent_computation():
 
 
 def test_every_field_of_a_train_config_changes_the_key():
-    base = TrainConfig(dataset="digits", adv_eps=0.1, adv_steps=3, adv_step_size=0.05)
+    base = TrainConfig(dataset="digits", adversarial=True, eps=0.1, steps=3, step_size=0.05)
     changed = {
         "dataset": "fashion-mnist",
         "model": "baseline_h",
@@ -75,9 +75,10 @@ def test_every_field_of_a_train_config_changes_the_key():
         "weight_decay": 1e-4,
         "lr_step_epochs": 5,
         "lr_gamma": 0.5,
-        "adv_eps": 0.2,
-        "adv_steps": 4,
-        "adv_step_size": 0.04,
+        "adversarial": False,
+        "eps": 0.2,
+        "steps": 4,
+        "step_size": 0.04,
         "eval_eps": 0.3,
         "eval_adversarial": False,
         "eval_every": 2,
@@ -101,7 +102,7 @@ def test_every_field_of_a_train_config_changes_the_key():
 def test_hash_is_stable_across_processes():
     code = (
         "from rrlib.train import TrainConfig, config_hash; "
-        "print(config_hash(TrainConfig(dataset='fashion-mnist', adv_eps=0.1, width=0.25)))"
+        "print(config_hash(TrainConfig(dataset='fashion-mnist', adversarial=True, eps=0.1, width=0.25)))"
     )
     env = dict(os.environ, PYTHONHASHSEED="12345")
     out = subprocess.run(
@@ -112,7 +113,8 @@ def test_hash_is_stable_across_processes():
         check=True,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )
-    assert out.stdout.strip() == config_hash(TrainConfig(dataset="fashion-mnist", adv_eps=0.1, width=0.25))
+    config = TrainConfig(dataset="fashion-mnist", adversarial=True, eps=0.1, width=0.25)
+    assert out.stdout.strip() == config_hash(config)
 
 
 def test_unhashable_values_are_rejected_with_their_field():

@@ -20,7 +20,7 @@ ESTIMATE = [
     "--critic-hidden", "16", "--iterations", "60", "--batch-size", "32", "--lr", "0.003", "--test-batches", "4",
     "--train-subset", "256", "--test-subset", "128", "--device", "cpu", "--threads", "1",
 ]
-ATTACK = ["--eps", "0.3", "--attack-steps", "3", "--step-size", "0.1"]
+ATTACK = ["--eps", "0.3", "--steps", "3", "--step-size", "0.1"]
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_worst_case_at_eps_zero_is_the_normal_estimate_exactly(checkpoint, both,
     (same critic initialisation, same batches). A single-mode run also reproduces its half of a ``both`` run."""
     normal = _estimate(checkpoint, tmp_path / "normal.json", "--estimator-loss", "normal", "--seed", "1")
     worst = _estimate(checkpoint, tmp_path / "worst.json", "--estimator-loss", "worst", "--seed", "1",
-                      "--eps", "0", "--attack-steps", "3", "--step-size", "0.1")
+                      "--eps", "0", "--steps", "3", "--step-size", "0.1")
     assert normal["worst"] is None and normal["rv"] is None and worst["normal"] is None
     assert worst["config"]["threat"]["eps"] == 0.0 and normal["config"]["threat"] is None
     (n,), (w,) = normal["runs"], worst["runs"]
@@ -133,7 +133,7 @@ def test_bad_inputs_are_clear_errors(checkpoint, tmp_path, capsys):
         ([], "no threat model"),  # the digits need an explicit attack
         ([*ATTACK[:-2], "--step-size", "0.7"], "--step-size 0.7"),  # a step longer than the ball's diameter
         ([*ATTACK[:-2], "--step-size", "0.7"], "exceeds the diameter"),  # ThreatModel's own explanation
-        (["--eps", "0.3", "--attack-steps", "0", "--step-size", "0.1"], "--attack-steps 0"),
+        (["--eps", "0.3", "--steps", "0", "--step-size", "0.1"], "--steps 0"),
         ([*ATTACK, "--test-batches", "5"], "--test-batches 5"),  # 128 test images hold 4 batches of 32
         ([*ATTACK, "--batch-size", "1"], "batch_size"),
         (["--eps", "1e6", *ATTACK[2:]], "--eps 1e+06: an ℓ∞ attack radius must be a number in [0, 1]"),  # was accepted

@@ -69,21 +69,21 @@ def test_eval_eps_with_no_adv_eval_is_refused(capsys, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("flags", [["--adv-steps", "5"], ["--adv-step-size", "0.01"]])
-def test_attack_steps_without_adv_eps_are_refused(capsys, tmp_path, flags):
+@pytest.mark.parametrize("flags", [["--steps", "5"], ["--step-size", "0.01"], ["--eps", "0.2"]])
+def test_attack_steps_without_adversarial_are_refused(capsys, tmp_path, flags):
     # Before: accepted, and written into the config.json of a standard run.
     line = one_error_line(capsys, [*FMNIST, *flags, "--out", str(tmp_path / "run")])
-    assert f"{flags[0]} {flags[1]} without --adv-eps" in line and "training is standard" in line
-    assert "--adv-eps EPS" in line and "--eval-eps EPS" in line
+    assert f"{flags[0]} {flags[1]} without --adversarial" in line and "training is standard" in line
+    assert "give --adversarial" in line and "--eval-eps EPS" in line
     assert not (tmp_path / "run").exists()
     line = one_error_line(capsys, [*DIGITS, "--no-adv-eval", *flags, "--out", str(tmp_path / "run")])
-    assert "without --adv-eps" in line and "leave them out" in line
+    assert "without --adversarial" in line and "leave them out" in line
 
 
 def test_attack_steps_with_eval_eps_set_the_evaluation_attack():
     from rrlib.cli import _check_train_flags, _train_config
 
-    args = build_parser().parse_args([*DIGITS, "--eval-eps", "0.3", "--adv-steps", "3", "--adv-step-size", "0.1"])
+    args = build_parser().parse_args([*DIGITS, "--eval-eps", "0.3", "--steps", "3", "--step-size", "0.1"])
     _check_train_flags(args)
     config = _train_config(args)
     assert config.train_threat() is None
@@ -91,8 +91,8 @@ def test_attack_steps_with_eval_eps_set_the_evaluation_attack():
 
 
 @pytest.mark.parametrize(("argv", "flag", "shown"), [
-    ([*FMNIST, "--adv-eps", "1e6"], "--adv-eps", "1e+06"),
-    ([*FMNIST, "--adv-eps", "inf"], "--adv-eps", "inf"),
+    ([*FMNIST, "--adversarial", "--eps", "1e6"], "--eps", "1e+06"),
+    ([*FMNIST, "--adversarial", "--eps", "inf"], "--eps", "inf"),
     ([*FMNIST, "--eval-eps", "2"], "--eval-eps", "2"),
     ([*ENCODER, "--eps", "1e6"], "--eps", "1e+06"),
     ([*ENCODER, "--eps", "255/255.5", "--step-size", "2"], None, None),  # 0.998: inside the box, step checked next
@@ -110,35 +110,36 @@ def test_an_eps_outside_the_pixel_box_is_refused(capsys, tmp_path, argv, flag, s
 def test_an_eps_of_at_most_one_is_accepted():
     from rrlib.cli import _check_train_flags
 
-    for eps in ("1", "8/255", "0", "paper"):
-        _check_train_flags(build_parser().parse_args([*FMNIST, "--adv-eps", eps]))
+    for eps in ("1", "8/255", "0"):
+        _check_train_flags(build_parser().parse_args([*FMNIST, "--adversarial", "--eps", eps]))
+    _check_train_flags(build_parser().parse_args([*FMNIST, "--adversarial"]))
 
 
 # --- messages name flags ------------------------------------------------------------------------------------
 def test_a_dataset_without_a_threat_model_names_the_flags(capsys, tmp_path):
     # Before: "give the evaluation attack's eps, steps, step_size explicitly (adv_eps / eval_eps, adv_steps,
-    # adv_step_size)": configuration fields, not flags.
+    # adv_step_size)": configuration fields, not flags. Now every command says it in the one resolver's words.
     argv = DIGITS
     line = one_error_line(capsys, [*argv, "--out", str(tmp_path / "run")])
-    assert "--dataset digits has no threat model in the paper" in line
-    assert "--eval-eps EPS --adv-steps S --adv-step-size ETA" in line and "--no-adv-eval" in line
-    assert "adv_eps" not in line and "adv_step_size" not in line
-    line = one_error_line(capsys, [*argv, "--adv-eps", "paper", "--out", str(tmp_path / "run")])
-    assert "--adv-eps paper" in line and "give --adv-eps a number" in line
-    line = one_error_line(capsys, [*argv, "--adv-eps", "0.3", "--adv-steps", "3", "--out", str(tmp_path / "run")])
-    assert "the training attack's --adv-step-size ETA with --adv-eps 0.3" in line
+    assert "dataset 'digits' has no threat model in the paper; give --eval-eps, --steps, --step-size" in line
+    assert "--no-adv-eval" in line and "eval_eps" not in line and "step_size" not in line
+    line = one_error_line(capsys, [*argv, "--adversarial", "--out", str(tmp_path / "run")])
+    assert "dataset 'digits' has no threat model in the paper; give --eps, --steps, --step-size" in line
+    line = one_error_line(capsys, [*argv, "--adversarial", "--eps", "0.3", "--steps", "3", "--out",
+                                   str(tmp_path / "run")])
+    assert line.endswith("has no threat model in the paper; give --step-size")
     encoder = [a if a != "fashion-mnist" else "digits" for a in ENCODER]
     line = one_error_line(capsys, [*encoder, "--eps", "0.3", "--out", str(tmp_path / "run")])
-    assert "--dataset digits has no threat model in the paper: give --attack-steps, --step-size" in line
-    assert "attack_step_size" not in line
+    assert "dataset 'digits' has no threat model in the paper; give --steps, --step-size" in line
+    assert "step_size" not in line
     assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(("extra", "message"), [
     (["--no-adv-eval", "--epochs", "0"], "--epochs must be a positive integer, got 0"),
     (["--no-adv-eval", "--seed", "-1"], "--seed must be a non-negative integer, got -1"),
-    (["--eval-eps", "0.3", "--adv-steps", "0", "--adv-step-size", "0.1"], "--adv-steps must be a positive integer"),
-    (["--eval-eps", "0.1", "--adv-steps", "3", "--adv-step-size", "0.7"], "--adv-step-size 0.7 exceeds the diameter"),
+    (["--eval-eps", "0.3", "--steps", "0", "--step-size", "0.1"], "--steps must be an integer >= 1, got 0"),
+    (["--eval-eps", "0.1", "--steps", "3", "--step-size", "0.7"], "--step-size 0.7 exceeds the diameter"),
 ])
 def test_the_librarys_messages_name_the_flag(capsys, tmp_path, extra, message):
     line = one_error_line(capsys, [*DIGITS, *extra, "--out", str(tmp_path / "run")])
@@ -202,3 +203,38 @@ def test_a_closed_stdout_ends_quietly_with_141(tmp_path, argv):
     finally:
         os.close(write)
     assert done.returncode == 141 and done.stderr == "", done.stderr
+
+
+# --- one threat vocabulary: the former flags -----------------------------------------------------------------
+@pytest.mark.parametrize(("old", "new"), [
+    (["--adv-eps", "0.2", "--adv-steps", "3", "--adv-step-size", "0.05"],
+     ["--adversarial", "--eps", "0.2", "--steps", "3", "--step-size", "0.05"]),
+    (["--adv-eps", "paper"], ["--adversarial"]),
+    (["--eval-eps", "0.3", "--adv-steps", "3", "--adv-step-size", "0.1"],
+     ["--eval-eps", "0.3", "--steps", "3", "--step-size", "0.1"]),
+])
+def test_the_former_train_model_flags_still_work_and_say_so(capsys, old, new):
+    from rrlib.cli import _check_train_flags, _train_config
+
+    base = FMNIST if "--eval-eps" not in old else DIGITS
+    args = build_parser().parse_args([*base, *old])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == sum(a.startswith("--adv-") for a in old)
+    assert all(line.startswith("warning: --adv-") and "is deprecated; use --" in line for line in err), err
+    _check_train_flags(args)
+    assert _train_config(args) == _train_config(build_parser().parse_args([*base, *new]))
+
+
+def test_adv_eps_keeps_evaluating_at_the_datasets_eps():
+    # --adv-eps 0.2 on Fashion-MNIST trained at 0.2 and evaluated at the dataset's 0.1; it still does.
+    from rrlib.cli import _train_config
+
+    config = _train_config(build_parser().parse_args([*FMNIST, "--adv-eps", "0.2"]))
+    assert config.adversarial and config.train_threat().eps == 0.2 and config.eval_threat().eps == 0.1
+
+
+@pytest.mark.parametrize("command", [[*ENCODER, "--out", "x"], ["estimate-mi", "--checkpoint", "x"]])
+def test_attack_steps_is_a_deprecated_alias_of_steps(capsys, command):
+    args = build_parser().parse_args([*command, "--attack-steps", "3"])
+    assert args.steps == 3
+    assert "warning: --attack-steps is deprecated; use --steps instead" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from rrlib.attacks import ThreatModel
 from rrlib.cli import build_parser, main
 from rrlib.train.encoder import CHECKPOINT_FILE, TIMING_KEYS, EncoderConfig, train_encoder
 
-ATTACK = ["--attack-steps", "2", "--step-size", "0.05"]
+ATTACK = ["--steps", "2", "--step-size", "0.05"]
 COMMON = ["--device", "cpu", "--no-progress", "--seed", "3"]
 
 
@@ -163,7 +163,7 @@ def test_bad_encoder_folders_give_one_line_and_write_nothing(encoder_dir, tiny_f
                     "no encoder folder at")
     unfinished = tmp_path / "unfinished"
     config = EncoderConfig(dataset="fmnist", width=0.125, critic_hidden=16, epochs=2, batch_size=16,
-                           attack_steps=2, attack_step_size=0.05)
+                           steps=2, step_size=0.05)
     train_encoder(config, unfinished, device="cpu", data_root=tiny_fmnist_root, show_progress=False,
                   stop_after_epochs=1)
     _one_line_error(capsys, classifier_args(tiny_fmnist_root, unfinished, tmp_path / "h1"),
@@ -199,8 +199,8 @@ def test_help_lists_the_documented_flags():
     sub = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001
     enc = {o for a in sub["train-encoder"]._actions for o in a.option_strings}  # noqa: SLF001
     assert {"--dataset", "--estimator-loss", "--out", "--epochs", "--train-subset", "--width", "--critic-hidden",
-            "--batch-size", "--lr", "--eps", "--attack-steps", "--step-size", "--seed", "--device"} <= enc
+            "--batch-size", "--lr", "--eps", "--steps", "--step-size", "--seed", "--device"} <= enc
     cls = {o for a in sub["train-classifier"]._actions for o in a.option_strings}  # noqa: SLF001
     assert {"--encoder", "--head", "--classifier-loss", "--out", "--dataset", "--epochs", "--train-subset",
-            "--val-size", "--test-subset", "--eps", "--attack-steps", "--step-size", "--seed", "--device",
+            "--val-size", "--test-subset", "--eps", "--steps", "--step-size", "--seed", "--device",
             "--autoattack"} <= cls

@@ -32,9 +32,9 @@ from rrlib.train.downstream import (
 from rrlib.train.encoder import EncoderConfig, load_encoder, train_encoder
 
 ENCODER = EncoderConfig(dataset="fashion-mnist", width=0.125, critic_hidden=16, epochs=1, batch_size=16, lr=1e-3,
-                        estimator_loss="normal", attack_steps=2, attack_step_size=0.05, heldout_batches=1)
+                        estimator_loss="normal", steps=2, step_size=0.05, heldout_batches=1)
 HEAD = ClassifierConfig(dataset="fashion-mnist", head="mlp", classifier_loss="robust", epochs=3, batch_size=16,
-                        lr=3e-3, val_size=16, attack_steps=2, attack_step_size=0.05, seed=1)
+                        lr=3e-3, val_size=16, steps=2, step_size=0.05, seed=1)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

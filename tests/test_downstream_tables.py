@@ -160,7 +160,7 @@ def test_copy_with_histories_and_weights_export(quick, tmp_path):
     sup = torch.load(written["robust"], weights_only=False)
     model = build_model("baseline_h", dataset=config.dataset, width=config.width, head="mlp")
     model.load_state_dict(sup["model"])
-    assert sup["config"]["adv_eps"] == pytest.approx(0.1)
+    assert sup["config"]["adversarial"] and sup["config"]["eps"] == pytest.approx(0.1)
 
 
 def test_trials_reuses_finished_seeds_and_refuses_zero(quick, tmp_path, capsys):

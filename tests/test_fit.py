@@ -18,9 +18,9 @@ from rrlib.train.jobs import EncoderJob
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 ENC = EncoderConfig(dataset="fashion-mnist", width=0.125, critic_hidden=16, epochs=2, batch_size=16, lr=1e-3,
-                    estimator_loss="worst", attack_steps=2, attack_step_size=0.05, heldout_batches=1, seed=3)
-SUP = TrainConfig(dataset="digits", width=0.125, epochs=2, batch_size=64, lr=3e-3, adv_eps=0.1, adv_steps=2,
-                  adv_step_size=0.05, train_subset=128, test_subset=32, eval_every=2)
+                    estimator_loss="worst", steps=2, step_size=0.05, heldout_batches=1, seed=3)
+SUP = TrainConfig(dataset="digits", width=0.125, epochs=2, batch_size=64, lr=3e-3, adversarial=True, eps=0.1, steps=2,
+                  step_size=0.05, train_subset=128, test_subset=32, eval_every=2)
 
 
 def _numbers(history):

@@ -34,9 +34,10 @@ TINY = dict(
     epochs=2,
     batch_size=64,
     lr=3e-3,
-    adv_eps=0.1,
-    adv_steps=3,
-    adv_step_size=0.05,
+    adversarial=True,
+    eps=0.1,
+    steps=3,
+    step_size=0.05,
     train_subset=192,
     test_subset=64,
 )
@@ -149,7 +150,7 @@ def test_adversarial_training_calls_pgd_with_the_threat_model(monkeypatch):
     cfg = dict(TINY, epochs=1, eval_adversarial=False)
     adv = train_model(TrainConfig(**cfg), device="cpu", show_progress=False)
     assert calls == [(0.1, 3, 0.05, "linf", False, True)] * 3  # one PGD per training batch
-    std = train_model(TrainConfig(**{**cfg, "adv_eps": None}), device="cpu", show_progress=False)
+    std = train_model(TrainConfig(**{**cfg, "adversarial": False}), device="cpu", show_progress=False)
     # With an attack that returns x unchanged, adversarial training is exactly standard training.
     assert _same_weights(_state(adv.model), _state(std.model)) and len(calls) == 3
     # The paper's recipe uses the dataset's threat model (Fashion-MNIST: ε 0.1, 10 steps of 0.02).
@@ -165,13 +166,13 @@ def test_adversarial_training_raises_pgd_accuracy():
         epochs=4,
         lr=3e-3,
         batch_size=64,
-        adv_steps=5,
-        adv_step_size=0.08,
+        steps=5,
+        step_size=0.08,
         eval_eps=0.2,
         eval_every=4,
     )
     std = train_model(TrainConfig(**base), device="cpu", show_progress=False).final
-    adv = train_model(TrainConfig(**base, adv_eps=0.2), device="cpu", show_progress=False).final
+    adv = train_model(TrainConfig(**base, adversarial=True, eps=0.2), device="cpu", show_progress=False).final
     # 360 test images: the s.e. of a difference of two accuracies is ≤ sqrt(2·0.25/360) = 0.037; demand 5 s.e.
     # (measured: 0.27 → 0.68, a gap of 0.41).
     assert adv["adv_acc"] - std["adv_acc"] > 5 * 0.037
@@ -200,7 +201,7 @@ def test_evaluate_agrees_with_the_attack_library(reference):
 
 def test_sgd_step_schedule_and_cpu_amp_is_a_no_op():
     cfg = dict(
-        TINY, optimizer="sgd", lr=0.1, lr_step_epochs=1, lr_gamma=0.1, adv_eps=None, eval_adversarial=False
+        TINY, optimizer="sgd", lr=0.1, lr_step_epochs=1, lr_gamma=0.1, adversarial=False, eval_adversarial=False
     )
     a = train_model(TrainConfig(**cfg), device="cpu", show_progress=False)
     assert [rec["lr"] for rec in a.history] == pytest.approx([0.01, 0.001])
@@ -229,9 +230,9 @@ def test_paper_recipes():
         0.1,
         200,
     )
-    assert r.adv_eps == 8 / 255 and r.train_threat().steps == 7
-    with pytest.raises(ValueError, match="no threat model"):
-        TrainConfig(dataset="digits", adv_eps=0.1)
+    assert r.adversarial and r.eps == 8 / 255 and r.train_threat().steps == 7
+    with pytest.raises(ValueError, match="'digits' has no threat model in the paper; give steps, step_size$"):
+        TrainConfig(dataset="digits", adversarial=True, eps=0.1)
     with pytest.raises(ValueError, match=r"unknown optimizer 'rmsprop'.*adam"):
         TrainConfig(optimizer="rmsprop")
     with pytest.raises(ValueError, match="epochs"):
@@ -287,11 +288,12 @@ def test_cli_train_model_writes_checkpoint_and_metrics(tmp_path, capsys):
             "0.125",
             "--epochs",
             "1",
-            "--adv-eps",
+            "--adversarial",
+            "--eps",
             "0.1",
-            "--adv-steps",
+            "--steps",
             "2",
-            "--adv-step-size",
+            "--step-size",
             "0.05",
             "--train-subset",
             "128",
@@ -310,12 +312,13 @@ def test_cli_train_model_writes_checkpoint_and_metrics(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "epoch 1/1" in text and "test adv" in text and "finished" in text
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["config"]["adv_eps"] == 0.1 and metrics["config"]["optimizer"] == "adam"
+    assert metrics["config"]["adversarial"] and metrics["config"]["eps"] == 0.1
+    assert metrics["config"]["optimizer"] == "adam"
     res = load_trained(out / "checkpoint.pt")
     data = subset(load_dataset("digits", "test"), 32, 0)
     again = evaluate(res.model, data, threat=res.config.eval_threat())
     assert again["nat_acc"] == metrics["final"]["nat_acc"] and again["adv_acc"] == metrics["final"]["adv_acc"]
     with pytest.raises(SystemExit):
-        main(["train-model", "--adv-eps", "lots"])
+        main(["train-model", "--eps", "lots"])
     assert main(["train-model", "--dataset", "digits"]) == 2  # no paper ε: a clear error, no traceback
     assert "no threat model" in capsys.readouterr().err

@@ -33,7 +33,7 @@ from rrlib.train.encoder import (
 
 N_TRAIN, N_TEST = 64, 32  # the sizes of conftest's tiny_fmnist_root
 TINY = EncoderConfig(dataset="fashion-mnist", width=0.125, critic_hidden=16, epochs=2, batch_size=16, lr=1e-3,
-                     estimator_loss="worst", attack_steps=2, attack_step_size=0.05, heldout_batches=2, seed=3)
+                     estimator_loss="worst", steps=2, step_size=0.05, heldout_batches=2, seed=3)
 
 
 def _train(config, folder, root, **kwargs):
@@ -71,17 +71,17 @@ def test_config_validates_names_and_resolves_the_paper_attack():
         EncoderConfig(estimator_loss="wrost")
     with pytest.raises(ValueError, match=r"unknown dataset 'imagenet'.*fashion-mnist"):
         EncoderConfig(dataset="imagenet")
-    with pytest.raises(ValueError, match=r"'digits' has no threat model.*eps, attack_steps, attack_step_size"):
+    with pytest.raises(ValueError, match=r"'digits' has no threat model in the paper; give eps, steps, step_size$"):
         EncoderConfig(dataset="digits")
     with pytest.raises(ValueError, match="batch_size must be an integer >= 2"):
         EncoderConfig(batch_size=1)
     with pytest.raises(ValueError, match=r"step_size=0\.5 exceeds the diameter"):
-        EncoderConfig(attack_step_size=0.5)  # the ThreatModel's own check, at construction
+        EncoderConfig(step_size=0.5)  # the ThreatModel's own check, at construction
     assert EncoderConfig(dataset="FashionMNIST").threat() == dataset_threat_model("fashion-mnist")  # supplement D.1
     assert EncoderConfig(dataset="FashionMNIST").threat() == ThreatModel("linf", 0.1, 10, 0.02)
     assert EncoderConfig(dataset="cifar10").threat() == ThreatModel("linf", 8 / 255, 7, 0.01)
     assert replace(TINY, eps=0.05).threat() == ThreatModel("linf", 0.05, 2, 0.05)
-    assert EncoderConfig(dataset="digits", eps=0.2, attack_steps=3, attack_step_size=0.1).threat() == \
+    assert EncoderConfig(dataset="digits", eps=0.2, steps=3, step_size=0.1).threat() == \
         ThreatModel("linf", 0.2, 3, 0.1)
 
 

@@ -14,8 +14,8 @@ What is estimated: the normal MI ``I(X; z)``, the worst-case MI ``inf_{μ' ∈ B
 ``--representation logits``) or ``model.representation(x)`` (``z``: the 64-d Baseline-H code). The critic is the
 encode-and-dot-product network on raw pixels (:class:`rrlib.mi.critics.EncodeAndDotCritic`, hidden 2048 as the
 paper), trained by Algorithm 2 with the DV bound; the worst case perturbs each batch by Algorithm 1 (ℓ∞ PGD with the
-dataset's ε, steps and step size from :func:`rrlib.data.dataset_threat_model` unless ``--eps/--attack-steps/
---step-size`` say otherwise). ``--estimator-loss both`` runs a normal and a worst-case critic from the same
+dataset's ε, steps and step size, :func:`rrlib.data.resolve_threat`, unless ``--eps/--steps/--step-size`` say
+otherwise). ``--estimator-loss both`` runs a normal and a worst-case critic from the same
 initialisation for every seed, as the official code's two separate runs.
 """
 
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rrlib.attacks import ThreatModel
-from rrlib.data import get_spec, load_dataset, subset
+from rrlib.data import get_spec, load_dataset, resolve_threat, subset
 from rrlib.mi.critics import encode_and_dot_critics
 from rrlib.mi.runs import MIRun, estimate_runs
 from rrlib.mi.worst_case import EstimatorConfig
@@ -81,7 +81,7 @@ class EstimateMIRequest:
     critic_hidden: int = 2048
     estimator_loss: str = "both"
     eps: float | None = None
-    attack_steps: int | None = None
+    steps: int | None = None
     step_size: float | None = None
     norm: str | None = None
     gradient: str = "representation"
@@ -112,27 +112,25 @@ def checkpoint_file(path: Path) -> Path:
     return file
 
 
+#: The flag of each attack value (messages name flags).
+_FLAGS = {"eps": "--eps", "steps": "--steps", "step_size": "--step-size"}
+
+
 def _threat(request: EstimateMIRequest, dataset: str) -> ThreatModel:
-    """The worst case's adversary: the flags given, the rest from the dataset's threat model (supplement D.1)."""
+    """The worst case's adversary: the flags given, the rest from the dataset's threat model (supplement D.1), by
+    the one resolver :func:`rrlib.data.resolve_threat`."""
     spec = get_spec(dataset)
-    given = {"eps": request.eps, "steps": request.attack_steps, "step_size": request.step_size, "norm": request.norm}
-    paper = spec.threat
-    values = {k: v if v is not None else (getattr(paper, k) if paper is not None else None) for k, v in given.items()}
-    values["norm"] = values["norm"] or "linf"
-    missing = [k for k, v in values.items() if v is None]
-    if missing:
-        flags = {"eps": "--eps", "steps": "--attack-steps", "step_size": "--step-size"}
-        raise ValueError(
-            f"dataset {dataset!r} has no threat model in the paper; give {', '.join(flags[k] for k in missing)}"
-        )
+    values = {"eps": request.eps, "steps": request.steps, "step_size": request.step_size}
+    if spec.threat is None and any(v is None for v in values.values()):
+        resolve_threat(dataset, **values, names=_FLAGS)  # raises the one message, naming the flags
     if request.eps is not None:
-        check_radius("--eps", request.eps, norm=values["norm"], dim=math.prod(spec.shape))
+        check_radius("--eps", request.eps, norm=request.norm or "linf", dim=math.prod(spec.shape))
     try:
-        return ThreatModel(values["norm"], values["eps"], values["steps"], values["step_size"])
+        return resolve_threat(dataset, **values, norm=request.norm)
     except ValueError as err:  # name the flags, keep the library's explanation
-        flag = {"steps": "--attack-steps", "step_size": "--step-size", "eps": "--eps"}
         name = next((k for k in ("steps", "step_size", "eps") if str(err).startswith(k)), "step_size")
-        raise ValueError(f"{flag[name]} {values[name]:g}: {err}") from None
+        value = values[name] if values[name] is not None else getattr(spec.threat, name)
+        raise ValueError(f"{_FLAGS[name]} {value:g}: {err}") from None
 
 
 def estimate_settings(request: EstimateMIRequest, dataset: str, n_train: int) -> EstimateMIConfig:

@@ -229,8 +229,9 @@ def _time_supervised(u: Unit, device: torch.device, repeats: int, shrink: bool) 
     th = _threat(p["dataset"], p["attack_steps"]) if p["attack_steps"] else None
     cfg = TrainConfig(dataset=p["dataset"], model=p["model"], head=p["head"], width=p["width"], epochs=1,
                       batch_size=p["batch"], optimizer=p["optimizer"], augment=p["augment"], amp=p["amp"],
-                      adv_eps=None if th is None else th.eps, adv_steps=None if th is None else th.steps,
-                      adv_step_size=None if th is None else th.step_size, eval_adversarial=False)
+                      adversarial=th is not None, eps=None if th is None else th.eps,
+                      steps=None if th is None else th.steps, step_size=None if th is None else th.step_size,
+                      eval_adversarial=False)
     stamps: list[float] = []
 
     def tick(_: dict[str, Any]) -> None:

@@ -109,7 +109,7 @@ def table_work(config: Any, chapter: str | None = None) -> list[WorkItem]:
             if config.autoattack_n:
                 add(part, aa, config.autoattack_n * len(_needed(cell, config)), AA_NOTE)
         else:
-            robust = c.adv_eps is not None
+            robust = c.adversarial
             add(part, _sup_unit(c, c.train_threat().steps if robust else 0),
                 c.epochs * math.ceil(_n_train(ds, c.train_subset) / c.batch_size), "epochs × ⌈N/batch⌉")
             add(part, _sup_eval_unit(c), _n_evals(c.epochs, c.eval_every) * math.ceil(n_test / EVAL_BATCH),

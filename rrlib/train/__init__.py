@@ -2,7 +2,7 @@
 encoders, heads), atomic checkpoints, the results cache.
 
 >>> from rrlib.train import TrainConfig
->>> TrainConfig(dataset="fmnist", adv_eps=0.1).train_threat()
+>>> TrainConfig(dataset="fmnist", adversarial=True, eps=0.1).train_threat()
 ThreatModel(norm='linf', eps=0.1, steps=10, step_size=0.02, box=(0.0, 1.0), random_start=False, restarts=0)
 """
 

@@ -69,13 +69,23 @@ def canonical_json(config: Any) -> str:
     if not (dataclasses.is_dataclass(config) and not isinstance(config, type)):
         raise TypeError(f"config must be a dataclass instance, got {type(config).__name__}")
     cls = type(config)
-    payload = {"type": f"{cls.__module__}.{cls.__qualname__}", "fields": _plain(config, cls.__name__)}
+    return _canonical(f"{cls.__module__}.{cls.__qualname__}", _plain(config, cls.__name__))
+
+
+def _canonical(type_name: str, fields: Any) -> str:
+    payload = {"type": type_name, "fields": fields}
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def config_hash(config: Any) -> str:
     """sha256 (64 hex digits) of :func:`canonical_json`."""
     return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()
+
+
+def fields_hash(type_name: str, fields: dict[str, Any]) -> str:
+    """:func:`config_hash` of a configuration given as its type's full name and its (stored) fields: equal to
+    ``config_hash(Type(**fields))`` when ``fields`` holds every field of ``Type`` in canonical form (as stored)."""
+    return hashlib.sha256(_canonical(type_name, _plain(fields, type_name)).encode("utf-8")).hexdigest()
 
 
 @functools.lru_cache(maxsize=1)

@@ -111,7 +111,9 @@ def _load(path: Path, kind: str | None, remedy: str, map_location: str | torch.d
         raise CheckpointError(f"{path} is not a checkpoint of kind {kind!r} (found kind {found!r}): {remedy}")
     if not isinstance(saved, dict):
         raise CheckpointError(f"{path} is not a training checkpoint (it holds a {type(saved).__name__}): {remedy}")
-    return saved
+    from rrlib.train.migrate import migrate_record  # old attack names -> today's (migrate imports the cache, and it us)
+
+    return migrate_record(saved)
 
 
 def read_checkpoint(

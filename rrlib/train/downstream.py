@@ -46,13 +46,13 @@ from torch import nn
 from rrlib import attacks
 from rrlib import distributed as dist
 from rrlib.attacks import ThreatModel, evaluate_accuracy
-from rrlib.data import ImageDataset, canonical_name, get_spec, load_dataset, subset
+from rrlib.data import ImageDataset, canonical_name, get_spec, load_dataset, resolve_threat, subset
 from rrlib.models.heads import HEADS, build_head
 from rrlib.robustness_eval import autoattack_evaluation  # re-exported: AutoAttack of a trained head
 from rrlib.runtime import select_device
 from rrlib.train.cache import config_hash
 from rrlib.train.checkpoint import read_checkpoint
-from rrlib.train.encoder import load_encoder, resolve_threat, threat_dict
+from rrlib.train.encoder import load_encoder, threat_dict
 from rrlib.train.fit import CHECKPOINT_FILE, TIMING_KEYS, fit
 from rrlib.train.run_folder import METRICS_FILE as METRICS_FILE  # re-exported: the file names live in run_folder
 from rrlib.validation import check_int, check_int_fields, check_optional_int, check_positive_float
@@ -120,7 +120,7 @@ class ClassifierConfig:
         train_subset: training images (stratified, seed ``seed``) before the validation split; None = all.
         val_size: images held out of those for choosing the best / E.S. epoch (0: no validation, no best).
         test_subset: test images (stratified, seed 0, so every trial is scored on the same images); None = all.
-        eps, attack_steps, attack_step_size: ℓ∞ PGD for robust training and for evaluation; None = dataset's.
+        eps, steps, step_size: ℓ∞ PGD for robust training and for evaluation; None = dataset's.
         eval_every: evaluate every this many epochs (and at the last); the paper's code: 5.
         seed: head initialisation, batch order, dropout, validation split.
     """
@@ -135,8 +135,8 @@ class ClassifierConfig:
     val_size: int = 5000
     test_subset: int | None = None
     eps: float | None = None
-    attack_steps: int | None = None
-    attack_step_size: float | None = None
+    steps: int | None = None
+    step_size: float | None = None
     eval_every: int = 1
     seed: int = 0
 
@@ -152,12 +152,12 @@ class ClassifierConfig:
         check_int("val_size", self.val_size, 0)
         check_int("seed", self.seed, 0)
         check_positive_float("lr", self.lr)
-        self.threat()  # checks eps, attack_steps, attack_step_size and that they fit together
+        self.threat()  # checks eps, steps, step_size and that they fit together
 
     def threat(self) -> ThreatModel:
         """The :class:`~rrlib.attacks.ThreatModel` of robust training and evaluation: the dataset's
-        (supplement D.1) with the explicit values replacing its own."""
-        return resolve_threat(self.dataset, self.eps, self.attack_steps, self.attack_step_size)
+        (supplement D.1) with the explicit values replacing its own (:func:`rrlib.data.resolve_threat`)."""
+        return resolve_threat(self.dataset, self.eps, self.steps, self.step_size)
 
     def attack(self) -> dict[str, Any]:
         """The evaluation attack as plain (JSON) data: ``{"name": "pgd"}`` and the ThreatModel's fields."""

@@ -29,7 +29,7 @@ Files (``out_dir``): ``checkpoint.pt`` (written atomically after every epoch; re
 numbers bit for bit on the CPU) and ``metrics.json`` once finished. Nothing is overwritten: a folder holding a
 checkpoint of another configuration is an error.
 
->>> cfg = EncoderConfig(dataset="fmnist", estimator_loss="worst", attack_steps=5)
+>>> cfg = EncoderConfig(dataset="fmnist", estimator_loss="worst", steps=5)
 >>> cfg.dataset, cfg.threat().eps, cfg.threat().steps, cfg.threat().step_size
 ('fashion-mnist', 0.1, 5, 0.02)
 """
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from rrlib.attacks import ThreatModel
-from rrlib.data import ImageDataset, canonical_name, dataset_threat_model, get_spec, load_dataset, subset
+from rrlib.data import ImageDataset, canonical_name, get_spec, load_dataset, resolve_threat, subset
 from rrlib.mi import worst_case
 from rrlib.mi.bounds import dv
 from rrlib.mi.critics import EncodeAndDotCritic
@@ -63,7 +63,6 @@ from rrlib.train.run_folder import METRICS_FILE as METRICS_FILE  # re-exported: 
 from rrlib.validation import (
     check_int,
     check_int_fields,
-    check_nonnegative_float,
     check_optional_int,
     check_positive_float,
 )
@@ -87,27 +86,6 @@ ESTIMATOR_LOSSES = ("normal", "worst")
 KIND = "encoder"
 
 
-
-def resolve_threat(dataset: str, eps: float | None, steps: int | None, step_size: float | None) -> ThreatModel:
-    """The dataset's :func:`rrlib.data.dataset_threat_model` with the given values replacing its own (None: keep).
-
-    A dataset without a threat model in the paper needs all three values (ℓ∞ in the [0, 1] pixel box then).
-    Shared by :class:`EncoderConfig` and :class:`rrlib.train.downstream.ClassifierConfig`.
-    """
-    check_nonnegative_float("eps", eps, allow_none=True)
-    check_optional_int("attack_steps", steps, 1)
-    if step_size is not None:
-        check_positive_float("attack_step_size", step_size)
-    given = {"eps": eps, "steps": steps, "step_size": step_size}
-    overrides = {k: v for k, v in given.items() if v is not None}
-    if get_spec(dataset).threat is None:
-        missing = [name for name, key in (("eps", "eps"), ("attack_steps", "steps"),
-                                          ("attack_step_size", "step_size")) if given[key] is None]
-        if missing:
-            raise ValueError(f"dataset {dataset!r} has no threat model in the paper; give {', '.join(missing)} "
-                             "explicitly")
-        return ThreatModel("linf", **overrides)
-    return replace(dataset_threat_model(dataset), **overrides)
 
 
 def threat_dict(threat: ThreatModel) -> dict[str, Any]:
@@ -170,7 +148,7 @@ class EncoderConfig:
         critic_hidden: embedding width of the critic (2048 in the paper; small values for quick runs).
         epochs, batch_size, lr: Adam with a constant learning rate (the paper: 300 epochs, 128, 1e-4).
         estimator_loss: ``"normal"`` (DIM, Hjelm et al.) or ``"worst"`` (Eq. 5.4, the paper's method).
-        eps, attack_steps, attack_step_size: ℓ∞ PGD of Algorithm 1 in [0, 1] pixels; None = the dataset's
+        eps, steps, step_size: ℓ∞ PGD of Algorithm 1 in [0, 1] pixels; None = the dataset's
             (supplement D.1; FMNIST 0.1, 10, 0.02). Used for ``worst`` training and, in both modes, for the
             held-out worst-case estimate in the history.
         heldout_batches: test batches (labels unused) for the per-epoch MI estimates (a few: cheap).
@@ -187,8 +165,8 @@ class EncoderConfig:
     lr: float = 1e-4
     estimator_loss: str = "worst"
     eps: float | None = None
-    attack_steps: int | None = None
-    attack_step_size: float | None = None
+    steps: int | None = None
+    step_size: float | None = None
     heldout_batches: int = 4
     seed: int = 0
 
@@ -206,8 +184,8 @@ class EncoderConfig:
 
     def threat(self) -> ThreatModel:
         """Algorithm 1's :class:`~rrlib.attacks.ThreatModel`: the dataset's, with the explicit values replacing
-        its own."""
-        return resolve_threat(self.dataset, self.eps, self.attack_steps, self.attack_step_size)
+        its own (:func:`rrlib.data.resolve_threat`)."""
+        return resolve_threat(self.dataset, self.eps, self.steps, self.step_size)
 
 
 @dataclass

@@ -43,6 +43,7 @@ from rrlib import distributed as dist
 from rrlib.runtime import atomic_write_text
 from rrlib.train.cache import config_hash
 from rrlib.train.checkpoint import CheckpointError, previous_path
+from rrlib.train.migrate import migrate_config, migrate_record
 from rrlib.train.output_checks import (  # re-exported: checks of an output path before any computing
     RunFolderError,
     RunFolderWarning,
@@ -101,7 +102,8 @@ def _type_name(config: Any) -> str:
 def read_stored_config(path: str | os.PathLike, *, flag: str = "--out") -> tuple[str | None, dict[str, Any]]:
     """``(kind or type name, configuration fields)`` of a ``config.json`` in any format written so far: this
     module's ``{"kind", "type", "config", "config_hash"}``, the sweep's ``{"cell", "kind", "config"}`` and the
-    results cache's canonical ``{"type", "fields"}``. Raises :class:`RunFolderError` naming the file (and ``flag``,
+    results cache's canonical ``{"type", "fields"}``, old attack names read as today's
+    (:func:`rrlib.train.migrate.migrate_record`). Raises :class:`RunFolderError` naming the file (and ``flag``,
     the option that chose the folder) when it is empty, not JSON, or lacks its configuration."""
     path = Path(path)
     try:
@@ -116,16 +118,17 @@ def read_stored_config(path: str | os.PathLike, *, flag: str = "--out") -> tuple
         raise RunFolderError(f"{path} {what}; move it away (the next run writes it again) or use another {flag} "
                              "(nothing was changed)") from None
     if isinstance(data, dict) and isinstance(data.get("config"), dict):
-        return data.get("type") or data.get("kind"), data["config"]
+        return data.get("type") or data.get("kind"), migrate_record(data)["config"]
     if isinstance(data, dict) and isinstance(data.get("fields"), dict):
-        return data.get("type"), data["fields"]
+        return data.get("type"), migrate_config(data["fields"], data.get("type"))
     raise RunFolderError(f"{path} holds no configuration (no 'config' entry); move it away (the next run writes it "
                          f"again) or use another {flag} (nothing was changed)")
 
 
 def finished_metrics(folder: str | os.PathLike) -> tuple[dict[str, Any] | None, str | None]:
     """``(metrics, problem)`` of ``folder/metrics.json``: the parsed metrics when they say ``"finished": true``
-    (else ``None``), and a one-line description when the file is there but empty or unreadable (else ``None``)."""
+    (else ``None``; old attack names read as today's), and a one-line description when the file is there but empty or
+    unreadable (else ``None``)."""
     path = Path(folder) / METRICS_FILE
     if not path.is_file():
         return None, None
@@ -141,7 +144,7 @@ def finished_metrics(folder: str | os.PathLike) -> tuple[dict[str, Any] | None, 
         return None, f"{path} is not valid JSON ({err})"
     if not isinstance(data, dict):
         return None, f"{path} holds no metrics (a JSON {type(data).__name__})"
-    return (data if data.get("finished") is True else None), None
+    return (migrate_record(data) if data.get("finished") is True else None), None
 
 
 def _holder_line() -> str:

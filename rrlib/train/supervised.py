@@ -21,6 +21,7 @@ GradScaler); on the CPU it is a no-op.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -40,6 +41,7 @@ from rrlib.data import (
     get_spec,
     load_dataset,
     make_loader,
+    resolve_threat,
     subset,
 )
 from rrlib.models import HEADS, MODELS, build_model
@@ -47,8 +49,9 @@ from rrlib.runtime import select_device
 from rrlib.train.cache import canonical_json, config_hash, entry_dir
 from rrlib.train.checkpoint import read_checkpoint
 from rrlib.train.fit import CHECKPOINT_FILE, TIMING_KEYS, fit
+from rrlib.train.migrate import LEGACY_FIELDS, migrate_config
 from rrlib.train.run_folder import METRICS_FILE as METRICS_FILE  # re-exported: the file names live in run_folder
-from rrlib.validation import check_int, check_int_fields, check_nonnegative_float
+from rrlib.validation import check_bool, check_int, check_int_fields, check_nonnegative_float
 
 __all__ = ["CHECKPOINT_FILE", "METRICS_FILE", "OPTIMIZERS", "TIMING_KEYS", "TrainConfig",
            "TrainResult", "autocast_context", "evaluate", "format_record", "load_data", "load_trained", "paper_config",
@@ -70,12 +73,16 @@ def _nonneg_float(name: str, value: Any, *, allow_none: bool = False) -> None:
 class TrainConfig:
     """Everything that determines a training run's numbers (the cache key); see :func:`paper_config`.
 
-    ``adv_eps=None`` is standard training; a number trains on PGD examples in the ℓ∞ ball of that radius,
-    with ``adv_steps`` / ``adv_step_size`` (default: the dataset's, supplement D.1). Evaluation after
-    every ``eval_every`` epochs reports natural accuracy and, when ``eval_adversarial``, PGD accuracy at
-    ``eval_eps`` (default: the dataset's ε, else the training ε; same steps and step size).
-    ``train_subset`` and ``test_subset`` take class-stratified random subsets (the test subset is always drawn
-    with seed 0, so runs with different seeds are scored on the same images).
+    The attack is ``eps``, ``steps``, ``step_size`` (``None``: the dataset's, supplement D.1), resolved by the one
+    :func:`rrlib.data.resolve_threat`. ``adversarial`` trains on PGD examples of that attack (ℓ∞); otherwise
+    training is standard. Evaluation after every ``eval_every`` epochs reports natural accuracy and, when
+    ``eval_adversarial``, PGD accuracy at radius ``eval_eps`` (default: the dataset's ε, so that models trained at
+    different ``eps`` are scored alike; for a dataset without one in the paper, ``eps``), with the same steps and
+    step size. ``train_subset`` and ``test_subset`` take class-stratified random subsets (the test subset is always
+    drawn with seed 0, so runs with different seeds are scored on the same images).
+
+    >>> TrainConfig(dataset="fmnist", adversarial=True, eps=0.2).train_threat().eps
+    0.2
     """
 
     dataset: str = "fashion-mnist"
@@ -90,9 +97,10 @@ class TrainConfig:
     weight_decay: float = 0.0
     lr_step_epochs: int | None = None
     lr_gamma: float = 0.1
-    adv_eps: float | None = None
-    adv_steps: int | None = None
-    adv_step_size: float | None = None
+    adversarial: bool = False
+    eps: float | None = None
+    steps: int | None = None
+    step_size: float | None = None
     eval_eps: float | None = None
     eval_adversarial: bool = True
     eval_every: int = 1
@@ -118,59 +126,63 @@ class TrainConfig:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; valid choices: {OPTIMIZERS}")
         check_int_fields(self, ("epochs", "batch_size", "eval_every"), what="a positive integer")
-        check_int_fields(self, ("lr_step_epochs", "adv_steps", "train_subset", "test_subset"),
+        check_int_fields(self, ("lr_step_epochs", "steps", "train_subset", "test_subset"),
                          what="a positive integer", allow_none=True)
         for name in ("lr", "momentum", "weight_decay", "lr_gamma"):
             _nonneg_float(name, getattr(self, name))
-        for name in ("adv_eps", "adv_step_size", "eval_eps"):
+        for name in ("eps", "step_size", "eval_eps"):
             _nonneg_float(name, getattr(self, name), allow_none=True)
+        check_bool("adversarial", self.adversarial)
         check_int("seed", self.seed, 0, what="a non-negative integer")
         if self.augment is not None and self.augment not in AUGMENTATIONS:
             raise ValueError(f"unknown augment {self.augment!r}; valid choices: {[None, *AUGMENTATIONS]}")
         # Resolve the threat models now, so that a missing setting fails at construction.
-        if self.adv_eps is not None:
+        if self.adversarial:
             self.train_threat()
         if self.eval_adversarial:
             self.eval_threat()
 
     @property
-    def adversarial(self) -> bool:
-        """True for PGD adversarial training."""
-        return self.adv_eps is not None
-
-    def _threat(self, eps: float | None, what: str) -> ThreatModel:
-        paper = get_spec(self.dataset).threat
-        values = {
-            "eps": eps if eps is not None else (paper.eps if paper else None),
-            "steps": self.adv_steps if self.adv_steps is not None else (paper.steps if paper else None),
-            "step_size": self.adv_step_size
-            if self.adv_step_size is not None
-            else (paper.step_size if paper else None),
-        }
-        missing = [k for k, v in values.items() if v is None]
-        if missing:
-            raise ValueError(
-                f"dataset {self.dataset!r} has no threat model in the paper; give {what} "
-                f"{', '.join(missing)} explicitly (adv_eps / eval_eps, adv_steps, adv_step_size)"
-            )
-        return ThreatModel("linf", float(values["eps"]), int(values["steps"]), float(values["step_size"]))
+    def adv_eps(self) -> float | None:
+        """Deprecated (the name before issue 18): the training radius, ``None`` for standard training. Kept for the
+        callers not yet renamed (``downstream_tables``, ``grid``); read ``adversarial`` and ``eps``."""
+        return self.train_threat().eps if self.adversarial else None
 
     def train_threat(self) -> ThreatModel | None:
         """The PGD used to make training examples (``None`` for standard training)."""
-        return None if self.adv_eps is None else self._threat(self.adv_eps, "the training attack's")
+        return resolve_threat(self.dataset, self.eps, self.steps, self.step_size) if self.adversarial else None
 
     def eval_threat(self) -> ThreatModel | None:
-        """The PGD used for adversarial evaluation (``None`` when ``eval_adversarial`` is off)."""
+        """The PGD used for adversarial evaluation (``None`` when ``eval_adversarial`` is off): radius ``eval_eps``,
+        else the dataset's ε, else ``eps``."""
         if not self.eval_adversarial:
             return None
         eps = self.eval_eps
         if eps is None and get_spec(self.dataset).threat is None:
-            eps = self.adv_eps  # no paper ε for this dataset: evaluate at the training ε
-        return self._threat(eps, "the evaluation attack's")
+            eps = self.eps  # no paper ε for this dataset: evaluate at the attack's ε
+        return resolve_threat(self.dataset, eps, self.steps, self.step_size, names={"eps": "eval_eps"})
 
     def to_json(self) -> str:
         """The canonical JSON of this configuration (see :mod:`rrlib.train.cache`)."""
         return canonical_json(self)
+
+
+def _accept_old_names(init: Callable[..., None]) -> Callable[..., None]:
+    """Transitional shim, silent because its callers are library code a user cannot change (remove it with
+    :attr:`TrainConfig.adv_eps` once ``downstream_tables`` and ``grid`` say the new names):
+    ``TrainConfig(adv_eps=, adv_steps=, adv_step_size=)`` means ``adversarial=, eps=, steps=, step_size=``
+    (:func:`rrlib.train.migrate.migrate_config`)."""
+    @functools.wraps(init)
+    def __init__(self: TrainConfig, *args: Any, **kwargs: Any) -> None:
+        if any(name in kwargs for name in LEGACY_FIELDS[_TYPE]):
+            kwargs = migrate_config(kwargs, _TYPE)
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
+_TYPE = f"{__name__}.TrainConfig"
+TrainConfig.__init__ = _accept_old_names(TrainConfig.__init__)  # type: ignore[method-assign]
 
 
 def paper_config(
@@ -180,7 +192,7 @@ def paper_config(
 
     Baseline-H: Adam, lr 1e-4 constant, 300 epochs, MLP head. CIFAR networks: SGD (momentum 0.9, weight decay
     5e-4), lr 0.1 ÷10 every 50 epochs, 200 epochs. CIFAR-10 gets the official augmentation. ``adversarial``
-    trains with the dataset's ε (override with ``adv_eps=``).
+    trains with the dataset's ε, written into the configuration (override with ``eps=``).
     """
     key = canonical_name(dataset)
     base: dict[str, Any] = {"dataset": key, "model": model}
@@ -199,10 +211,8 @@ def paper_config(
     if key == "cifar10":
         base["augment"] = "cifar"
     if adversarial:
-        threat = get_spec(key).threat
-        if threat is None:
-            raise ValueError(f"dataset {dataset!r} has no paper threat model; pass adv_eps=... instead")
-        base["adv_eps"] = threat.eps
+        threat = get_spec(key).threat  # a dataset without one: the config's resolver names what to give
+        base.update(adversarial=True, eps=None if threat is None else threat.eps)
     base.update(overrides)
     return TrainConfig(**base)
 

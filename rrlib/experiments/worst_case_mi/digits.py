@@ -64,8 +64,9 @@ def _train_digits(cfg: DigitsConfig, adversarial: bool, seed: int, device: torch
     eval_steps = cfg.train_steps
     train_cfg = TrainConfig(
         dataset="digits", model="baseline_h", head="linear", width=cfg.width, epochs=cfg.epochs,
-        batch_size=cfg.train_batch_size, lr=cfg.train_lr, adv_eps=cfg.train_eps if adversarial else None,
-        adv_steps=cfg.train_steps, adv_step_size=attack_step(cfg.train_eps, eval_steps, cfg.step_factor),
+        batch_size=cfg.train_batch_size, lr=cfg.train_lr, adversarial=adversarial,
+        eps=cfg.train_eps if adversarial else None, steps=cfg.train_steps,
+        step_size=attack_step(cfg.train_eps, eval_steps, cfg.step_factor),
         eval_adversarial=False, eval_every=cfg.epochs, seed=seed, amp=False,
     )
     result = train_model(train_cfg, device=device, show_progress=False)
