@@ -425,7 +425,22 @@ def test_downstream_table_command_and_medium_summary():
         "table.json")
     assert report.table_command("svhn") == downstream.table_command("svhn")
     committed = {"provenance": {"git_commit": "abc", "command": "cmd", "wall_seconds_total": 5400.0,
-                                "machine": "cpu"}, "metrics": {"seeds": [0, 1, 2]}}
-    assert downstream.medium_run_summary(committed) == {"git_commit": "abc", "command": "cmd", "wall_minutes": 90.0,
-                                                        "machine": "cpu", "note": "", "n_seeds": 3}
+                                "machine": "cpu", "wall_seconds_runs": {"seeds 0-1": 3600.0, "seed 2": 1800.0}},
+                 "metrics": {"seeds": [0, 1, 2], "config": {"encoder_epochs": 10, "head_epochs": 8,
+                                                              "supervised_epochs": 8}}}
+    assert downstream.medium_run_summary(committed) == {
+        "git_commit": "abc", "command": "cmd", "wall_minutes": 90.0, "machine": "cpu", "note": "", "n_seeds": 3,
+        "runs": "seeds 0-1: 3,600 s and seed 2: 1,800 s", "epochs": "8–10"}
     assert downstream.medium_run_summary({**committed, "note": "n"})["note"] == "n"
+
+
+def test_paper_comparison_counts_cells_above_the_paper():
+    from rrlib.report import downstream
+
+    def cell(nat, adv, paper_nat, paper_adv):
+        return {"natural": {"mean": nat}, "adversarial": {"mean": adv},
+                "paper": {"natural": [paper_nat, 0.1], "adversarial": [paper_adv, 0.1]}}
+    metrics = {"table": {"a": {"mlp": cell(80, 40, 90, 5), "linear": cell(70, 10, 70, 10)},
+                         "b": {"mlp": cell(95, 1, 90, 5)}}}
+    # natural 80 < 90, 70 = 70 (not higher), 95 > 90; PGD 40 > 5, 10 = 10, 1 < 5
+    assert downstream.paper_comparison(metrics) == {"cells": 6, "higher": 2, "pgd_cells": 3, "pgd_higher": 1}

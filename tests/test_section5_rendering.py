@@ -127,10 +127,25 @@ def test_page_facts_of_chapter_07():
 def test_small_renderers():
     from rrlib.rendering import tables
 
-    assert r5.medium_note_markdown({"note": ""}) == ""
-    assert r5.medium_note_markdown({"note": "one seed per job."}) == "How the run was made: one seed per job."
+    run = {"git_commit": "abc", "command": "cmd", "machine": {"cpu_count": 2}, "runs": "", "note": ""}
+    box = r5.medium_note_markdown(run)
+    assert box.startswith(":::{admonition} Provenance") and ":class: dropdown" in box and box.endswith(":::")
+    assert "how it was made" not in box and "wall time" not in box
+    box = r5.medium_note_markdown({**run, "note": "one seed per job.", "runs": "seed 0: 5 s"})
+    assert "* how it was made: one seed per job." in box and "* training runs' wall time: seed 0: 5 s" in box
     assert r5.HEAD_NAMES == {"mlp": "MLP", "linear": "linear"}
     assert [tables.norm_name(k) for k in ("1", "2", "inf")] == ["ℓ1", "ℓ2", "ℓ∞"]
     assert tables.table_or_captioned(["a"], [["1"]]) == "| a |\n|---|\n| 1 |"
     assert tables.table_or_captioned(["a"], [["1"]], "Cap.", "tab-x") == (
         ":::{table} Cap.\n:name: tab-x\n:align: center\n\n| a |\n|---|\n| 1 |\n:::")
+
+
+def test_medium_fresh_critic_table_or_not_yet_measured():
+    assert "not yet measured" in r5.medium_fresh_critic_markdown(None)
+    fresh = {"settings": {"iterations": 400, "batch_size": 128, "rv_train": 10000, "rv_test": 1024},
+             "encoders": [{"loss": "normal", "seed": 0, "normal": [1.0, 1.2], "worst": [-0.1, 0.1], "rv": [1.1, 1.1],
+                           "impossible": [True, False]},
+                          {"loss": "worst", "seed": 0, "normal": [0.8], "worst": [0.5], "rv": [0.3],
+                           "impossible": [False]}]}
+    text = r5.medium_fresh_critic_markdown(fresh)
+    assert "| 0 | 1.100 / 0.000 † | 1.100 | 0.800 / 0.500 | 0.300 |" in text and "400 steps of batch 128" in text

@@ -28,7 +28,8 @@ from rrlib.stats import (
 
 __all__ = ["CONSTANT_MARK", "GAP_MARK", "HEAD_NAMES", "HEAD_TITLES", "alignment_findings", "alignment_markdown",
            "downstream_findings", "downstream_markdown", "encoder_cost_markdown", "encoder_rv_markdown",
-           "heldout_paragraph", "ladder_markdown", "ladder_sentence", "medium_note_markdown", "paper_table_markdown",
+           "heldout_paragraph", "ladder_markdown", "ladder_sentence", "medium_fresh_critic_markdown",
+           "medium_note_markdown", "paper_table_markdown",
            "rv_sentence", "scale_markdown"]
 
 ENCODER_LABELS = {"normal": "DIM (normal MI, Hjelm et al.)", "worst": "worst-case MI (ours, Eq. 5.4)"}
@@ -124,6 +125,38 @@ def rv_sentence(metrics: Mapping[str, Any]) -> str:
     return text
 
 
+def medium_fresh_critic_markdown(fresh: Mapping[str, Any] | None) -> str:
+    """Table ``tab-encoder-rv-medium``: the fresh-critic normal MI, worst-case MI and RV of every encoder of the
+    committed medium run (:mod:`rrlib.report.encoder_rv`'s JSON; per encoder the mean over its critic seeds, nats),
+    one row per seed; or, while it has not been measured, the sentence that says so and how to measure it."""
+    if fresh is None:
+        return ("The fresh-critic RV of the committed medium run's eight encoders (4 seeds × DIM / worst-case) is "
+                "not yet measured: `python -m rrlib.report.encoder_rv --encoders <run>/encoders` writes "
+                "`results/encoders_medium_fresh_critic.json`, and the reproduction report judges §5's claim on it "
+                "(never on the jointly trained critics).")
+    by = {(r["loss"], r["seed"]): r for r in fresh["encoders"]}
+    rows = []
+    for seed in sorted({s for _, s in by}):
+        line = [str(seed)]
+        for loss in ("normal", "worst"):
+            r = by.get((loss, seed))
+            if r is None:
+                line += ["–", "–"]
+                continue
+            mark = f" {IMPOSSIBLE_MARK}" if any(r["impossible"]) else ""
+            mean = {q: sum(r[q]) / len(r[q]) for q in ("normal", "worst", "rv")}
+            line += [f"{mean['normal']:.3f} / {mean['worst']:.3f}{mark}", f"{mean['rv']:.3f}"]
+        rows.append(line)
+    st = fresh.get("settings", {})
+    caption = ("Fresh-critic estimates of the committed medium run's encoders (nats): for each, a new critic trained "
+               f"on the frozen encoder for {st.get('iterations', '?')} steps of batch {st.get('batch_size', '?')} "
+               "(Algorithm 2, best held-out iterate), once on clean and once on attacked batches, every encoder on "
+               f"the same {st.get('rv_train', '?')} training and {st.get('rv_test', '?')} test images. "
+               f"{IMPOSSIBLE_MARK}: an impossible estimate (below zero, or RV above the normal MI).")
+    header = ["seed", "DIM: normal / worst", "DIM: RV", "ours: normal / worst", "ours: RV"]
+    return captioned_table(caption, "tab-encoder-rv-medium", header, rows)
+
+
 # ----------------------------------------------------------------------------------------------------- chapter 08
 #: Marks of the downstream tables: a constant predictor, and PGD above AutoAttack by more than ``GAP_POINTS``.
 CONSTANT_MARK = "‡"
@@ -173,8 +206,18 @@ def downstream_markdown(metrics: Mapping[str, Any], head: str, *, scale: str, na
 
 
 def medium_note_markdown(medium_run: Mapping[str, Any]) -> str:
-    """How the committed medium run was made (its recorded note), or nothing when it has none."""
-    return f"How the run was made: {medium_run['note']}" if medium_run["note"] else ""
+    """The committed medium run's provenance in one collapsed box: commit, command, machine, the training runs'
+    wall times and how the run was made (its recorded note)."""
+    machine = medium_run.get("machine") or {}
+    lines = [f"* commit: `{medium_run['git_commit']}`", f"* command: `{medium_run['command']}`",
+             f"* machine: {machine.get('platform', '?')}, {machine.get('cpu_count', '?')} CPUs, torch "
+             f"{machine.get('torch', '?')}, {machine.get('torch_threads', '?')} thread(s)"]
+    if medium_run.get("runs"):
+        lines.append(f"* training runs' wall time: {medium_run['runs']}")
+    if medium_run.get("note"):
+        lines.append(f"* how it was made: {medium_run['note']}")
+    return (":::{admonition} Provenance of the committed medium run\n:class: dropdown\n\n" + "\n".join(lines)
+            + "\n:::")
 
 
 def paper_table_markdown(dataset: str, name: str, command: str) -> str:

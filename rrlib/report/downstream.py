@@ -17,7 +17,7 @@ from rrlib.experiments.downstream_tables import REPO_ROOT, load_exported_models
 from rrlib.robustness_eval import attack_ladder
 
 __all__ = ["LADDER_IMAGES", "LADDER_MODELS", "TABLES_PROGRAM", "committed_ladders", "medium_run_summary",
-           "table_command"]
+           "paper_comparison", "table_command"]
 
 #: The program that runs the tables experiment.
 TABLES_PROGRAM = "python -m rrlib.experiments.downstream_tables run"
@@ -40,12 +40,40 @@ def table_command(dataset: str, *, profile: str = "full", out_root: str | None =
 
 def medium_run_summary(committed: Mapping[str, Any]) -> dict[str, Any]:
     """What the page says about a committed run (:func:`downstream_tables.load_committed`): its commit, command,
-    wall time in minutes (all cells, from the provenance's ``wall_seconds_total``), machine, note and number of
-    seeds."""
+    machine, note and number of seeds; ``wall_minutes`` (the provenance's ``wall_seconds_total``: the sum of every
+    training run's wall time and the collection, *not* the elapsed time when runs went side by side); ``runs``, each
+    training run's wall time in words (``wall_seconds_runs``); ``epochs``, the range of the run's training epochs
+    (encoders, heads, supervised models)."""
     prov = committed["provenance"]
+    config = committed["metrics"].get("config", {})
+    runs = prov.get("wall_seconds_runs") or {}
+    words = [f"{name}: {seconds:,.0f} s" for name, seconds in runs.items()]
+    epochs = [config[k] for k in ("encoder_epochs", "head_epochs", "supervised_epochs") if k in config]
     return {"git_commit": prov["git_commit"], "command": prov["command"],
             "wall_minutes": prov["wall_seconds_total"] / 60, "machine": prov["machine"],
-            "note": committed.get("note", ""), "n_seeds": len(committed["metrics"]["seeds"])}
+            "note": committed.get("note", ""), "n_seeds": len(committed["metrics"]["seeds"]),
+            "runs": ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + (words[-1] if words else ""),
+            "epochs": f"{min(epochs)}–{max(epochs)}" if epochs and min(epochs) != max(epochs)
+            else str(epochs[0]) if epochs else "?"}
+
+
+def paper_comparison(metrics: Mapping[str, Any]) -> dict[str, int]:
+    """How a run's means sit against the paper's: of the natural and PGD cells (``cells``) how many are higher
+    than the paper's (``higher``), and of the PGD cells alone (``pgd_cells``, ``pgd_higher``); ``metrics`` is a
+    downstream table's metrics whose cells carry the paper's ``(mean, std)`` under ``paper``."""
+    out = {"cells": 0, "higher": 0, "pgd_cells": 0, "pgd_higher": 0}
+    for by_head in metrics["table"].values():
+        for cell in by_head.values():
+            for column in ("natural", "adversarial"):
+                if cell.get(column) is None:
+                    continue
+                higher = cell[column]["mean"] > cell["paper"][column][0]
+                out["cells"] += 1
+                out["higher"] += higher
+                if column == "adversarial":
+                    out["pgd_cells"] += 1
+                    out["pgd_higher"] += higher
+    return out
 
 
 def committed_ladders(dataset: str, *, seed: int = 0, data_root: str | os.PathLike | None = None,

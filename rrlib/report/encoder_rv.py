@@ -69,13 +69,17 @@ def encoder_folders(root: str | Path) -> dict[tuple[str, int], Path]:
     return out
 
 
-def _one(folder: Path, settings: JudgeSettings, x_train: Any, x_test: Any, device: Any) -> dict[str, Any]:
+def _one(key: tuple[str, int], folder: Path, settings: JudgeSettings, x_train: Any, x_test: Any,
+         device: Any) -> dict[str, Any]:
     from rrlib.mi.worst_case import EstimatorConfig, representation_vulnerability
     from rrlib.train.encoder import PixelCritic, load_encoder
 
     start = time.perf_counter()
     res = load_encoder(folder, device=device)
     cfg = res.config
+    if (cfg.estimator_loss, cfg.seed) != key:
+        raise ValueError(f"{folder} holds the {cfg.estimator_loss} encoder of seed {cfg.seed}, not the {key[0]} "
+                         f"encoder of seed {key[1]} that its name says")
     estimator = EstimatorConfig(iterations=settings.iterations, batch_size=settings.batch_size, lr=settings.lr,
                                 test_batches=settings.test_batches)
     vul = representation_vulnerability(
@@ -107,7 +111,7 @@ def measure(folders: Mapping[tuple[str, int], Path], settings: JudgeSettings = J
         if path is not None and path.exists():
             records.append(json.loads(path.read_text()))
             continue
-        record = _one(folders[(loss, seed)], settings, x_train, x_test, dev)
+        record = _one((loss, seed), folders[(loss, seed)], settings, x_train, x_test, dev)
         log(f"{loss} seed {seed}: normal {record['normal']}, worst {record['worst']} ({record['seconds']:.0f} s)")
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
