@@ -207,8 +207,8 @@ def _table_claims(inputs: Mapping[str, Any]) -> list[Row]:
                           "under the paper's PGD",
         "comparable_aa": "§6.2: ours with a robust h is comparable to the fully supervised robust model, "
                          "under AutoAttack",
-        "ablation": "§6.2 ablation: a robust h on DIM's g drops natural accuracy against a standard h "
-                    "(the paper: \"severely\")",
+        "ablation": "§6.2 ablation: a robust h on DIM's g drops natural accuracy against a standard h (judged in "
+                    "direction; the paper: \"severely\")",
         "natural": "§6.2: ours has higher natural accuracy than DIM with a standard h (Table 4's numbers)",
     }
     runs = judged_table_runs(inputs)
