@@ -368,6 +368,11 @@ def test_section_markdown():
     assert errata.count("\n| ") == 1 + len(r.errata)
     counts = report.counts_markdown(r)
     assert "| value: reproduced | 2 |" in counts
+    claims = report.section_markdown(r.section("claims"))
+    lines = [line for line in claims.splitlines() if line.startswith("|")]
+    assert lines[0] == "| claim | evidence | verdict |" and all(line.count(" | ") == 2 for line in lines[2:])
+    thm = next(line for line in lines if line.startswith("| Thm 3.4: adversarial risk"))
+    assert "0 violations in 300; ch. 03, quick profile, seed 0; exact (enumeration)" in thm
 
 
 def test_metrics_are_plain_json(assert_plain):

@@ -38,7 +38,8 @@ from rrlib.stats import (
     t_quantile,
 )
 
-__all__ = ["counts_markdown", "errata_markdown", "inputs_markdown", "rules_markdown", "section_markdown"]
+__all__ = ["claims_markdown", "counts_markdown", "errata_markdown", "inputs_markdown", "rules_markdown",
+           "section_markdown"]
 
 
 def _cell(text: str) -> str:
@@ -46,11 +47,27 @@ def _cell(text: str) -> str:
 
 
 def section_markdown(section: Section) -> str:
-    """A captioned table (item, paper, ours, run, verdict, detail) and the section's note."""
+    """A captioned table (item, paper, ours, run, verdict, detail) and the section's note; the claims in three
+    columns (:func:`claims_markdown`), narrow enough for the text column."""
+    if section.key == "claims":
+        return claims_markdown(section)
     header = ["item", "paper", "ours", "run", "verdict", "detail"]
     rows = [[_cell(r.item), _cell(r.paper), _cell(r.ours), _cell(r.source), f"**{r.verdict}**", _cell(r.detail)]
             for r in section.rows]
     out = captioned_table(section.title, f"tab-report-{section.key.replace('_', '-')}", header, rows)
+    return out + (f"\n\n{section.note}" if section.note else "")
+
+
+def claims_markdown(section: Section) -> str:
+    """The claim rows in three columns: the claim with the paper's number, the evidence (ours, the run, the rule)
+    and the verdict; a row without evidence (not judged, not run) says only where it stands."""
+    rows = []
+    for r in section.rows:
+        claim = r.item if r.paper in ("statement", "no number", "figure / text", "images only", "paper's numbers") \
+            else f"{r.item} (paper: {r.paper})"
+        parts = [p for p in (r.ours if r.ours != "—" else "", r.source, r.detail) if p]
+        rows.append([_cell(claim), _cell("; ".join(parts)), f"**{r.verdict}**"])
+    out = captioned_table(section.title, f"tab-report-{section.key}", ["claim", "evidence", "verdict"], rows)
     return out + (f"\n\n{section.note}" if section.note else "")
 
 
