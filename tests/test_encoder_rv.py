@@ -25,7 +25,8 @@ def test_measure_runs_chapter_07s_judge_and_caches(tmp_path):
     folder = tmp_path / "encoders" / "normal-seed0-abc"
     train_encoder(TINY, folder, device="cpu", show_progress=False)
     folders = encoder_rv.encoder_folders(tmp_path / "encoders")
-    assert folders == {("normal", 0): folder}
+    assert folders == {("normal", 0): folder} and encoder_rv.finished(folder)
+    assert not encoder_rv.finished(tmp_path)
     records = encoder_rv.measure(folders, SETTINGS, cache=tmp_path / "cache", log=lambda _: None)
     assert len(records) == 1 and records[0]["loss"] == "normal" and records[0]["seed"] == 0
     # the same numbers as representation_vulnerability called the way chapter 07 calls it

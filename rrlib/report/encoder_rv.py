@@ -36,7 +36,8 @@ from typing import Any
 from rrlib.experiments.downstream_tables import REPO_ROOT
 from rrlib.mi.plausibility import check_estimates
 
-__all__ = ["RESULT_PATH", "JudgeSettings", "encoder_folders", "load_result", "measure", "paired_values", "main"]
+__all__ = ["RESULT_PATH", "JudgeSettings", "encoder_folders", "finished", "load_result", "main", "measure",
+           "paired_values"]
 
 #: The committed result the report reads.
 RESULT_PATH = REPO_ROOT / "results" / "encoders_medium_fresh_critic.json"
@@ -92,11 +93,20 @@ def _one(key: tuple[str, int], folder: Path, settings: JudgeSettings, x_train: A
             "seconds": time.perf_counter() - start}
 
 
+def finished(folder: Path) -> bool:
+    """Whether the encoder run in ``folder`` has finished training (its ``metrics.json`` says so)."""
+    try:
+        return bool(json.loads((Path(folder) / "metrics.json").read_text()).get("finished"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def measure(folders: Mapping[tuple[str, int], Path], settings: JudgeSettings = JudgeSettings(), *,
             device: str = "cpu", data_root: str | None = None, cache: Path | None = None,
             log: Any = print) -> list[dict[str, Any]]:
     """The fresh-critic judge on every encoder of ``folders`` (``(loss, seed) → run folder``), in seed order;
-    with ``cache`` a finished encoder's record is written there and reloaded on the next call."""
+    with ``cache`` a finished encoder's record is written there and reloaded on the next call. (To judge encoders
+    while others still train, pass only the :func:`finished` ones and call again later: the cache keeps the rest.)"""
     from rrlib.data import load_dataset, subset
     from rrlib.runtime import select_device
 
@@ -146,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=JudgeSettings.iterations)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data-root", default=None)
+    parser.add_argument("--expect", type=int, default=8,
+                        help="encoders the result must hold (default 8: 4 seeds x DIM / worst-case); with fewer "
+                             "finished, the finished ones are measured into the cache and nothing is written")
     args = parser.parse_args(argv)
     from rrlib.provenance import provenance
     from rrlib.runtime import configure_threads
@@ -154,8 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = JudgeSettings(iterations=args.iterations)
     out = Path(args.out)
     start = time.perf_counter()
-    records = measure(encoder_folders(args.encoders), settings, device=args.device, data_root=args.data_root,
+    folders = encoder_folders(args.encoders)
+    done = {key: folder for key, folder in folders.items() if finished(folder)}
+    records = measure(done, settings, device=args.device, data_root=args.data_root,
                       cache=out.with_name(out.name + ".partial"))
+    if len(records) < args.expect:
+        print(f"{len(records)} of {args.expect} encoders measured (the rest have not finished training); "
+              f"nothing written to {out}")
+        return 2
     prov = provenance(settings, timings={f"{r['loss']}/seed{r['seed']}": r["seconds"] for r in records},
                       total_seconds=time.perf_counter() - start, device=args.device)
     prov["note"] = ("wall_seconds_total counts this invocation only; encoders reloaded from the .partial cache keep "
