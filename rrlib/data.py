@@ -250,7 +250,9 @@ def resolve_threat(dataset: str, eps: float | None = None, steps: int | None = N
         if missing:
             raise ValueError(f"dataset {dataset!r} has no threat model in the paper; give {', '.join(missing)}")
         return ThreatModel(norm or "linf", **overrides)
-    return replace(paper, **overrides, **({} if norm is None else {"norm": norm}))
+    if norm is not None and norm != paper.norm:
+        overrides["norm"] = norm
+    return replace(paper, **overrides) if overrides else paper  # the paper's own object when nothing changes
 
 
 def dataset_threat_model(name: str, eps: float | None = None) -> ThreatModel:

@@ -80,10 +80,11 @@ def inputs_markdown(report: Report) -> str:
 
 
 def errata_markdown(report: Report) -> str:
-    """The errata as a table: where, as printed, finding, evidence."""
-    rows = [[_cell(e.where), _cell(e.printed), _cell(e.finding), _cell(e.evidence)] for e in report.errata]
+    """The errata as a two-column table, narrow enough for the text column: where and what is printed; the finding
+    and its evidence."""
+    rows = [[_cell(f"{e.where}: {e.printed}"), _cell(f"{e.finding}. Evidence: {e.evidence}")] for e in report.errata]
     return captioned_table("Errata found by the book, with their evidence.", "tab-report-errata",
-                           ["where", "as printed", "finding", "evidence"], rows)
+                           ["where, as printed", "finding and evidence"], rows)
 
 
 def counts_markdown(report: Report) -> str:
