@@ -226,10 +226,10 @@ def _experiments(tiny: bool) -> dict[str, Callable[[str, Path], dict]]:
         def go(device: str, folder: Path) -> dict:
             config = smoke(full_configs(0, device)[name])
             if name.startswith("downstream_tables"):
-                return downstream_tables.run(config, folder / "tables", log=None).metrics()
+                return downstream_tables.run(dataclasses.replace(config, out_root=str(folder / "tables"))).metrics()
             if name == "saliency_maps":
                 tables = smoke(full_configs(0, device)["downstream_tables[fashion-mnist]"])
-                downstream_tables.run(tables, folder / "tables", log=None)
+                downstream_tables.run(dataclasses.replace(tables, out_root=str(folder / "tables")))
                 downstream_tables.export_weights(tables, folder / "tables", folder / "weights", seed=tables.seed)
                 config = dataclasses.replace(config, weights=str(folder / "weights"))
             options = {k: folder / "cache" if v == "{cache}" else v for k, v in RUN_OPTIONS.get(name, {}).items()}

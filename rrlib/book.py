@@ -44,9 +44,11 @@ from typing import Any
 from rrlib.colab import stage_config
 from rrlib.console import quiet_broken_pipe
 from rrlib.jsonable import to_jsonable
-from rrlib.profiles import PROFILES, get_profile
+from rrlib.profiles import get_profile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The profiles a whole book runs in (:mod:`rrlib.profiles`; ``medium`` results are committed, not re-run here).
+BOOK_PROFILES = ("quick", "full")
 CHAPTER_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 METRICS_ENV = "RRBOOK_METRICS_DIR"
 
@@ -230,6 +232,9 @@ def run_chapters(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    if profile not in BOOK_PROFILES:
+        raise ValueError(f"the book does not run in profile {profile!r}; valid choices: {list(BOOK_PROFILES)} (the "
+                         "medium profile's runs are committed under results/, and the chapters read them)")
     get_profile(profile, force=force)
     root = Path(root).resolve()
     selected = _select(chapters(root), only)
@@ -397,7 +402,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     commands.add_parser("list", help="list the chapters in book order")
     for command in ("run", "build"):
         sub = commands.add_parser(command, help=f"{command} the chapters")
-        sub.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+        sub.add_argument("--profile", default="quick", choices=BOOK_PROFILES)
         sub.add_argument("--only", nargs="+", metavar="CHAPTER", help="chapter names (see `list`)")
         sub.add_argument("--seed", type=int, default=0)
         sub.add_argument("--device", default="auto")

@@ -8,8 +8,8 @@ Commands (``rrbook <command> --help`` lists each one's flags, derived from its c
     estimate-mi        normal MI, worst-case MI and RV of a train-model checkpoint (:mod:`rrlib.mi.checkpoint_estimate`)
     train-encoder      an encoder by (worst-case) MI maximisation, paper §5 (:func:`rrlib.train.encoder.train_encoder`)
     train-classifier   a standard or robust head on a frozen encoder; --autoattack N (:mod:`rrlib.head_autoattack`)
-    sweep              list or train the cells of Tables 1, 3-5 (:mod:`rrlib.sweep`)
-    tables run|copy    the downstream tables experiment (:mod:`rrlib.experiments.downstream_tables`)
+    sweep              list or train the cells of Tables 1, 3-5 (:mod:`rrlib.grid.commands`)
+    tables run|copy    the downstream tables experiment (:mod:`rrlib.grid.commands`)
     book list|run|build            the chapters and the rendered book (:mod:`rrlib.book`)
     colab sync-notebooks|links     Colab set-up cells and links (:mod:`rrlib.colab`)
     download DATASET   fetch a dataset with torchvision (needs internet)
@@ -268,52 +268,17 @@ def _classifier_run(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------------------ sweep
-def _sweep_arguments(p: argparse.ArgumentParser) -> None:
-    from rrlib.paper import TABLES
-    from rrlib.sweep import PROFILES
-
-    p.add_argument("--profile", required=True, help=f"one of {list(PROFILES)}")
-    p.add_argument("--dataset", default="fashion-mnist", help=f"one of {sorted(TABLES)} (default fashion-mnist)")
-    p.add_argument("--out-root", type=Path, required=True, help="folder of the cells (one sub-folder each)")
-    p.add_argument("--list", action="store_true", help="print every cell with its state (finished/partial/missing)")
-    p.add_argument("--cell", default=None, metavar="NAME", help="run only this cell (names: --list)")
-    p.add_argument("--dry-run", action="store_true", help="print what would run, train nothing")
-    p.add_argument("--seed", type=int, default=0, help="first seed of the trials (default 0)")
-    flags.add_run_flags(p, "device", "data_root")
-
-
-def _sweep_run(args: argparse.Namespace) -> int:
-    from rrlib.sweep import cell_states, sweep, tables_config
-
-    try:
-        config = tables_config(args.profile, args.dataset, seed=args.seed, device=args.device,
-                               data_root=None if args.data_root is None else str(args.data_root))
-        if args.list:
-            for state in cell_states(config, args.out_root):
-                print(f"{state.cell.name:40s} {state.state:9s} {state.folder}")
-            return 0
-    except ValueError as err:
-        return console.error_line(err)
-    print(f"sweep: {args.profile} profile, {config.dataset}, {len(config.seeds)} trials -> {args.out_root}")
-    ran, code = console.guarded_training(lambda: sweep(config, args.out_root, cell=args.cell, dry_run=args.dry_run),
-                                          args.out_root)
-    if code:
-        return code
-    print(f"{'would run' if args.dry_run else 'ran'} {len(ran)} cell(s)")
-    return 0
-
-
 # ------------------------------------------------------------------------------------------ tables, book, colab
-def _program(module: str, help: str, after: str | None = None) -> Command:
-    """A sub-command whose arguments and run live in ``module`` (its ``add_arguments`` and ``run_command``, which
-    also build the module's own program, the old name); ``after``: pass the words after it as the recorded command."""
-    def run(args: argparse.Namespace) -> int:
+def _program(module: str, help: str, after: str | None = None, add: str = "add_arguments",
+             run: str = "run_command") -> Command:
+    """A sub-command whose arguments and run live in ``module`` (its functions ``add`` and ``run``, imported when
+    used); ``after``: pass the words after that word as the recorded command."""
+    def go(args: argparse.Namespace) -> int:
         words = args._argv
         extra = (words[words.index(after) + 1:] if after in words else None,) if after else ()
-        return importlib.import_module(module).run_command(args, *extra)
+        return getattr(importlib.import_module(module), run)(args, *extra)
 
-    return Command(help, lambda p: importlib.import_module(module).add_arguments(p), run)
+    return Command(help, lambda p: getattr(importlib.import_module(module), add)(p), go)
 
 
 COMMANDS: dict[str, Command] = {
@@ -324,10 +289,10 @@ COMMANDS: dict[str, Command] = {
                              _encoder_arguments, _encoder_run),
     "train-classifier": Command("train a standard or robust head on a frozen encoder (final and best / E.S. "
                                 "accuracies)", _classifier_arguments, _classifier_run),
-    "sweep": Command("list or train the cells of the downstream tables (Tables 1, 3-5), missing ones or one",
-                     _sweep_arguments, _sweep_run),
-    "tables": _program("rrlib.experiments.downstream_tables", "run the downstream tables experiment (Tables 1, "
-                       "3-5) or copy its results (run, copy)", after="tables"),
+    "sweep": _program("rrlib.grid.commands", "list or train the cells of the downstream tables (Tables 1, 3-5), "
+                      "missing ones or one", add="add_sweep_arguments", run="run_sweep"),
+    "tables": _program("rrlib.grid.commands", "run the downstream tables experiment (Tables 1, 3-5) or copy its "
+                       "results (run, copy)", after="tables", add="add_tables_arguments", run="run_tables"),
     "book": _program("rrlib.book", "list, run or build the book's chapters (list, run, build)"),
     "colab": _program("rrlib.colab", "Colab set-up cells and links (sync-notebooks, links)"),
     "download": Command("download a dataset with torchvision", _download_arguments, _download_run),

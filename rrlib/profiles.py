@@ -1,7 +1,10 @@
-"""Execution profiles: ``quick`` (CPU, minutes; CI and the default) and ``full`` (GPU, the paper's scale).
+"""Execution profiles: ``quick`` (CPU, minutes; CI and the default), ``medium`` (CPU hours; the committed results
+in ``results/``) and ``full`` (GPU, the paper's scale).
 
 A profile is only a name plus what it needs; each experiment owns its own configuration for each profile
-and picks it with :func:`for_profile`. Asking for ``full`` on a machine without CUDA is an error unless forced
+and picks it with :func:`for_profile`. Every experiment has ``quick`` and ``full``; ``medium`` exists where a
+committed run was made with it (the downstream tables, :class:`rrlib.grid.TablesConfig.medium`). Asking for
+``full`` on a machine without CUDA is an error unless forced
 (``force=True`` or the environment variable ``RRBOOK_FORCE_FULL=1``).
 """
 
@@ -27,6 +30,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "quick": Profile("quick", "CPU, minutes per chapter; synthetic data or offline Fashion-MNIST (CI default)", False),
+    "medium": Profile("medium", "CPU hours; reduced-scale runs whose results are committed under results/", False),
     "full": Profile("full", "the paper's scale on a CUDA GPU (CIFAR-10, MNIST, Fashion-MNIST, SVHN)", True),
 }
 
@@ -52,14 +56,17 @@ def get_profile(name: str, *, force: bool = False, cuda_available: bool | None =
 
 
 def for_profile(profile: str, **configs: T) -> T:
-    """Pick the configuration for ``profile`` among keyword arguments named after profiles.
+    """Pick the configuration for ``profile`` among keyword arguments named after profiles (``quick`` and ``full``
+    always; ``medium`` where the experiment has one).
 
     >>> for_profile("quick", quick=1, full=2)
     1
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid choices: {sorted(PROFILES)}")
-    missing = sorted(set(PROFILES) - set(configs))
+    missing = sorted({"quick", "full"} - set(configs))
     if missing:
         raise ValueError(f"no configuration given for profiles {missing}")
+    if profile not in configs:
+        raise ValueError(f"this experiment has no {profile!r} profile; valid choices: {sorted(configs)}")
     return configs[profile]

@@ -37,7 +37,6 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from rrlib.experiments.downstream_tables import TablesConfig
 from rrlib.experiments.mine import MineConfig, RunSpec
 from rrlib.experiments.preliminaries import PreliminariesConfig
 from rrlib.experiments.robust_encoders import Config as RobustEncodersConfig
@@ -48,6 +47,7 @@ from rrlib.experiments.vulnerability import Config as VulnerabilityConfig
 from rrlib.experiments.vulnerability import LogitMIConfig, NeuronConfig
 from rrlib.experiments.worst_case_mi import Config as WorstCaseConfig
 from rrlib.experiments.worst_case_mi import CostConfig, DigitsConfig, GaussianConfig
+from rrlib.grid.config import TablesConfig
 from rrlib.mi.estimator import StaircaseConfig
 
 __all__ = ["KEEP", "NESTED", "SMOKE_RULES", "full_configs", "smoke"]

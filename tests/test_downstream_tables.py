@@ -4,12 +4,14 @@ attacks nothing, the constant-predictor detector, and clear errors for bad names
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 from torch import nn
 
 import rrlib.experiments.downstream_tables as dt
+import rrlib.grid.evaluation
 import rrlib.train.jobs
 import rrlib.train.supervised
 from rrlib.experiments.downstream_tables import COLUMNS, HEADS, ROWS, TablesConfig, cells, prediction_shares, run
@@ -19,10 +21,10 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    config = TablesConfig.quick(seed=0, device="cpu")
     out = tmp_path_factory.mktemp("tables")
+    config = replace(TablesConfig.quick(seed=0, device="cpu"), out_root=str(out))
     lines: list[str] = []
-    return config, out, run(config, out, log=lines.append), lines
+    return config, out, dt.collect(config, log=lines.append), lines
 
 
 def test_quick_has_every_row_head_column(quick):
@@ -63,8 +65,8 @@ def test_second_run_trains_and_attacks_nothing(quick, monkeypatch):
 
     for module in (rrlib.train.jobs, rrlib.train.supervised):  # the jobs' training loaders, the supervised evaluation
         monkeypatch.setattr(module, "make_loader", refuse)
-    monkeypatch.setattr(dt, "robustness_report", refuse)
-    again = run(config, out, log=None)
+    monkeypatch.setattr(rrlib.grid.evaluation, "robustness_report", refuse)
+    again = run(config)
     assert not any(t["trained_this_run"] for t in again.timings.values())
     assert all(t["eval_seconds_this_run"] == 0.0 for t in again.timings.values())
     a, b = first.metrics(), again.metrics()

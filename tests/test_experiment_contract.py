@@ -24,6 +24,18 @@ def _types(name: str) -> tuple[type, type]:
     return hints["config"], hints["return"]
 
 
+@pytest.mark.parametrize("name", MODULES)
+def test_run_takes_its_config_alone(name):
+    # the real signature, not only the hints: run(config) is a complete call; anything else is an optional keyword
+    signature = inspect.signature(importlib.import_module(f"rrlib.experiments.{name}").run)
+    params = signature.parameters
+    assert list(params)[0] == "config", f"{name}.run{signature}"
+    required = [p for p in list(params.values())[1:] if p.default is inspect.Parameter.empty]
+    assert not required, f"{name}.run needs {[p.name for p in required]} besides its config"
+    positional = [p.name for p in list(params.values())[1:] if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+    assert not positional, f"{name}.run: {positional} must be keyword-only"
+
+
 def test_every_chapter_experiment_is_there():
     # the six chapters' experiments, plus Section 5's: robust encoders (chapter 07), the downstream tables
     # (Tables 1/3/4/5, chapter 08), saliency maps (chapter 09)

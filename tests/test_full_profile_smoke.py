@@ -227,7 +227,7 @@ def test_robust_encoders_full_profile_smoke(real_formats, tmp_path, assert_plain
 def test_downstream_tables_full_profile_smoke(dataset, real_formats, tmp_path, assert_plain):
     config = smoke(FULL_CONFIGS[f"downstream_tables[{dataset}]"]())
     assert config.critic_hidden == 2048 and len(config.seeds) == 2
-    result = downstream_tables.run(config, tmp_path / "tables", log=None)
+    result = downstream_tables.run(dataclasses.replace(config, out_root=str(tmp_path / "tables")))
     metrics = result.metrics()
     assert_plain(metrics, f"downstream_tables[{dataset}]")
     assert metrics["dataset"] == dataset and metrics["seeds"] == list(config.seeds)
@@ -245,7 +245,7 @@ def test_downstream_tables_full_profile_smoke(dataset, real_formats, tmp_path, a
 def test_saliency_maps_full_profile_smoke(real_formats, tmp_path, assert_plain):
     """Chapter 09's full path reads exported weights: export them from a smoke-sized Table 4 run, then draw."""
     tables = smoke(FULL_CONFIGS["downstream_tables[fashion-mnist]"]())
-    downstream_tables.run(tables, tmp_path / "tables", log=None)
+    downstream_tables.run(dataclasses.replace(tables, out_root=str(tmp_path / "tables")))
     downstream_tables.export_weights(tables, tmp_path / "tables", tmp_path / "weights", seed=tables.seed)
     config = dataclasses.replace(smoke(FULL_CONFIGS["saliency_maps"]()), weights=str(tmp_path / "weights"))
     metrics = saliency_maps.run(config).metrics()

@@ -83,10 +83,12 @@ def test_old_names_map_to_todays_and_their_hash(config):
         assert config.eval_threat().eps == 0.1
 
 
-def test_old_keywords_of_train_config_are_a_transitional_alias():
-    old = TrainConfig(dataset="digits", width=0.125, epochs=2, batch_size=64, lr=3e-3, adv_eps=0.1, adv_steps=2,
-                      adv_step_size=0.05, train_subset=128, test_subset=32, eval_every=2)
-    assert old == SUP and old.adv_eps == 0.1 and TrainConfig().adv_eps is None
+def test_old_keywords_of_train_config_migrate_to_the_same_config():
+    old = {"dataset": "digits", "width": 0.125, "epochs": 2, "batch_size": 64, "lr": 3e-3, "adv_eps": 0.1,
+           "adv_steps": 2, "adv_step_size": 0.05, "train_subset": 128, "test_subset": 32, "eval_every": 2}
+    assert TrainConfig(**migrate_config(old, _type(SUP))) == SUP
+    with pytest.raises(TypeError, match="adv_eps"):  # the old keywords are read from stored records only
+        TrainConfig(**old)
 
 
 def test_an_old_supervised_run_folder_resumes_to_the_same_numbers(tmp_path):

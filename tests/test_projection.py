@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rrlib.experiments.downstream_tables import TablesConfig
+from rrlib.grid.config import TablesConfig
 from rrlib.projection import Unit, WorkItem, full_profile_work, project, projection_markdown, table_work, time_units
 
 ROOT = Path(__file__).resolve().parents[1]

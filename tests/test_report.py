@@ -107,23 +107,26 @@ def test_claim_rules_text_is_written_from_the_constants():
 
 def test_commands():
     assert report.chapter_command("06_vulnerability_robustness") == CMD
-    assert report.table_command("cifar10") == ("python -m rrlib.experiments.downstream_tables run --profile full "
+    assert report.table_command("cifar10") == ("python -m rrlib.cli tables run --profile full "
                                                "--dataset cifar10 --out-root runs/table-cifar10 "
                                                "--json runs/table-cifar10.json")
 
 
 def test_table_command_parses(monkeypatch, tmp_path):
     """The printed table command is accepted by the real command line and picks the data set."""
-    from rrlib import runtime
+    from rrlib import cli, runtime
     from rrlib.experiments import downstream_tables
+    from rrlib.grid import commands
 
     seen = {}
-    monkeypatch.setattr(downstream_tables, "run", lambda config, out_root, **kw: seen.setdefault("config", config))
-    monkeypatch.setattr(downstream_tables, "save_json", lambda result, path: path)
+    monkeypatch.setattr(downstream_tables, "collect", lambda config, **kw: seen.setdefault("config", config))
+    monkeypatch.setattr(commands, "save_json", lambda result, path: path)
     monkeypatch.setattr(runtime, "configure_threads", lambda *a, **k: None)
-    argv = report.table_command("mnist").split()[3:]
-    downstream_tables.main(argv)
+    words = report.table_command("mnist").split()
+    assert words[:4] == ["python", "-m", "rrlib.cli", "tables"]
+    assert cli.main(words[3:]) == 0
     assert seen["config"].dataset == "mnist" and len(seen["config"].seeds) == 4
+    assert seen["config"].out_root == "runs/table-mnist"
 
 
 # ----------------------------------------------------------------------------------------------- coverage
@@ -426,7 +429,7 @@ def test_downstream_table_command_and_medium_summary():
     from rrlib.report import downstream
 
     assert downstream.table_command("svhn", out_root="OUT", json_path="table.json") == (
-        "python -m rrlib.experiments.downstream_tables run --profile full --dataset svhn --out-root OUT --json "
+        "python -m rrlib.cli tables run --profile full --dataset svhn --out-root OUT --json "
         "table.json")
     assert report.table_command("svhn") == downstream.table_command("svhn")
     committed = {"provenance": {"git_commit": "abc", "command": "cmd", "wall_seconds_total": 5400.0,

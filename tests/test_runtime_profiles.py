@@ -44,16 +44,17 @@ def test_seeding_is_reproducible():
 
 
 def test_profiles_registry_and_errors():
-    assert set(PROFILES) == {"quick", "full"}
-    assert get_profile("quick").name == "quick"
-    with pytest.raises(ValueError, match=r"unknown profile 'fast'.*\['full', 'quick'\]"):
+    assert set(PROFILES) == {"quick", "medium", "full"}
+    assert get_profile("quick").name == "quick" and not get_profile("medium").requires_cuda
+    with pytest.raises(ValueError, match=r"unknown profile 'fast'.*\['full', 'medium', 'quick'\]"):
         get_profile("fast")
     with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
         get_profile("full", cuda_available=False)
     assert get_profile("full", cuda_available=False, force=True).requires_cuda
     assert for_profile("full", quick=1, full=2) == 2
-    with pytest.raises(ValueError, match="unknown profile"):
+    with pytest.raises(ValueError, match=r"no 'medium' profile; valid choices: \['full', 'quick'\]"):
         for_profile("medium", quick=1, full=2)
+    assert for_profile("medium", quick=1, medium=3, full=2) == 3
     with pytest.raises(ValueError, match=r"no configuration given for profiles \['full'\]"):
         for_profile("quick", quick=1)
 

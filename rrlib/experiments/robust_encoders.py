@@ -246,7 +246,7 @@ def committed_medium(dataset: str) -> dict[str, Any]:
     (:func:`rrlib.experiments.downstream_tables.load_committed`): :func:`committed_run_summary` of its encoders at
     the dataset's attack steps, the configuration fields of :data:`MEDIUM_CONFIG_FIELDS` and the commit it was
     collected at (``git_commit``)."""
-    from rrlib.experiments.downstream_tables import load_committed
+    from rrlib.grid.committed import load_committed
 
     committed = load_committed(dataset)
     medium = committed_run_summary(committed["encoders"], dataset_threat_model(dataset).steps)

@@ -30,7 +30,7 @@ import torch
 
 from rrlib import stats
 from rrlib.data import canonical_name, get_spec, load_dataset, subset
-from rrlib.experiments.downstream_tables import MEDIUM_COMMAND, REPO_ROOT, WEIGHT_FILES, load_exported_models
+from rrlib.grid.committed import MEDIUM_COMMAND, REPO_ROOT, WEIGHT_FILES, load_exported_models
 from rrlib.jsonable import to_jsonable
 from rrlib.runtime import select_device
 from rrlib.saliency import alignment, ce_saliency, display_scale, dv_saliency, kernel_saliency

@@ -68,8 +68,8 @@ def _alg2(test_batches: int | None, n_test: int, batch: int, iterations: int) ->
 
 def table_work(config: Any, chapter: str | None = None) -> list[WorkItem]:
     """The work of one seed of a downstream table (``per_trial=True``): every cell of
-    :func:`rrlib.experiments.downstream_tables.cells` for the first seed, with its evaluation."""
-    from rrlib.experiments.downstream_tables import _needed, cells
+    :func:`rrlib.grid.cells.cells` for the first seed, with its evaluation."""
+    from rrlib.grid import cells, scored_heads
 
     ds = config.dataset
     table = TABLE_NAMES[ds]
@@ -107,7 +107,7 @@ def table_work(config: Any, chapter: str | None = None) -> list[WorkItem]:
                            attack_steps=c.threat().steps), _n_evals(c.epochs, c.eval_every) * per_eval,
                 "natural + PGD on validation and test every eval_every epochs (E.S. reuses this run)")
             if config.autoattack_n:
-                add(part, aa, config.autoattack_n * len(_needed(cell, config)), AA_NOTE)
+                add(part, aa, config.autoattack_n * len(scored_heads(cell, config)), AA_NOTE)
         else:
             robust = c.adversarial
             add(part, _sup_unit(c, c.train_threat().steps if robust else 0),
@@ -276,8 +276,8 @@ def _chapter_07() -> list[WorkItem]:
 
 
 def _chapter_09() -> list[WorkItem]:
-    from rrlib.experiments.downstream_tables import TablesConfig
     from rrlib.experiments.saliency_maps import MAPS, Config
+    from rrlib.grid.config import TablesConfig
 
     cfg, tab = Config.full(), TablesConfig.full(dataset="fashion-mnist")
     ch, out = "09_saliency", []
@@ -296,7 +296,7 @@ def _chapter_09() -> list[WorkItem]:
 
 def full_profile_work() -> list[WorkItem]:
     """Every chapter's full profile and Tables 1, 3, 4, 5 (one seed each, ``per_trial``), from the real configs."""
-    from rrlib.experiments.downstream_tables import TablesConfig
+    from rrlib.grid.config import TablesConfig
     from rrlib.paper import TABLES
 
     out = [WorkItem(ch, "whole experiment (NumPy, CPU)", unit("cpu_chapter", experiment=mod, profile="full"), 1,

@@ -21,7 +21,7 @@ Every threshold (``TOLERANCE_Z``, the claims' ``CLAIM_LEVEL``, ``MIN_REPLICATES`
 §6.1's ``MI_CLAIM_Z`` and ``ACCURACY_CLAIM_Z``) is defined in :mod:`rrlib.stats`. Lookup tables are read where they
 live: table numbers in
 :data:`rrlib.paper.TABLE_NUMBERS`, data set titles in :func:`rrlib.data.get_spec`, row keys in
-:data:`rrlib.experiments.downstream_tables.ROW_LABELS`, head names in :mod:`rrlib.rendering.section5`.
+:data:`rrlib.grid.config.ROW_LABELS`, head names in :mod:`rrlib.rendering.section5`.
 """
 
 from __future__ import annotations

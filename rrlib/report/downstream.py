@@ -13,14 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from rrlib.data import dataset_threat_model, load_dataset, subset
-from rrlib.experiments.downstream_tables import REPO_ROOT, load_exported_models
+from rrlib.grid.committed import REPO_ROOT, TABLES_PROGRAM, load_exported_models, tables_command
 from rrlib.robustness_eval import attack_ladder
 
 __all__ = ["LADDER_IMAGES", "LADDER_MODELS", "TABLES_PROGRAM", "committed_ladders", "medium_run_summary",
            "paper_comparison", "table_command"]
 
-#: The program that runs the tables experiment.
-TABLES_PROGRAM = "python -m rrlib.experiments.downstream_tables run"
 #: Test images the ladder attacks (one image = 100 / 64 ≈ 1.6 points).
 LADDER_IMAGES = 64
 #: The committed models the ladder attacks: ladder name → key of :func:`downstream_tables.load_exported_models`.
@@ -32,10 +30,11 @@ MEDIUM_WEIGHTS = REPO_ROOT / "results" / "weights_medium"
 def table_command(dataset: str, *, profile: str = "full", out_root: str | None = None,
                   json_path: str | None = None) -> str:
     """The command that runs the downstream table of ``dataset`` in ``profile``, training into ``out_root`` (default
-    ``runs/table-<dataset>``) and writing its metrics to ``json_path`` (default ``runs/table-<dataset>.json``)."""
-    out_root = f"runs/table-{dataset}" if out_root is None else out_root
-    json_path = f"runs/table-{dataset}.json" if json_path is None else json_path
-    return f"{TABLES_PROGRAM} --profile {profile} --dataset {dataset} --out-root {out_root} --json {json_path}"
+    ``runs/table-<dataset>``) and writing its metrics to ``json_path`` (default ``runs/table-<dataset>.json``):
+    :func:`rrlib.grid.committed.tables_command` with the report's default folders."""
+    return tables_command(dataset, profile=profile,
+                          out_root=f"runs/table-{dataset}" if out_root is None else out_root,
+                          json_path=f"runs/table-{dataset}.json" if json_path is None else json_path)
 
 
 def medium_run_summary(committed: Mapping[str, Any]) -> dict[str, Any]:

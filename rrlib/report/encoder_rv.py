@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rrlib.experiments.downstream_tables import REPO_ROOT
+from rrlib.grid.committed import REPO_ROOT
 from rrlib.mi.plausibility import check_estimates
 
 __all__ = ["RESULT_PATH", "JudgeSettings", "encoder_folders", "finished", "load_result", "main", "measure",

@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rrlib.experiments.downstream_tables import ROW_LABELS
+from rrlib.grid.config import ROW_LABELS
 from rrlib.stats import CONTRADICTED, SUPPORTED, TOLERANCE_Z, TOO_FEW, UNDECIDED, Summary, combined_se
 
 __all__ = [

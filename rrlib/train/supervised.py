@@ -21,7 +21,6 @@ GradScaler); on the CPU it is a no-op.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -49,7 +48,6 @@ from rrlib.runtime import select_device
 from rrlib.train.cache import canonical_json, config_hash, entry_dir
 from rrlib.train.checkpoint import read_checkpoint
 from rrlib.train.fit import CHECKPOINT_FILE, TIMING_KEYS, fit
-from rrlib.train.migrate import LEGACY_FIELDS, migrate_config
 from rrlib.train.run_folder import METRICS_FILE as METRICS_FILE  # re-exported: the file names live in run_folder
 from rrlib.validation import check_bool, check_int, check_int_fields, check_nonnegative_float
 
@@ -142,12 +140,6 @@ class TrainConfig:
         if self.eval_adversarial:
             self.eval_threat()
 
-    @property
-    def adv_eps(self) -> float | None:
-        """Deprecated (the name before issue 18): the training radius, ``None`` for standard training. Kept for the
-        callers not yet renamed (``downstream_tables``, ``grid``); read ``adversarial`` and ``eps``."""
-        return self.train_threat().eps if self.adversarial else None
-
     def train_threat(self) -> ThreatModel | None:
         """The PGD used to make training examples (``None`` for standard training)."""
         return resolve_threat(self.dataset, self.eps, self.steps, self.step_size) if self.adversarial else None
@@ -165,24 +157,6 @@ class TrainConfig:
     def to_json(self) -> str:
         """The canonical JSON of this configuration (see :mod:`rrlib.train.cache`)."""
         return canonical_json(self)
-
-
-def _accept_old_names(init: Callable[..., None]) -> Callable[..., None]:
-    """Transitional shim, silent because its callers are library code a user cannot change (remove it with
-    :attr:`TrainConfig.adv_eps` once ``downstream_tables`` and ``grid`` say the new names):
-    ``TrainConfig(adv_eps=, adv_steps=, adv_step_size=)`` means ``adversarial=, eps=, steps=, step_size=``
-    (:func:`rrlib.train.migrate.migrate_config`)."""
-    @functools.wraps(init)
-    def __init__(self: TrainConfig, *args: Any, **kwargs: Any) -> None:
-        if any(name in kwargs for name in LEGACY_FIELDS[_TYPE]):
-            kwargs = migrate_config(kwargs, _TYPE)
-        init(self, *args, **kwargs)
-
-    return __init__
-
-
-_TYPE = f"{__name__}.TrainConfig"
-TrainConfig.__init__ = _accept_old_names(TrainConfig.__init__)  # type: ignore[method-assign]
 
 
 def paper_config(

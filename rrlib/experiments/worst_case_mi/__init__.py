@@ -238,7 +238,7 @@ class Result:
         return h
 
 
-def run(config: Config, log: Callable[[str], None] | None = None) -> Result:
+def run(config: Config, *, log: Callable[[str], None] | None = None) -> Result:
     """Run every experiment of chapter 05 and return a :class:`Result`."""
     device = select_device(config.device)
     seconds: dict[str, float] = {}

@@ -1,0 +1,14 @@
+"""The grid behind the downstream tables (Tables 1, 3, 4, 5): its configuration and profiles (``config``), its
+typed cells and their states (``cells``), the one orchestrator that trains and scores them (``orchestrator``;
+``rrbook sweep`` and the tables experiment both run through it), the scoring of a trained cell (``evaluation``),
+committed results, weights and command lines (``committed``), and the two sub-commands (``commands``).
+
+The experiment itself (``run(config) -> TablesResult``) is :mod:`rrlib.experiments.downstream_tables`.
+"""
+
+from rrlib.grid.cells import STATES, Cell, CellState, cell_states, cells, check_stored_config, scored_heads
+from rrlib.grid.config import COLUMNS, HEADS, ROW_LABELS, ROWS, TablesConfig, tables_config
+from rrlib.grid.orchestrator import GridRun, run_grid
+
+__all__ = ["COLUMNS", "HEADS", "ROWS", "ROW_LABELS", "STATES", "Cell", "CellState", "GridRun", "TablesConfig",
+           "cell_states", "cells", "check_stored_config", "run_grid", "scored_heads", "tables_config"]

@@ -1,0 +1,177 @@
+"""Committed results of the tables' grid: the JSON of a finished run in ``results/``, its encoders' histories, and
+the exported weights later chapters read (no optimiser state); and the command lines that make them.
+
+A committed file is ``{"metrics": TablesResult.metrics(), "provenance": rrlib.provenance.provenance(...),
+"encoders": encoder_histories(...), "note": ...}``: :func:`save_json` writes a run's, :func:`copy_results` checks it
+is complete and copies it into the repository, :func:`load_committed` reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rrlib.data import canonical_name, get_spec
+from rrlib.grid.cells import cells
+from rrlib.grid.config import ENCODER_LOSS, TablesConfig
+from rrlib.models import build_model
+from rrlib.models.heads import build_head
+from rrlib.runtime import atomic_write_text
+from rrlib.train.downstream import FrozenEncoderClassifier
+from rrlib.train.encoder import PixelCritic, PixelEncoder
+from rrlib.train.run_folder import CHECKPOINT_FILE, METRICS_FILE
+
+__all__ = ["COMMITTED_RUNS", "MEDIUM_COMMAND", "REPO_ROOT", "TABLES_PROGRAM", "WEIGHT_FILES", "copy_command",
+           "copy_results", "encoder_histories", "export_weights", "load_committed", "load_exported_models",
+           "medium_command", "save_json", "tables_command"]
+
+#: The program that runs the grid (``rrbook tables``); ``python -m rrlib.experiments.downstream_tables`` is the same.
+TABLES_PROGRAM = "python -m rrlib.cli tables"
+
+
+def tables_command(dataset: str, *, profile: str = "full", trials: int | None = None, out_root: str = "OUT",
+                   json_path: str = "run.json") -> str:
+    """The command line that runs the downstream table of ``dataset`` in ``profile`` (``trials`` seeds; default the
+    profile's), training into ``out_root`` and writing its JSON to ``json_path``."""
+    words = [TABLES_PROGRAM, "run", "--profile", profile, "--dataset", dataset]
+    words += [] if trials is None else ["--trials", str(trials)]
+    return " ".join([*words, "--out-root", out_root, "--json", json_path])
+
+
+def copy_command(src: str, dest: str, *, out_root: str | None = None, weights: str | None = None) -> str:
+    """The command line that copies a finished run's JSON ``src`` into ``dest`` (:func:`copy_results`), adding the
+    encoders' histories from ``out_root`` and exporting the first seed's weights into ``weights``."""
+    words = [TABLES_PROGRAM, "copy", src, dest]
+    words += [] if out_root is None else ["--out-root", out_root]
+    return " ".join(words + ([] if weights is None else ["--weights", weights]))
+
+
+def medium_command(dest: str) -> str:
+    """The two commands that make a committed medium run (4 seeds) at ``dest``, with the weights chapter 09 reads."""
+    return (tables_command("fashion-mnist", profile="medium", trials=4, out_root="OUT", json_path="run.json") + "; "
+            + copy_command("run.json", dest, out_root="OUT", weights="results/weights_medium"))
+
+
+#: The committed medium-scale runs (``results/``, written by :func:`copy_results` with provenance), per dataset.
+COMMITTED_RUNS = {"fashion-mnist": Path("results") / "table4_fashion_mnist_medium.json"}
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: :func:`medium_command` with ``{dest}`` left to fill.
+MEDIUM_COMMAND = medium_command("{dest}")
+
+
+def load_committed(dataset: str = "fashion-mnist", root: str | os.PathLike = REPO_ROOT) -> dict[str, Any]:
+    """The committed run of ``dataset`` (``{"metrics", "provenance", "encoders"}``), or a clear error saying which
+    datasets have one and the command that makes it."""
+    key = canonical_name(dataset)
+    if key not in COMMITTED_RUNS:
+        raise ValueError(f"no committed run for dataset {dataset!r}; valid choices: {sorted(COMMITTED_RUNS)}")
+    path = Path(root) / COMMITTED_RUNS[key]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; make it with: {medium_command(str(COMMITTED_RUNS[key]))}")
+    return json.loads(path.read_text())
+
+
+def save_json(result: Any, path: str | os.PathLike) -> Path:
+    """Write ``{"metrics": result.metrics(), "provenance": result.provenance}`` (a tables result) atomically."""
+    return atomic_write_text(path, json.dumps({"metrics": result.metrics(), "provenance": result.provenance},
+                                              indent=2) + "\n")
+
+
+def encoder_histories(config: TablesConfig, out_root: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """``{loss: {"seed<k>": {"history": [...], "images": n, "batch_size": b}}}`` of the finished encoder cells of
+    ``config`` in ``out_root`` (per-epoch held-out MI estimates and timings, nats and seconds)."""
+    out: dict[str, dict[str, Any]] = {}
+    for cell in cells(config):
+        if cell.kind != "encoder":
+            continue
+        saved = json.loads((Path(out_root) / cell.path / METRICS_FILE).read_text())
+        out.setdefault(cell.config.estimator_loss, {})[f"seed{cell.seed}"] = {
+            "history": saved["history"], "images": cell.config.train_subset, "batch_size": cell.config.batch_size}
+    return out
+
+
+#: Files of :func:`export_weights` (state dicts only): encoder and critic per loss, the final standard head on
+#: each encoder, the end-to-end Baseline-H models.
+WEIGHT_FILES = {"normal": "encoder_normal.pt", "worst": "encoder_worst.pt", "head_normal": "head_on_normal.pt",
+                "head_worst": "head_on_worst.pt", "standard": "supervised_standard.pt",
+                "robust": "supervised_robust.pt"}
+
+
+def export_weights(config: TablesConfig, out_root: str | os.PathLike, dest: str | os.PathLike, *, seed: int,
+                   head: str = "mlp") -> dict[str, Path]:
+    """Write the seed-``seed`` encoders (with their critics), the final standard ``head`` heads on them and the
+    ``head`` Baseline-H models of a finished run as bare state dicts (no optimiser) into ``dest`` (chapter 09's
+    saliency maps read them; :data:`WEIGHT_FILES` names the files)."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for cell in cells(config):
+        if cell.seed != seed:
+            continue
+        saved = torch.load(Path(out_root) / cell.path / CHECKPOINT_FILE, map_location="cpu", weights_only=False)
+        if cell.kind == "encoder":
+            key = cell.config.estimator_loss
+            payload = {"config": asdict(cell.config), "encoder": saved["encoder"], "critic": saved["critic"]}
+        elif cell.kind == "head" and cell.config.head == head and cell.config.classifier_loss == "standard":
+            key = "head_" + ENCODER_LOSS[cell.rep]
+            payload = {"config": asdict(cell.config), "head": saved["head"]}
+        elif cell.kind == "supervised" and cell.config.head == head:
+            key = cell.loss
+            payload = {"config": asdict(cell.config), "model": saved["model"]}
+        else:
+            continue
+        path = dest / WEIGHT_FILES[key]
+        torch.save(payload, path)
+        written[key] = path
+    return written
+
+
+def load_exported_models(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The models of an :func:`export_weights` folder, in eval mode: ``normal``/``worst`` → (encoder, critic),
+    ``head_normal``/``head_worst`` → a standard head on that frozen encoder, ``standard``/``robust`` → the
+    supervised Baseline-H; ``_configs`` → each file's configuration."""
+    path = Path(path)
+    files = {key: torch.load(path / name, map_location="cpu", weights_only=False) for key, name in WEIGHT_FILES.items()}
+    models: dict[str, Any] = {}
+    for loss in ("normal", "worst"):
+        cfg = files[loss]["config"]
+        encoder = PixelEncoder(cfg["dataset"], width=cfg["width"], rep_dim=cfg["rep_dim"])
+        critic = PixelCritic(cfg["dataset"], z_dim=cfg["rep_dim"], hidden=cfg["critic_hidden"])
+        encoder.load_state_dict(files[loss]["encoder"])
+        critic.load_state_dict(files[loss]["critic"])
+        models[loss] = (encoder.to(device).eval(), critic.to(device).eval())
+        hcfg = files[f"head_{loss}"]["config"]
+        head = build_head(hcfg["head"], cfg["rep_dim"], get_spec(cfg["dataset"]).n_classes)
+        head.load_state_dict(files[f"head_{loss}"]["head"])
+        models[f"head_{loss}"] = FrozenEncoderClassifier(encoder, head.to(device)).eval()
+    for kind in ("standard", "robust"):
+        cfg = files[kind]["config"]
+        model = build_model("baseline_h", cfg["dataset"], head=cfg["head"], width=cfg["width"])
+        model.load_state_dict(files[kind]["model"])
+        models[kind] = model.to(device).eval()
+    models["_configs"] = {k: v["config"] for k, v in files.items()}
+    return models
+
+
+def copy_results(src: str | os.PathLike, dest: str | os.PathLike, out_root: str | os.PathLike | None = None) -> Path:
+    """Copy a finished run's JSON (from :func:`save_json`) into the repository, after checking it is complete:
+    every configured row and head has one score per seed. With ``out_root`` (the run's folder) the encoders'
+    per-epoch histories (:func:`encoder_histories`) are added as ``"encoders"``."""
+    data = json.loads(Path(src).read_text())
+    metrics = data["metrics"]
+    n = len(metrics["seeds"])
+    for row in metrics["config"]["rows"]:
+        for head in metrics["config"]["heads"]:
+            values = metrics["table"][row][head]["natural"]["values"]
+            if len(values) != n:
+                raise ValueError(f"{src}: {row}/{head} has {len(values)} of {n} seeds; the run is not finished")
+    if out_root is not None:
+        config = TablesConfig.from_recorded(metrics["config"])
+        data["encoders"] = encoder_histories(config, out_root)
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_text(dest, json.dumps(data, indent=2) + "\n")
