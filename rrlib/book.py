@@ -11,7 +11,7 @@ Usage (from the repository root)::
 
 * ``_build/executed/<chapter>.ipynb`` – the executed copy that the book renders,
 * ``_build/metrics/<chapter>.json`` – the chapter's key numbers (recorded by the notebook itself through
-  :func:`publish`, which also glues every number for the prose) plus ``_meta`` (profile, seed, device, wall
+  :func:`publish` of :mod:`rrlib.chapter_metrics`, which also glues every number for the prose) plus ``_meta`` (profile, seed, device, wall
   time, versions),
 * ``_build/metrics/_timings.json`` – wall time per chapter.
 
@@ -31,7 +31,6 @@ import datetime as _dt
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -41,16 +40,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rrlib.chapter_metrics import (  # re-exported: chapters and tests call book.publish / book.load_metrics
+    CHAPTER_NAME,
+    METRICS_ENV,
+    REPO_ROOT,
+    glue_keys,
+    load_metrics,
+    metrics_dir,
+    publish,
+    record_metrics,
+    write_json_atomic,
+)
 from rrlib.colab import stage_config
 from rrlib.console import quiet_broken_pipe
 from rrlib.jsonable import to_jsonable
 from rrlib.profiles import get_profile
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["BOOK_PROFILES", "CHAPTER_NAME", "METRICS_ENV", "REPO_ROOT", "ChapterFailed", "ChapterRun", "add_arguments",
+           "build_book", "chapters", "format_timings", "glue_keys", "kernel_thread_env", "load_metrics", "main",
+           "metrics_dir", "publish", "record_metrics", "run_chapters", "run_command", "stage_book", "to_jsonable"]
+
 #: The profiles a whole book runs in (:mod:`rrlib.profiles`; ``medium`` results are committed, not re-run here).
 BOOK_PROFILES = ("quick", "full")
-CHAPTER_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
-METRICS_ENV = "RRBOOK_METRICS_DIR"
 
 
 class ChapterFailed(RuntimeError):
@@ -101,80 +112,6 @@ def _select(names: Sequence[str], only: Sequence[str] | None) -> list[str]:
     if unknown:
         raise ValueError(f"unknown chapter(s) {unknown}; valid choices: {list(names)}")
     return [name for name in names if name in set(only)]
-
-
-# ------------------------------------------------------------------------------------------------------- metrics
-def metrics_dir() -> Path:
-    """Where chapters write their metrics: ``$RRBOOK_METRICS_DIR`` or ``<repo>/_build/metrics``."""
-    return Path(os.environ.get(METRICS_ENV, REPO_ROOT / "_build" / "metrics"))
-
-
-def _write_json_atomic(path: Path, payload: Any) -> None:
-    from rrlib.runtime import atomic_write_text  # lazy: the runner itself needs no torch
-
-    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
-
-
-def record_metrics(chapter: str, metrics: Mapping[str, Any]) -> Path:
-    """Write a chapter's key numbers to ``<metrics_dir>/<chapter>.json`` (atomically) and return the path.
-
-    Called once at the end of every chapter. Values may be floats, ints, strings, bools, lists, dicts, numpy
-    arrays or tensors; NaN and infinity are rejected so that a broken computation cannot pass silently.
-    """
-    if not CHAPTER_NAME.match(chapter):
-        raise ValueError(f"chapter name {chapter!r} must look like 'NN_name' (e.g. '02_theorem_3_2')")
-    if not isinstance(metrics, Mapping) or not metrics:
-        raise ValueError(f"metrics for {chapter!r} must be a non-empty mapping, got {metrics!r}")
-    if "_meta" in metrics:
-        raise ValueError("'_meta' is reserved for the runner")
-    path = metrics_dir() / f"{chapter}.json"
-    _write_json_atomic(path, to_jsonable(metrics))
-    return path
-
-
-def glue_keys(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Every name a chapter's prose can paste with ``{glue:text}``: each key of ``metrics`` with its value, and for a
-    nested mapping also each of its keys as ``parent.child`` (recursively). Lists are glued whole.
-
-    >>> glue_keys({"a": 1.5, "h": {"n": 3, "m": {"x": "y"}}})
-    {'a': 1.5, 'h': {'n': 3, 'm': {'x': 'y'}}, 'h.n': 3, 'h.m': {'x': 'y'}, 'h.m.x': 'y'}
-    """
-    out: dict[str, Any] = {}
-    nested: dict[str, Mapping[str, Any]] = {}
-    for key, value in metrics.items():
-        name = f"{prefix}{key}"
-        out[name] = value
-        if isinstance(value, Mapping):
-            nested[name] = value
-    for name, value in nested.items():
-        out.update(glue_keys(value, f"{name}."))
-    return out
-
-
-def publish(chapter: str, metrics: Mapping[str, Any], *, glue: Any = None, **extra: Any) -> None:
-    """Record a chapter's metrics and glue every one of them for the prose; the one bookkeeping call of a chapter.
-
-    Writes ``<metrics_dir>/<chapter>.json`` with ``metrics`` plus ``extra`` (exactly as :func:`record_metrics`),
-    then calls ``glue(name, value, display=False)`` for every name of :func:`glue_keys` of the recorded (plain
-    JSON) values, so prose pastes them with format specs, e.g. ``{glue:text}`rv_mean:.3f```. ``glue`` defaults to
-    :func:`myst_nb.glue`. Returns nothing, so that the notebook cell shows nothing.
-    """
-    clash = sorted(set(extra) & set(metrics))
-    if clash:
-        raise ValueError(f"extra values {clash} repeat keys of the metrics; give each number once")
-    path = record_metrics(chapter, {**metrics, **extra})
-    if glue is None:
-        from myst_nb import glue
-    for name, value in glue_keys(json.loads(path.read_text())).items():
-        glue(name, value, display=False)
-
-
-def load_metrics(chapter: str, directory: Path | None = None) -> dict[str, Any]:
-    """Read a chapter's recorded metrics."""
-    path = (directory or metrics_dir()) / f"{chapter}.json"
-    if not path.exists():
-        raise FileNotFoundError(f"no metrics for chapter {chapter!r} at {path}; run `python -m rrlib.book run`")
-    return json.loads(path.read_text())
 
 
 # --------------------------------------------------------------------------------------------------------- runner
@@ -232,10 +169,10 @@ def run_chapters(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    get_profile(profile, force=force)
     if profile not in BOOK_PROFILES:
         raise ValueError(f"the book does not run in profile {profile!r}; valid choices: {list(BOOK_PROFILES)} (the "
                          "medium profile's runs are committed under results/, and the chapters read them)")
-    get_profile(profile, force=force)
     root = Path(root).resolve()
     selected = _select(chapters(root), only)
     output_dir = Path(output_dir or root / "_build" / "executed").resolve()
@@ -299,14 +236,14 @@ def run_chapters(
             "python": platform.python_version(),
             "machine": f"{platform.machine()} {os.cpu_count()} cpu",
         }
-        _write_json_atomic(metrics_path, recorded)
+        write_json_atomic(metrics_path, recorded)
         log(f"      {name} done in {wall:.1f} s", flush=True)
         runs.append(ChapterRun(name, executed, metrics_path, wall))
 
     timings_path = metrics_directory / "_timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
     timings.update({run.name: round(run.wall_s, 2) for run in runs})
-    _write_json_atomic(timings_path, timings)
+    write_json_atomic(timings_path, timings)
     log(format_timings(runs), flush=True)
     return runs
 

@@ -193,7 +193,7 @@ def shard_range(n: int) -> range:
 def seed_step(seed: int, *keys: int) -> None:
     """In a distributed run, reseed torch's global RNG from ``(seed, *keys, rank)`` (a no-op in one process)."""
     if is_distributed():
-        from rrlib.data import _mix
+        from rrlib.data.loaders import _mix
 
         torch.manual_seed(_mix(seed, *keys, rank()))
 

@@ -62,6 +62,8 @@ def test_unknown_chapter_and_profile_are_clear_errors(tiny_book):
         run_chapters("quick", only=["99_nope"], root=tiny_book)
     with pytest.raises(ValueError, match="unknown profile 'slow'"):
         run_chapters("slow", root=tiny_book)
+    with pytest.raises(ValueError, match=r"does not run in profile 'medium'; valid choices: \['quick', 'full'\]"):
+        run_chapters("medium", root=tiny_book)  # a profile of the tables only, whose results are committed
 
 
 def test_record_metrics_validates(tmp_path, monkeypatch):

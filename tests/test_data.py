@@ -145,7 +145,7 @@ def test_fashion_mnist_found_in_a_system_folder_without_download(tmp_path, monke
     ds = load_dataset("fashion-mnist", "train")  # root from $RRBOOK_DATA
     assert torch.equal(ds.labels, torch.from_numpy(arrays["train"][1]).long())
     raw = tmp_path / "user" / "FashionMNIST" / "raw"
-    assert sorted(p.name for p in raw.iterdir()) == sorted(D._IDX)  # decompressed, no temporary leftovers
+    assert sorted(p.name for p in raw.iterdir()) == sorted(D.specs._IDX)  # decompressed, no temporary leftovers
 
 
 def test_missing_dataset_error_names_files_and_remedy(tmp_path, monkeypatch):
