@@ -157,14 +157,30 @@ class Context:
         os.replace(tmp, self.result_path)
 
 
+def _finite_or_none(value: Any) -> Any:
+    """``value`` as plain JSON with every NaN or infinity (a failed measurement) as ``null`` and anything else that is
+    not JSON as its ``str``; strings are kept as they are, even ones that contain "NaN"."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)
+
+
 def _plain(value: Any) -> Any:
+    """A stage's record as plain JSON (:func:`rrlib.jsonable.to_jsonable` where it can, then
+    :func:`_finite_or_none`), so that one odd value never loses the record."""
     from rrlib.jsonable import to_jsonable
 
     try:
-        return json.loads(json.dumps(to_jsonable(value), allow_nan=False))
+        value = to_jsonable(value)
     except (TypeError, ValueError):
-        return json.loads(json.dumps(value, default=str, allow_nan=True).replace("NaN", "null")
-                          .replace("-Infinity", "null").replace("Infinity", "null"))
+        pass
+    return _finite_or_none(value)
 
 
 def stage_environment(ctx: Context) -> None:

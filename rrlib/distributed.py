@@ -193,9 +193,9 @@ def shard_range(n: int) -> range:
 def seed_step(seed: int, *keys: int) -> None:
     """In a distributed run, reseed torch's global RNG from ``(seed, *keys, rank)`` (a no-op in one process)."""
     if is_distributed():
-        from rrlib.data.loaders import _mix
+        from rrlib.data.loaders import mix_seeds
 
-        torch.manual_seed(_mix(seed, *keys, rank()))
+        torch.manual_seed(mix_seeds(seed, *keys, rank()))
 
 
 # ------------------------------------------------------------------------------------------------- collectives

@@ -107,6 +107,17 @@ def test_bad_arguments_are_one_line(tmp_path):
     assert done.returncode == 2 and "invalid choice: 'tpu'" in done.stderr
 
 
+def test_a_record_with_nan_and_odd_values_stays_plain_json_and_keeps_its_strings():
+    import math
+
+    record = {"loss": float("nan"), "best": -math.inf, "note": "NaN seen at Infinity", "dtype": object(),
+              "steps": (1, 2.5, float("inf")), 3: True}
+    plain = gpu_check._plain(record)
+    assert json.loads(json.dumps(plain, allow_nan=False)) == plain
+    assert plain["loss"] is None and plain["best"] is None and plain["steps"] == [1, 2.5, None]
+    assert plain["note"] == "NaN seen at Infinity" and plain["3"] is True and plain["dtype"].startswith("<object")
+
+
 def test_compare_metrics_finds_structure_values_and_float_differences():
     a = {"n": 3, "x": 1.0, "y": [1.0, 2.0], "name": "a", "wall_s": 3.0, "cost": {"ratio": 2.0, "steps": 10}}
     same = gpu_check.compare_metrics(a, json.loads(json.dumps(a)))

@@ -14,7 +14,7 @@ from rrlib.data.specs import PAPER_BATCH_SIZE
 from rrlib.validation import check_int
 
 
-def _mix(*ints: int) -> int:
+def mix_seeds(*ints: int) -> int:
     """A 63-bit seed from several integers (SplitMix64 finaliser), so (seed, epoch, step) streams differ."""
     h = 0x9E3779B97F4A7C15
     for v in ints:
@@ -99,7 +99,7 @@ class BatchLoader:
         n = len(self.dataset)
         if not self.shuffle:
             return torch.arange(n)
-        return torch.randperm(n, generator=torch.Generator().manual_seed(_mix(self.seed, epoch)))
+        return torch.randperm(n, generator=torch.Generator().manual_seed(mix_seeds(self.seed, epoch)))
 
     def _fetch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if hasattr(self.dataset, "batch"):
@@ -114,7 +114,7 @@ class BatchLoader:
             idx = order[k * self.batch_size : (k + 1) * self.batch_size]
             x, y = self._fetch(idx)
             if self.augment is not None:
-                x = AUGMENTATIONS[self.augment](x, torch.Generator().manual_seed(_mix(self.seed, epoch, k)))
+                x = AUGMENTATIONS[self.augment](x, torch.Generator().manual_seed(mix_seeds(self.seed, epoch, k)))
             yield x, y
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

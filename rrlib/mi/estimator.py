@@ -42,6 +42,7 @@ __all__ = [
     "limit_threads",
     "run_staircase",
     "run_staircases",
+    "train_steps",
 ]
 
 CRITIC_NAMES = ("separable", "concat")
@@ -103,7 +104,7 @@ def _bar(total: int, desc: str, show: bool):
     return progress(range(total), desc=desc, disable=True) if not show else progress(range(total), desc=desc)
 
 
-def _train_steps(
+def train_steps(
     critic: nn.Module,
     bound: Bound | MINE,
     optimizer: torch.optim.Optimizer,
@@ -212,7 +213,7 @@ def fit_critic(
     optimizer = torch.optim.Adam(critic.parameters(), lr=lr)
     start = time.perf_counter()
     bar = _bar(steps, desc or f"fit {getattr(bound_obj, 'name', 'bound')}", show_progress)
-    history, diverged = _train_steps(critic, bound_obj, optimizer, sampler, generator, steps, batch, bar)
+    history, diverged = train_steps(critic, bound_obj, optimizer, sampler, generator, steps, batch, bar)
     heldout = _held_out(critic, bound_obj, sampler, generator, eval_batches, batch) if not diverged else \
         np.full(eval_batches, np.nan)
     return FitResult(critic, history, heldout, diverged, time.perf_counter() - start)
@@ -344,7 +345,7 @@ def run_staircase(
     start = time.perf_counter()
     for i, level in enumerate(config.levels):
         dist = CorrelatedGaussian.from_mi(float(level), config.dim, cubic=config.cubic)
-        values, diverged = _train_steps(net, bound_obj, optimizer, dist.sample, generator, k, config.batch, bar)
+        values, diverged = train_steps(net, bound_obj, optimizer, dist.sample, generator, k, config.batch, bar)
         estimates[i * k:(i + 1) * k] = values
         if diverged:
             diverged_at = i * k + int(np.argmax(np.isnan(values)))

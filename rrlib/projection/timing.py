@@ -108,7 +108,7 @@ def _callable(u: Unit, device: torch.device, shrink: bool) -> tuple[Callable[[],
         return (lambda: adversarial_examples(model, x, y, th)), 1
     if k == "staircase_step":
         from rrlib.mi.bounds import make_bound
-        from rrlib.mi.estimator import _train_steps, build_critic
+        from rrlib.mi.estimator import build_critic, train_steps
         from rrlib.runtime import torch_generator
         from rrlib.synthetic import CorrelatedGaussian, DeterministicCode
 
@@ -122,7 +122,7 @@ def _callable(u: Unit, device: torch.device, shrink: bool) -> tuple[Callable[[],
         bound = make_bound(p["bound"], **({"tau": 5.0} if p["bound"] == "smile" else {}))
         opt = torch.optim.Adam(net.parameters(), lr=5e-4)
         gen, steps = torch_generator(0, device), 2 if shrink else 20
-        return (lambda: _train_steps(net, bound, opt, sampler, gen, steps, p["batch"], iter(()))), steps
+        return (lambda: train_steps(net, bound, opt, sampler, gen, steps, p["batch"], iter(()))), steps
     if k == "oracle_trial":
         from rrlib.experiments.mine import oracle_experiment
 

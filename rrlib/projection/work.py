@@ -159,7 +159,7 @@ def _chapter_04() -> list[WorkItem]:
 
 def _chapter_05() -> list[WorkItem]:
     from rrlib.experiments.worst_case_mi import Config
-    from rrlib.experiments.worst_case_mi.gaussian import _settings
+    from rrlib.experiments.worst_case_mi.gaussian import gaussian_settings
 
     cfg = Config.full()
     g, d = cfg.gaussian, cfg.digits
@@ -167,7 +167,7 @@ def _chapter_05() -> list[WorkItem]:
     crit = {"dim": g.dim, "hidden": g.critic_hidden, "embed": g.critic_embed}
     counts: dict[Unit, int] = {}
     normal, worst, oracle = set(), set(), set()  # the experiment's caches, per seed
-    for sweep, eps, k, steps, iters, grad in _settings(g):
+    for sweep, eps, k, steps, iters, grad in gaussian_settings(g):
         per = _alg2(None, g.n_test, g.batch_size, iters)
         if iters not in normal:
             normal.add(iters)

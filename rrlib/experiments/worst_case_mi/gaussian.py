@@ -29,7 +29,7 @@ from rrlib.stats import mean_sd
 from rrlib.theory import GaussianMixture, binary_entropy
 
 __all__ = ["GaussianConfig", "GaussianSetting", "MaskingDemo", "MaskingRow", "RiskRow", "exact_curves",
-           "gaussian_experiment", "masking_demo", "pgd_risk_check"]
+           "gaussian_experiment", "gaussian_settings", "masking_demo", "pgd_risk_check"]
 
 
 @dataclass(frozen=True)
@@ -267,7 +267,7 @@ def _sample_worst(x: torch.Tensor, w: np.ndarray, eps: float) -> float:
     return float(min(binary_entropy(low), binary_entropy(high)))
 
 
-def _settings(cfg: GaussianConfig) -> list[tuple[str, float, float, int, int, str]]:
+def gaussian_settings(cfg: GaussianConfig) -> list[tuple[str, float, float, int, int, str]]:
     base = (cfg.sharpness, cfg.steps, cfg.iterations)
     out = [("eps", float(e), *base, "representation") for e in cfg.eps_values]
     out += [("eps_full", float(e), *base, "full") for e in cfg.eps_values]
@@ -283,12 +283,13 @@ def _settings(cfg: GaussianConfig) -> list[tuple[str, float, float, int, int, st
 
 def gaussian_experiment(cfg: GaussianConfig, seed: int, device: torch.device,
                         log: Callable[[str], None] | None = None) -> tuple[list[GaussianSetting], float]:
-    """All Gaussian settings (see :func:`_settings`) for ``cfg.n_seeds`` seeds. Returns the settings and ``log 2``.
+    """All Gaussian settings (see :func:`gaussian_settings`) for ``cfg.n_seeds`` seeds. Returns the settings and
+    ``log 2``.
 
     Runs that are shared between sweeps (the base setting appears in every sweep) are computed once.
     """
     gm, w = _mixture(cfg)
-    settings = _settings(cfg)
+    settings = gaussian_settings(cfg)
     make = separable_factory(cfg.dim, 1, cfg.critic_hidden, cfg.critic_embed)
     seeds = [seed + i for i in range(cfg.n_seeds)]
     worst_cache: dict[tuple, tuple[float, float]] = {}
