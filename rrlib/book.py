@@ -11,8 +11,8 @@ Usage (from the repository root)::
 
 * ``_build/executed/<chapter>.ipynb`` – the executed copy that the book renders,
 * ``_build/metrics/<chapter>.json`` – the chapter's key numbers (recorded by the notebook itself through
-  :func:`publish` of :mod:`rrlib.chapter_metrics`, which also glues every number for the prose) plus ``_meta`` (profile, seed, device, wall
-  time, versions),
+  :func:`publish` of :mod:`rrlib.chapter_metrics`, which also glues every number for the prose) plus ``_meta``
+  (profile, seed, device, wall time, versions),
 * ``_build/metrics/_timings.json`` – wall time per chapter.
 
 A failing chapter stops the run with the chapter's name, the failing cell and the error.
