@@ -65,7 +65,7 @@ def test_tables_figures_and_metrics(tiny_result):
     assert table.count("\n") == 3 and "exact J₂" in table
     assert "robust" in rendering.digits_markdown(r.digits) and "| 2 |" in rendering.cost_markdown(r.cost)
     masking = rendering.masking_markdown(r.masking, caption="Masking.", name="tab-masking")
-    assert "sign" in masking and "last iterate: J" in masking and "kept iterate: moved" in masking
+    assert "sign / representation" in masking and "J (last)" in masking and "moved (kept)" in masking
     assert masking.startswith(":::{table} Masking.\n:name: tab-masking") and masking.endswith(":::")
     for row in r.masking.rows:  # the kept iterate is never worse than the clean batch; both iterates are recorded
         assert math.isfinite(row.last_estimate) and 0.0 <= row.best_moved <= 1.0

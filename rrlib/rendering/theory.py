@@ -97,7 +97,8 @@ def sandwich_sides_markdown(result: Theorem32Result) -> str:
     rows = [[regime, instance, f"{m[f'{k}_width_ratio']:.4f}", f"{m[f'{k}_lower']:.3g}", f"{m[f'{k}_rv']:.3g}",
              f"{m[f'{k}_upper']:.3g}", f"{m[f'{k}_rv_over_lower']:.4f}", f"{m[f'{k}_rv_over_upper']:.4f}"]
             for regime, instance, k in regimes]
-    header = ["regime", "instance", "P/AG", "lower", "RV", "upper", "RV/lower", "RV/upper"]
+    # "RV / lower" breaks at its spaces ("RV/lower" would not): the table fits the text column
+    header = ["regime", "instance", "P/AG", "lower", "RV", "upper", "RV / lower", "RV / upper"]
     caption = ("Which side of the corrected sandwich RV meets (nats). P/AG ∈ [1, 2] decides it: near 2, RV is at the "
                "upper bound and about 4 times the lower one; near 1, RV is at the lower bound.")
     return captioned_table(caption, "tbl-sandwich-sides", header, rows)

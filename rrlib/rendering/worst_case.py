@@ -18,10 +18,11 @@ __all__ = ["cost_markdown", "digits_markdown", "masking_markdown", "three_number
 def three_number_markdown(settings: list[GaussianSetting], columns: tuple[str, ...] = ("eps",), *,
                           caption: str | None = None, name: str | None = None) -> str:
     """A table, one number per cell: setting, estimate, true MI of the attacked data, exact worst case and the two
-    errors, each as mean and standard deviation over seeds (nats); captioned when ``caption`` is given."""
+    errors (``est. error``: the estimation error), each as mean and standard deviation over seeds (nats); captioned
+    when ``caption`` is given. Ten columns fit the book's text column with the estimation error's header shortened."""
     labels = {"eps": "ε", "sharpness": "k", "steps": "S", "iterations": "T", "gradient": "gradient"}
     head = [labels[c] for c in columns] + ["Î_worst", "sd", "I(X′; Z′)", "sd", "exact J₂",
-                                          "estimation error", "sd", "search error", "sd"]
+                                          "est. error", "sd", "search error", "sd"]
     rows = []
     for s in settings:
         row = [f"{getattr(s, c):g}" if not isinstance(getattr(s, c), str) else getattr(s, c) for c in columns]
@@ -37,12 +38,15 @@ def three_number_markdown(settings: list[GaussianSetting], columns: tuple[str, .
 
 
 def masking_markdown(demo: MaskingDemo, *, caption: str | None = None, name: str | None = None) -> str:
-    """A table of the gradient-masking demonstration: the last PGD iterate (fraction of points moved, its DV value)
-    and the kept (best) iterate (fraction moved, ``V1``, ``P̂[Z′ = 1]``, true MI); one number per cell."""
-    head = ["backward pass of g", "adversary's gradient", "‖∇ₓJ‖", "last iterate: moved", "last iterate: J",
-            "kept iterate: moved", "kept iterate: V1", "P̂[Z′ = 1]", "true MI of the kept batch"]
-    rows = [[r.representation, r.gradient, f"{r.grad_norm:.3g}", f"{100 * r.moved:.0f}%", f"{r.last_estimate:.3f}",
-             f"{100 * r.best_moved:.0f}%", f"{r.estimate:.3f}", f"{r.positive:.3f}", f"{r.true_mi:.3f}"]
+    """A table of the gradient-masking demonstration, one row per variant ("backward pass of g / adversary's
+    gradient", e.g. ``tanh k=3 / full``): the last PGD iterate (fraction of points moved, its DV value ``J``) and the
+    kept (best) iterate (fraction moved, ``V1``, ``P̂[Z′ = 1]``, true MI); one number per cell, eight columns, narrow
+    enough for the book's text column."""
+    head = ["backward pass of g / adversary's gradient", "‖∇ₓJ‖", "moved (last)", "J (last)", "moved (kept)",
+            "V1 (kept)", "P̂[Z′ = 1]", "true MI of the kept batch"]
+    rows = [[f"{r.representation} / {r.gradient}", f"{r.grad_norm:.3g}", f"{100 * r.moved:.0f}%",
+             f"{r.last_estimate:.3f}", f"{100 * r.best_moved:.0f}%", f"{r.estimate:.3f}", f"{r.positive:.3f}",
+             f"{r.true_mi:.3f}"]
             for r in demo.rows]
     return _mi_table(head, rows, caption, name)
 
