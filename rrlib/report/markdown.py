@@ -3,7 +3,7 @@ the errata, and the verdict rules written out from the constants :mod:`rrlib.rep
 
 from __future__ import annotations
 
-from rrlib.rendering.tables import captioned_table
+from rrlib.rendering.tables import breakable, captioned_table
 from rrlib.report.inputs import FIGURE_DATASET
 from rrlib.report.rules import (
     DIFFERS,
@@ -43,7 +43,8 @@ __all__ = ["claims_markdown", "counts_markdown", "errata_markdown", "inputs_mark
 
 
 def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|")
+    """A table cell: pipes escaped, long paths and names breakable (a column need not be as wide as a path)."""
+    return breakable(str(text).replace("|", "\\|"))
 
 
 def section_markdown(section: Section) -> str:
