@@ -378,6 +378,26 @@ def test_section_markdown():
     assert "0 violations in 300; ch. 03, quick profile, seed 0; exact (enumeration)" in thm
 
 
+def test_rows_not_run_here_are_said_once_per_table_and_the_answer_comes_first():
+    empty = report.build({})
+    fig1 = report.section_markdown(empty.section("figure_1"))
+    table = [line for line in fig1.splitlines() if line.startswith("|")]
+    assert table[0] == "| item | paper |" and len(table) == 2 + len(empty.section("figure_1").rows)
+    assert fig1.count(f"**{NOT_RUN}**") == 1 and f"(all {len(table) - 2} rows)" in fig1
+    # a mixed table keeps its not-run rows (the paper's number beside a dash) and says their detail once
+    mixed = report.build({"06_vulnerability_robustness": ch06("full", "CIFAR-10")})
+    text = report.section_markdown(mixed.section("figure_1"))
+    n_not_run = sum(r.verdict == NOT_RUN for r in mixed.section("figure_1").rows)
+    assert 0 < n_not_run < len(mixed.section("figure_1").rows)
+    assert text.count("| see below |") == n_not_run and text.count(f"**{NOT_RUN}** (") == 1
+    answer = report.answer_markdown(mixed)
+    counts = mixed.counts()
+    assert f"**{REPRODUCED}**: {counts['reproduced']} values — " in answer
+    assert "Baseline-H, standard" in answer.splitlines()[0]  # reproduced values are named
+    assert f"**{NOT_RUN}**: {counts['not_run_here']} values" in answer
+    assert f"claims **supported**: {counts['claims_supported']}" in answer
+
+
 def test_metrics_are_plain_json(assert_plain):
     r = report.build({"02_theorem_3_2": ch02(), "03_theorem_3_4": ch03(),
                       "06_vulnerability_robustness": ch06("quick", "Fashion-MNIST")})

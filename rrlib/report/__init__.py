@@ -34,6 +34,7 @@ from rrlib.report.downstream import table_command
 from rrlib.report.errata import paper_table_oddities
 from rrlib.report.inputs import CHAPTERS, FIGURE_DATASET, FRESH_CRITIC, READ, chapter_command, load_inputs
 from rrlib.report.markdown import (
+    answer_markdown,
     claim_rules_markdown,
     claims_markdown,
     counts_markdown,
@@ -69,7 +70,8 @@ __all__ = [
     "CHAPTERS", "CLAIM_LEVEL", "COMPARABLE_POINTS", "DIFFERS", "FIGURE_3_BIN", "FIGURE_3_NATS", "FIGURE_DATASET",
     "FIGURE_NATS", "FIGURE_POINTS", "FRESH_CRITIC", "MIN_REPLICATES", "NOT_RUN", "PAPER_TRIALS", "READ", "REDUCED",
     "REPRODUCED", "ROW_KEY", "TABLE_POINTS", "TOLERANCE_Z", "VALUE_VERDICTS", "Erratum", "Report", "Row", "Section",
-    "build", "chapter_command", "claim_rules_markdown", "claims_markdown", "combine_verdicts", "counts_markdown",
+    "answer_markdown", "build", "chapter_command", "claim_rules_markdown", "claims_markdown", "combine_verdicts",
+    "counts_markdown",
     "errata_markdown", "figure_verdict", "inputs_markdown", "load_inputs", "neuron_summary", "paper_table_oddities",
     "printed_tolerance", "rules_markdown", "section_markdown", "table_cell_verdict", "table_command",
     "theory_verdict",

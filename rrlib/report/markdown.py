@@ -19,7 +19,7 @@ from rrlib.report.rules import (
     VALUE_VERDICTS,
     printed_tolerance,
 )
-from rrlib.report.types import CLAIM_GROUPS, Report, Section
+from rrlib.report.types import CLAIM_GROUPS, Report, Section, claim_group
 from rrlib.stats import (
     ACCURACY_CLAIM_Z,
     CANNOT_JUDGE,
@@ -38,8 +38,8 @@ from rrlib.stats import (
     t_quantile,
 )
 
-__all__ = ["claims_markdown", "counts_markdown", "errata_markdown", "inputs_markdown", "rules_markdown",
-           "section_markdown"]
+__all__ = ["answer_markdown", "claims_markdown", "counts_markdown", "errata_markdown", "inputs_markdown",
+           "rules_markdown", "section_markdown"]
 
 
 def _cell(text: str) -> str:
@@ -49,14 +49,91 @@ def _cell(text: str) -> str:
 
 def section_markdown(section: Section) -> str:
     """A captioned table (item, paper, ours, run, verdict, detail) and the section's note; the claims in three
-    columns (:func:`claims_markdown`), narrow enough for the text column."""
+    columns (:func:`claims_markdown`), narrow enough for the text column.
+
+    Rows not run here carry no number of ours, so they are not repeated row by row: a table of only such rows shows
+    each item with the paper's number, and one line under it gives the verdict, the run that was made instead and
+    what would measure them (:func:`_not_run_lines`); in a mixed table they keep their row, with the shared detail
+    said once under it."""
     if section.key == "claims":
         return claims_markdown(section)
-    header = ["item", "paper", "ours", "run", "verdict", "detail"]
-    rows = [[_cell(r.item), _cell(r.paper), _cell(r.ours), _cell(r.source), f"**{r.verdict}**", _cell(r.detail)]
-            for r in section.rows]
-    out = captioned_table(section.title, f"tab-report-{section.key.replace('_', '-')}", header, rows)
-    return out + (f"\n\n{section.note}" if section.note else "")
+    name = f"tab-report-{section.key.replace('_', '-')}"
+    not_run = [r for r in section.rows if r.verdict == NOT_RUN]
+    parts = []
+    if not_run and len(not_run) == len(section.rows):
+        rows = [[_cell(r.item), _cell(r.paper)] for r in section.rows]
+        parts.append(captioned_table(f"{section.title} Not run here.", name, ["item", "paper"], rows))
+    else:
+        header = ["item", "paper", "ours", "run", "verdict", "detail"]
+        rows = [[_cell(r.item), _cell(r.paper), _cell(r.ours), _cell("—" if r.verdict == NOT_RUN else r.source),
+                 f"**{r.verdict}**", _cell("see below" if r.verdict == NOT_RUN else r.detail)]
+                for r in section.rows]
+        parts.append(captioned_table(section.title, name, header, rows))
+    parts += _not_run_lines(not_run, len(section.rows))
+    if section.note:
+        parts.append(section.note)
+    return "\n\n".join(parts)
+
+
+def _not_run_lines(rows: list, total: int) -> list[str]:
+    """One line per distinct (run, detail) of the rows not run here: how many, the run made instead, the detail."""
+    groups: dict[tuple[str, str], int] = {}
+    for r in rows:
+        groups[(r.source, r.detail)] = groups.get((r.source, r.detail), 0) + 1
+    lines = []
+    for (source, detail), n in groups.items():
+        which = f"all {n} rows" if n == total else f"{n} of {total} rows"
+        lines.append(f"**{NOT_RUN}** ({which}): {breakable(detail)} (our run: {breakable(source)}).")
+    return lines
+
+
+def answer_markdown(report: Report) -> str:
+    """The report's answer first, as a bullet list: the values per verdict, each with the sections they are in
+    (reproduced and differing values named one by one), then the claims per group, contradicted and undecided ones
+    named."""
+    lines = []
+    for verdict in VALUE_VERDICTS:
+        where: dict[str, list[str]] = {}
+        for section in report.sections:
+            for r in section.rows:
+                if r.kind == "value" and r.verdict == verdict:
+                    where.setdefault(_short_title(section.title), []).append(r.item)
+        n = sum(len(v) for v in where.values())
+        if verdict in (REPRODUCED, DIFFERS):
+            named = "; ".join(f"{t}: {', '.join(items)}" for t, items in where.items())
+        else:
+            named = "; ".join(f"{t}: {len(items)}" for t, items in where.items())
+        why = _WHY.get(verdict, "") if n else ""
+        lines.append(f"* **{verdict}**: {n} value{'' if n == 1 else 's'}" + (f" — {named}" if named else "") + why)
+    claims = report.rows("claim")
+    for group in CLAIM_GROUPS:
+        rows = [r for r in claims if claim_group(r.verdict) == group]
+        text = f"* claims **{group.replace('_', ' ')}**: {len(rows)}"
+        if group == "not_judged" and rows:
+            reasons: dict[str, int] = {}
+            for r in rows:
+                reasons[r.verdict] = reasons.get(r.verdict, 0) + 1
+            text += " — " + "; ".join(f"{reason} ({n})" for reason, n in reasons.items())
+        elif rows:
+            text += " — " + "; ".join(r.item for r in rows)
+        lines.append(text)
+    return "\n".join(lines)
+
+
+#: Why the values of a verdict are what they are, said once in :func:`answer_markdown`.
+_WHY = {
+    REDUCED: " (measured on the paper's data set at a smaller scale; never called reproduced, however close)",
+    NOT_RUN: " (at the paper's scale and on its data sets these need the chapters' full profile, on a GPU; the "
+             "command is under each table)",
+}
+
+
+def _short_title(title: str) -> str:
+    """A section's caption up to its first colon or full stop (``"Table 4 (Fashion-MNIST)"``)."""
+    for stop in (":", ". "):
+        if stop in title:
+            title = title.split(stop, 1)[0]
+    return title.rstrip(".")
 
 
 def claims_markdown(section: Section) -> str:
