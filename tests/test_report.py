@@ -398,6 +398,16 @@ def test_rows_not_run_here_are_said_once_per_table_and_the_answer_comes_first():
     assert f"claims **supported**: {counts['claims_supported']}" in answer
 
 
+def test_section_6_1_evidence_is_words_not_field_dumps():
+    r = report.build({"06_vulnerability_robustness": ch06("medium", "Fashion-MNIST")})
+    rows = [row for row in r.rows("claim") if row.values.get("key")]
+    assert len(rows) >= 6
+    for row in rows:
+        assert "_" not in row.ours and "True" not in row.ours and "False" not in row.ours, row.ours
+    tracks = next(row for row in rows if row.values["key"] == "rv_tracks_gap")
+    assert "Pearson" in tracks.ours and "ordered like the gap" in tracks.ours
+
+
 def test_metrics_are_plain_json(assert_plain):
     r = report.build({"02_theorem_3_2": ch02(), "03_theorem_3_4": ch03(),
                       "06_vulnerability_robustness": ch06("quick", "Fashion-MNIST")})

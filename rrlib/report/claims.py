@@ -24,6 +24,7 @@ from typing import Any
 
 from rrlib.paper import TABLES
 from rrlib.rendering.section5 import HEAD_NAMES
+from rrlib.rendering.vulnerability import CLAIM_TEXT, claim_evidence
 from rrlib.report.inputs import (
     CHAPTERS,
     FRESH_CRITIC,
@@ -49,16 +50,6 @@ from rrlib.verdicts import Evidence, section_6_1
 
 __all__ = ["CLAIM_TEXT", "JUDGED_PROFILES", "NOT_JUDGED", "NOT_MEASURED", "claims"]
 
-#: The report's wording of each §6.1 claim of :mod:`rrlib.verdicts`, by key.
-CLAIM_TEXT = {
-    "rv_tracks_gap": "Fig. 1: lower RV goes with a smaller natural − adversarial gap",
-    "standard_worst_zero": "Fig. 2: standard models have worst-case MI ≈ 0 and adversarial accuracy ≈ 0",
-    "robust_keeps_worst": "Fig. 2: robust models keep much more worst-case MI",
-    "robust_more_normal": "§6.1: robust logit layers carry more normal MI than standard ones",
-    "ceiling_holds": "Thm 3.4: the ceiling from the estimated worst-case MI is above the adversarial accuracy",
-    "training_works": "Adversarial training makes the model robust",
-    "neurons_less_vulnerable": "Fig. 3: second-layer neurons of the robust model are less vulnerable",
-}
 #: Profiles whose runs may judge an empirical claim.
 JUDGED_PROFILES = ("medium", "full")
 #: Verdict of an empirical claim whose chapter has only a quick run.
@@ -81,12 +72,6 @@ def claims(inputs: Mapping[str, Any]) -> Section:
 def _missing_claim(text: str, chapter: str) -> Row:
     command = chapter_command(chapter, "quick")
     return Row(text, "statement", "—", "chapter not run", NOT_RUN, f"`{command}`", kind="claim")
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, float):
-        return str(value)
-    return f"{value:.3g}"
 
 
 def _interval(d: Difference, digits: int = 1) -> str:
@@ -128,9 +113,7 @@ def _section_6_1_claims(m6: Mapping[str, Any] | None) -> list[Row]:
     rows = []
     scale = f"{profile(m6)} profile, {m6.get('dataset_title', '?')}, {m6.get('n_models', '?')} models"
     for c in section_6_1(Evidence.from_metrics(m6)):
-        evidence = "; ".join(f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in c.evidence.items()
-                             if not isinstance(v, list))
-        rows.append(Row(CLAIM_TEXT.get(c.key, c.key), "figure / text", evidence,
+        rows.append(Row(CLAIM_TEXT[c.key], "figure / text", claim_evidence(c),
                         source(CHAPTERS["vulnerability"], m6), c.verdict, f"judged at {scale}", kind="claim",
                         values={"key": c.key}))
     return rows
