@@ -3,6 +3,8 @@ the errata, and the verdict rules written out from the constants :mod:`rrlib.rep
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from rrlib.rendering.tables import breakable, captioned_table
 from rrlib.report.inputs import FIGURE_DATASET
 from rrlib.report.rules import (
@@ -150,11 +152,25 @@ def claims_markdown(section: Section) -> str:
 
 
 def inputs_markdown(report: Report) -> str:
-    """The chapters' metrics the report read: ran or not, profile, seed, when."""
+    """The chapters' metrics the report read (ran or not, profile, seed, when), in a collapsed provenance box."""
     rows = [[i["chapter"], "yes" if i["ran"] else "**no**", str(i["profile"] or "—"), str(i["seed"] if i["seed"]
-             is not None else "—"), str(i["finished_at"] or "—")] for i in report.inputs]
-    return captioned_table("The chapters' metrics this report read.", "tab-report-inputs",
-                           ["chapter", "metrics found", "profile", "seed", "finished"], rows)
+             is not None else "—"), _utc_minute(i["finished_at"])] for i in report.inputs]
+    table = captioned_table("The chapters' metrics this report read.", "tab-report-inputs",
+                            ["chapter", "metrics found", "profile", "seed", "finished (UTC)"], rows)
+    return f"::::{{admonition}} Provenance: the chapters' metrics this report read\n:class: dropdown\n\n{table}\n::::"
+
+
+def _utc_minute(stamp: str | None) -> str:
+    """An ISO time as ``YYYY-MM-DD HH:MM`` in UTC (``—`` when missing; the text itself when it is no ISO time)."""
+    if not stamp:
+        return "—"
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M")
 
 
 def errata_markdown(report: Report) -> str:
