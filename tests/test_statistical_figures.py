@@ -43,6 +43,21 @@ def test_spread_frame_reproduces_the_staircase_tables(staircase):
         mi_plots.staircase_spread_frame(staircase, critic="mlp")
 
 
+def test_mi_figures_name_bounds_by_their_titles_not_code_names(staircase):
+    import matplotlib.pyplot as plt
+
+    for fig in (mi_plots.staircase_figure(staircase), mi_plots.oracle_figure(staircase),
+                mi_plots.deterministic_figure(staircase), mi_plots.staircase_spread_figure(staircase)):
+        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + list(fig.legends)
+        labels = {t.get_text() for legend in legends for t in legend.get_texts()}
+        labels |= {line.get_label() for ax in fig.axes for line in ax.get_lines()
+                   if not line.get_label().startswith("_")}
+        words = {w.strip("()") for label in labels for w in label.split()}
+        assert not words & {"dv", "js", "nwj", "infonce", "smile", "mine"}, labels
+        assert any(label.startswith(("DV", "JS")) for label in labels), labels
+        plt.close(fig)
+
+
 def _neurons() -> SimpleNamespace:
     standard = NeuronResult(0.0, "standard", normal=np.array([0.5, 0.2, 0.3]), worst=np.array([0.1, -0.05, 0.4]),
                             normal_se=np.full(3, 0.01), worst_se=np.full(3, 0.01), seconds=1.0)

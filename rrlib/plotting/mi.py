@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from rrlib.plotting import PALETTE, new_figure, style
 
-__all__ = ["BOUND_COLOURS", "deterministic_figure", "ema", "oracle_figure", "staircase_figure",
+__all__ = ["BOUND_COLOURS", "BOUND_TITLES", "deterministic_figure", "ema", "oracle_figure", "staircase_figure",
            "staircase_spread_figure", "staircase_spread_frame"]
 
 #: One colour per bound, used in every MI figure.
@@ -26,6 +26,9 @@ BOUND_COLOURS = {
     "infonce": PALETTE["robust"],
     "smile": PALETTE["estimate"],
 }
+#: How a figure names each bound (the library's keys are code names).
+BOUND_TITLES = {"dv": "DV", "dv_filler": "DV (filler)", "mine": "MINE", "nwj": "NWJ", "js": "JS",
+                "infonce": "InfoNCE", "smile": "SMILE"}
 
 
 def ema(values: np.ndarray, span: int = 50) -> np.ndarray:
@@ -65,9 +68,9 @@ def oracle_figure(result) -> Figure:
                 std = np.array([r.std for r in rows])
                 colour = BOUND_COLOURS[b]
                 ls = ":" if b == "dv_filler" else "-"
-                top.plot(levels, mean, marker="o", ms=3, color=colour, ls=ls, label=b)
+                top.plot(levels, mean, marker="o", ms=3, color=colour, ls=ls, label=BOUND_TITLES.get(b, b))
                 top.fill_between(levels, mean - std, mean + std, color=colour, alpha=0.12, lw=0)
-                bottom.plot(levels, std, marker="o", ms=3, color=colour, ls=ls, label=b)
+                bottom.plot(levels, std, marker="o", ms=3, color=colour, ls=ls, label=BOUND_TITLES.get(b, b))
             top.set_title(f"oracle critic, batch n = {n}")
             top.set_xlabel("true MI (nats)")
             top.set_ylabel("estimate (nats)")
@@ -97,7 +100,8 @@ def staircase_figure(result, span: int = 50) -> Figure:
                 steps = np.arange(1, len(r.estimates) + 1)
                 colour = BOUND_COLOURS.get(r.bound, PALETTE["neutral"])
                 ax.plot(steps, r.estimates, color=colour, alpha=0.15, lw=0.6)
-                ax.plot(steps, ema(r.estimates, span), color=colour, lw=1.8, label=r.bound)
+                ax.plot(steps, ema(r.estimates, span), color=colour, lw=1.8,
+                        label=BOUND_TITLES.get(r.bound, r.bound))
             ref = runs[0]
             steps = np.arange(1, len(ref.true_mi) + 1)
             ax.plot(steps, ref.true_mi, color=PALETTE["exact"], lw=1.4, label="true MI")
@@ -139,8 +143,8 @@ def staircase_spread_figure(result, critic: str = "separable", low: float = -2.0
     bounds = list(dict.fromkeys(frame["bound"]))
     levels = sorted(frame["level"].unique())
     hidden = frame[frame["estimate"] < low].groupby("bound").size()
-    label = {b: b + (f" ({int(hidden[b])} step{'s' if hidden[b] > 1 else ''} below {low:g})" if b in hidden.index
-                     else "") for b in bounds}
+    label = {b: BOUND_TITLES.get(b, b) + (f" ({int(hidden[b])} step{'s' if hidden[b] > 1 else ''} below {low:g})"
+                                          if b in hidden.index else "") for b in bounds}
     frame = frame.assign(estimator=frame["bound"].map(label), level=frame["level"].map(lambda v: f"{v:g}"))
     order = [f"{v:g}" for v in levels]
     hue_order = [label[b] for b in bounds]
@@ -184,7 +188,7 @@ def deterministic_figure(result, span: int = 50) -> Figure:
             steps = np.arange(1, len(history) + 1)
             colour = BOUND_COLOURS.get(b, PALETTE["neutral"])
             ax.plot(steps, history, color=colour, alpha=0.2, lw=0.6)
-            ax.plot(steps, ema(history, span), color=colour, lw=1.5, label=b)
+            ax.plot(steps, ema(history, span), color=colour, lw=1.5, label=BOUND_TITLES.get(b, b))
         ax.axhline(math.log(batch), color=PALETTE["neutral"], ls="--", lw=1.0, label=f"log n = {math.log(batch):.2f}")
         ax.set_title("z = x: the true MI is infinite")
         ax.set_xlabel("training step")
