@@ -8,9 +8,9 @@ PROFILE ?= quick
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rrbook-lock-$(shell sha256sum requirements-lock.txt requirements-autoattack.txt pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: venv data book chapters test lint clean gpu-prepare gpu-check
+.PHONY: venv data browser book chapters test lint clean gpu-prepare gpu-check
 
-venv: $(STAMP) data
+venv: $(STAMP) data browser
 
 # Offline Fashion-MNIST (the quick profile's image data) from Debian's dataset-fashion-mnist package, where it can be
 # installed (root on Debian/Ubuntu); elsewhere rrlib downloads it through torchvision or explains where to put it.
@@ -20,6 +20,15 @@ data:
 	  echo "installing Debian's dataset-fashion-mnist"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
 	  || echo "warning: could not install dataset-fashion-mnist; see README (Data)"; \
+	fi
+
+# Headless Chromium and its driver from Debian's chromium and chromium-driver, where they can be installed (root on
+# Debian/Ubuntu), for tests/test_layout.py (nothing wider than the text column); elsewhere that test is skipped.
+browser:
+	@if ! command -v chromedriver >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's chromium and chromium-driver"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	  || echo "warning: could not install chromium and chromium-driver; tests/test_layout.py will be skipped"; \
 	fi
 
 # requirements-autoattack.txt (torchattacks, for the AutoAttack tests and train-classifier --autoattack) goes in

@@ -32,11 +32,18 @@ def tiny_fmnist_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def chapter_metrics(tmp_path_factory):
+def chapters_workdir(tmp_path_factory) -> Path:
+    """Where :func:`chapter_metrics` writes the session's executed chapters (``executed/``) and metrics
+    (``metrics/``); the layout test renders the book from ``executed/``."""
+    return tmp_path_factory.mktemp("chapters")
+
+
+@pytest.fixture(scope="session")
+def chapter_metrics(chapters_workdir: Path):
     """``chapter_metrics("NN_name")`` executes that chapter once (quick profile) and returns its recorded metrics."""
     from rrlib.book import load_metrics, run_chapters
 
-    workdir: Path = tmp_path_factory.mktemp("chapters")
+    workdir = chapters_workdir
     cache: dict[str, dict] = {}
 
     def get(name: str) -> dict:

@@ -1,0 +1,89 @@
+"""Nothing in the book is wider than its text column (issue 19): every table, code block, figure and display equation
+of every rendered page, measured in headless Chromium at a 1280 px window (:mod:`rrlib.layout`).
+
+The pages are the book's own: the chapters this session executed in the quick profile (``chapter_metrics``; the
+chapter tests, which run before this file, have executed them already) and ``book/``, rendered with Jupyter Book
+exactly as ``python -m rrlib.book build`` renders them, into a throw-away folder. Without Selenium, Chromium or
+chromium-driver the test is skipped with one line saying what to install (``make`` installs them where it can).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rrlib.book import REPO_ROOT, build_book, chapters
+from rrlib.layout import find_overflows, missing_browser, pages
+from rrlib.rendering.tables import breakable
+
+#: Borders and sub-pixel rounding: a table's 1 px borders on either side and the rounding of fractional widths.
+TOLERANCE_PX = 3.0
+
+PAGE = """<!DOCTYPE html><html><body><article class="bd-article" style="width: 600px; padding: 0 20px">
+<table id="wide"><caption>Table 1: wide</caption><tr><td style="white-space: nowrap">{long}</td></tr></table>
+<table id="narrow"><caption>Table 2: narrow</caption><tr><td>{words}</td></tr></table>
+<div class="highlight"><pre style="overflow: auto">{long}</pre></div>
+<pre style="white-space: pre-wrap; overflow-wrap: anywhere">{long}</pre>
+</article></body></html>"""
+
+
+def _needs_browser() -> None:
+    reason = missing_browser()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+def _book_root(tmp_path: Path, executed: Path) -> Path:
+    """A book root whose sources are the repository's (``_config.yml``, ``_toc.yml``, ``book/``) and whose
+    executed chapters are this session's, so that :func:`build_book` renders into ``tmp_path`` and not ``_build``."""
+    root = tmp_path / "book"
+    (root / "_build").mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml", "book"):
+        (root / name).symlink_to(REPO_ROOT / name)
+    (root / "_build" / "executed").symlink_to(executed)
+    return root
+
+
+def test_a_page_that_only_redirects_is_not_measured(tmp_path):
+    (tmp_path / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=book/intro.html" />')
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.html").write_text("<html><body>intro</body></html>")
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "x.html").write_text("<html><body>theme file</body></html>")
+    assert pages(tmp_path) == [tmp_path / "book" / "intro.html"]
+
+
+def test_long_paths_break_and_markdown_is_left_alone():
+    path = "tests/test_theory_gaussian_mixture.py::test_printed_equation"
+    assert breakable(path).replace("<wbr>", "") == path
+    assert breakable(path).count("<wbr>") == 8  # after / :: . and each _ (8 of them), nothing added
+    assert breakable("short/words stay as_they_are") == "short/words stay as_they_are"
+    for markdown in ("`tests/test_theory_gaussian_mixture.py::test`", "[tests/test_theory_gaussian_mixture.py](x)"):
+        assert breakable(markdown) == markdown
+    assert "/<wbr>_" not in breakable("a/very/long/path/to/rrlib/__init__.py/and/more")  # "_" could open emphasis
+
+
+def test_the_browser_measures_what_is_wider_than_the_column(tmp_path):
+    """A hand-written page in the real browser: a table that cannot wrap and a scrolling code block are found with
+    their widths; a table and a code block that wrap are not."""
+    _needs_browser()
+    (tmp_path / "page.html").write_text(PAGE.format(long="x" * 120, words="wrap " * 40))
+    found = find_overflows(tmp_path)
+    assert [(o.kind, o.element, o.label) for o in found] == [("table", "table#wide", "Table 1: wide"),
+                                                             ("code", "div", "x" * 100)]
+    assert all(o.page == "page.html" and o.column_px == 600 and o.width_px > 800 for o in found)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)  # run alone, it first executes every chapter (about 15 minutes on one busy CPU thread)
+def test_no_table_code_block_figure_or_equation_is_wider_than_the_text_column(chapter_metrics, chapters_workdir,
+                                                                               tmp_path):
+    _needs_browser()
+    for name in chapters():
+        chapter_metrics(name)  # executes only the chapters that no earlier test of this session has executed
+    html = build_book(_book_root(tmp_path, chapters_workdir / "executed"))
+
+    # each element may be TOLERANCE_PX wider than the column (its borders and rounding), no more
+    too_wide = find_overflows(html, tolerance_px=TOLERANCE_PX)
+    assert not too_wide, "wider than the text column at a 1280 px window:\n" + "\n".join(map(str, too_wide))
