@@ -47,7 +47,7 @@ from rrlib.mi.bounds import BOUND_NAMES, make_bound  # noqa: E402
 from rrlib.mi.estimator import (  # noqa: E402
     CRITIC_NAMES,
     StaircaseConfig,
-    _train_steps,  # the very loop run_staircase runs
+    train_steps,  # the very loop run_staircase runs
     build_critic,
     limit_threads,
     run_staircase,
@@ -163,7 +163,7 @@ def compare_with_peer(peer: Path, config: StaircaseConfig, critic: str, *, steps
     rho = float(utils.mi_to_rho(config.dim, level))
 
     def ours_block() -> None:
-        _train_steps(ours, ours_bound, ours_opt, dist.sample, generator, PEER_BLOCK, config.batch, iter(()))
+        train_steps(ours, ours_bound, ours_opt, dist.sample, generator, PEER_BLOCK, config.batch, iter(()))
 
     def theirs_block() -> None:
         for _ in range(PEER_BLOCK):
