@@ -47,10 +47,10 @@ from rrlib.mi.bounds import BOUND_NAMES, make_bound  # noqa: E402
 from rrlib.mi.estimator import (  # noqa: E402
     CRITIC_NAMES,
     StaircaseConfig,
-    train_steps,  # the very loop run_staircase runs
     build_critic,
     limit_threads,
     run_staircase,
+    train_steps,  # the very loop run_staircase runs
 )
 from rrlib.runtime import select_device, torch_generator  # noqa: E402
 from rrlib.synthetic import CorrelatedGaussian  # noqa: E402
