@@ -52,8 +52,9 @@ def three_numbers_figure(result) -> Figure:
             eps = [s.eps for s in settings]
             ax.axhline(result.normal_exact, color=PALETTE["neutral"], ls="--", lw=1, label="I(X; g(X)) = log 2")
             ax.plot(grid, exact, color=PALETTE["exact"], label="exact worst case")
+            estimate_label = r"$\hat{I}_{\mathrm{worst}}$ (Algorithm 2)"
             for name, color, label, marker in (("attacked_true", PALETTE["weak"], "true MI of the attacked data", "s"),
-                                               ("estimate", PALETTE["estimate"], "Î_worst (Algorithm 2)", "o")):
+                                               ("estimate", PALETTE["estimate"], estimate_label, "o")):
                 stats = [mean_sd(getattr(s, name), of_one=0.0) for s in settings]
                 ax.errorbar(eps, [m for m, _ in stats], yerr=[sd for _, sd in stats], fmt=marker + "-",
                             color=color, label=label, capsize=3)

@@ -159,7 +159,7 @@ def bruteforce_markdown(result: Theorem34Result, n_rows: int = 6) -> str:
     candidates = np.flatnonzero((problems["bound"] > 0) & (problems["worst_mi"] > 1e-9))
     order = candidates[np.argsort(margin[candidates])][:n_rows]
     header = ["\\|Y\\|", "\\|Z\\|", "ε", "I(X; g(X))", "worst-case MI", "bound", "label-free risk",
-              "inf_h AdvRisk", "Fano slack"]
+              "$\\inf_h$ AdvRisk", "Fano slack"]
     rows = [[f"{problems['n_classes'][i]}", f"{problems['n_codes'][i]}", f"{problems['eps'][i]:g}",
              f"{problems['mi'][i]:.3f}", f"{problems['worst_mi'][i]:.3f}", f"{problems['bound'][i]:.3f}",
              f"{problems['label_free_risk'][i]:.3f}", f"{problems['min_adv_risk'][i]:.3f}",

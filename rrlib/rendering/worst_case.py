@@ -21,7 +21,7 @@ def three_number_markdown(settings: list[GaussianSetting], columns: tuple[str, .
     errors (``est. error``: the estimation error), each as mean and standard deviation over seeds (nats); captioned
     when ``caption`` is given. Ten columns fit the book's text column with the estimation error's header shortened."""
     labels = {"eps": "ε", "sharpness": "k", "steps": "S", "iterations": "T", "gradient": "gradient"}
-    head = [labels[c] for c in columns] + ["Î_worst", "sd", "I(X′; Z′)", "sd", "exact J₂",
+    head = [labels[c] for c in columns] + ["$\\hat I_{\\mathrm{worst}}$", "sd", "I(X′; Z′)", "sd", "exact J₂",
                                           "est. error", "sd", "search error", "sd"]
     rows = []
     for s in settings:
