@@ -40,6 +40,7 @@ def _tiny_book(tmp_path, repository: Repository | None = None):
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "intro.md").write_text(INTRO)
     shutil.copy2(REPO_ROOT / "book" / "references.bib", tmp_path / "book" / "references.bib")
+    shutil.copytree(REPO_ROOT / "book" / "_static", tmp_path / "book" / "_static")  # the book's CSS (_config.yml)
     (tmp_path / "notebooks").mkdir()
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell('profile = "quick"\nseed = 0\ndevice = "auto"')
