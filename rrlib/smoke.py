@@ -168,7 +168,7 @@ SMOKE_RULES: dict[type, dict[str, Rule]] = {
         "critic_hidden": KEEP, "encoder_epochs": 1, "encoder_batch": 4, "encoder_lr": KEEP, "head_epochs": 1,
         "head_batch": 4, "head_lr": KEEP, "head_train_subset": 8, "val_size": 4, "test_subset": 4, "eval_every": 1,
         "supervised_epochs": 1, "supervised_batch": 4, "supervised_lr": KEEP, "supervised_train_subset": 4,
-        "autoattack_n": 0, "autoattack_version": KEEP, "device": KEEP, "data_root": KEEP,
+        "autoattack_n": 0, "autoattack_version": KEEP, "device": KEEP, "data_root": KEEP, "out_root": KEEP,
     },
 }
 
