@@ -23,13 +23,7 @@ from pathlib import Path
 import pytest
 
 from rrlib.cli import main
-from rrlib.grid import TablesConfig, cell_states, run_grid
-
-
-def sweep(config, out_root, *, cell=None, dry_run=False, log=None):
-    """``rrbook sweep``'s library call: train the missing and partial cells (or one); the cells run."""
-    return run_grid(config, out_root, only=cell, evaluate=False, dry_run=dry_run, log=log).ran
-
+from rrlib.grid import TablesConfig, cell_states, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ["train-model", "--dataset", "digits", "--width", "0.125", "--batch-size", "64", "--lr", "0.003",

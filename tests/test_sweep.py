@@ -13,15 +13,10 @@ from dataclasses import replace
 import pytest
 
 from rrlib.cli import main
-from rrlib.grid import TablesConfig, cell_states, run_grid
+from rrlib.grid import TablesConfig, cell_states, sweep
 from rrlib.train.encoder import train_encoder
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def sweep(config, out_root, *, cell=None, dry_run=False, log=None):
-    """``rrbook sweep``'s library call: train the missing and partial cells (or one); the cells run."""
-    return run_grid(config, out_root, only=cell, evaluate=False, dry_run=dry_run, log=log).ran
 
 
 @pytest.fixture

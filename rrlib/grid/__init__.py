@@ -8,7 +8,7 @@ The experiment itself (``run(config) -> TablesResult``) is :mod:`rrlib.experimen
 
 from rrlib.grid.cells import STATES, Cell, CellState, cell_states, cells, check_stored_config, scored_heads
 from rrlib.grid.config import COLUMNS, HEADS, ROW_LABELS, ROWS, TablesConfig, tables_config
-from rrlib.grid.orchestrator import GridRun, run_grid
+from rrlib.grid.orchestrator import GridRun, run_grid, sweep
 
 __all__ = ["COLUMNS", "HEADS", "ROWS", "ROW_LABELS", "STATES", "Cell", "CellState", "GridRun", "TablesConfig",
-           "cell_states", "cells", "check_stored_config", "run_grid", "scored_heads", "tables_config"]
+           "cell_states", "cells", "check_stored_config", "run_grid", "scored_heads", "sweep", "tables_config"]

@@ -40,7 +40,7 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
 def run_sweep(args: argparse.Namespace) -> int:
     """Run the parsed ``rrbook sweep``; returns the exit code."""
     from rrlib.grid.cells import cell_states
-    from rrlib.grid.orchestrator import run_grid
+    from rrlib.grid.orchestrator import sweep
 
     try:
         config = tables_config(args.profile, args.dataset, seed=args.seed, device=args.device,
@@ -52,11 +52,11 @@ def run_sweep(args: argparse.Namespace) -> int:
     except ValueError as err:
         return console.error_line(err)
     print(f"sweep: {args.profile} profile, {config.dataset}, {len(config.seeds)} trials -> {args.out_root}")
-    run, code = console.guarded_training(
-        lambda: run_grid(config, args.out_root, only=args.cell, evaluate=False, dry_run=args.dry_run), args.out_root)
+    ran, code = console.guarded_training(
+        lambda: sweep(config, args.out_root, cell=args.cell, dry_run=args.dry_run), args.out_root)
     if code:
         return code
-    print(f"{'would run' if args.dry_run else 'ran'} {len(run.ran)} cell(s)")
+    print(f"{'would run' if args.dry_run else 'ran'} {len(ran)} cell(s)")
     return 0
 
 

@@ -29,7 +29,7 @@ from rrlib.train.fit import epoch_seconds
 from rrlib.train.run_folder import CHECKPOINT_FILE, finished_metrics
 from rrlib.train.supervised import train_model
 
-__all__ = ["GridRun", "run_grid", "train_cell"]
+__all__ = ["GridRun", "run_grid", "sweep", "train_cell"]
 
 Log = Callable[[str], None] | None
 
@@ -143,3 +143,11 @@ def run_grid(config: TablesConfig, out_root: str | os.PathLike, *, only: str | N
             log(line + f" | eval {eval_s:.1f} s | total {time.perf_counter() - start:.0f} s")
     run.seconds = time.perf_counter() - start
     return run
+
+
+def sweep(config: TablesConfig, out_root: str | os.PathLike, *, cell: str | None = None, dry_run: bool = False,
+          log: Log = print) -> list[tuple[str, str]]:
+    """``rrbook sweep`` as a library call: :func:`run_grid` without scoring, training the missing and partial cells
+    (or only ``cell``); returns ``(cell name, state before)`` of each cell trained (or, with ``dry_run``, that would
+    be)."""
+    return run_grid(config, out_root, only=cell, evaluate=False, dry_run=dry_run, log=log).ran
