@@ -3,6 +3,7 @@ the errata, and the verdict rules written out from the constants :mod:`rrlib.rep
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timezone
 
 from rrlib.rendering.tables import breakable, captioned_table
@@ -79,9 +80,7 @@ def section_markdown(section: Section) -> str:
 
 def _not_run_lines(rows: list, total: int) -> list[str]:
     """One line per distinct (run, detail) of the rows not run here: how many, the run made instead, the detail."""
-    groups: dict[tuple[str, str], int] = {}
-    for r in rows:
-        groups[(r.source, r.detail)] = groups.get((r.source, r.detail), 0) + 1
+    groups = Counter((r.source, r.detail) for r in rows)
     lines = []
     for (source, detail), n in groups.items():
         which = f"all {n} rows" if n == total else f"{n} of {total} rows"
@@ -112,9 +111,7 @@ def answer_markdown(report: Report) -> str:
         rows = [r for r in claims if claim_group(r.verdict) == group]
         text = f"* claims **{group.replace('_', ' ')}**: {len(rows)}"
         if group == "not_judged" and rows:
-            reasons: dict[str, int] = {}
-            for r in rows:
-                reasons[r.verdict] = reasons.get(r.verdict, 0) + 1
+            reasons = Counter(r.verdict for r in rows)
             text += " — " + "; ".join(f"{reason} ({n})" for reason, n in reasons.items())
         elif rows:
             text += " — " + "; ".join(r.item for r in rows)
