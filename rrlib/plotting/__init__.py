@@ -38,6 +38,12 @@ _RC = {
     "lines.linewidth": 1.8,
 }
 
+#: Width (in) of a figure that the page shows at ``width: 100%`` without shrinking it: the figure box is 660 CSS px
+#: (:data:`rrlib.plotting.checks.FIGURE_BOX_PX`); 5.85 in at 110 dpi is 644 px, and the notebook's PNG (cropped to the
+#: drawn artists, plus 0.1 in on each side) stays within about 660 px, so 8 pt text reads as at least 9 pt on the page.
+#: A figure the page shows at ``width: 75%`` is ``0.75 * PAGE_WIDTH`` wide.
+PAGE_WIDTH = 5.85
+
 
 @contextlib.contextmanager
 def style() -> Iterator[None]:
@@ -70,4 +76,4 @@ def seeded_jitter(seed: int = 0) -> Iterator[None]:
         np.random.set_state(state)
 
 
-__all__ = ["PALETTE", "Figure", "new_figure", "seeded_jitter", "style"]
+__all__ = ["PAGE_WIDTH", "PALETTE", "Figure", "new_figure", "seeded_jitter", "style"]

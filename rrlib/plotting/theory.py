@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from rrlib.plotting import PALETTE, Figure, new_figure, style
+from rrlib.plotting import PAGE_WIDTH, PALETTE, Figure, new_figure, style
 
 __all__ = [
     "plot_accuracy_bound",
@@ -33,7 +33,7 @@ ERRORBAR = dict(fmt="o", ms=4, capsize=3, lw=1.2)
 def plot_mutual_information_checks(result) -> Figure:
     """Exact MI curves with Monte Carlo estimates (±2 SE): binary symmetric channel and correlated Gaussians."""
     with style():
-        fig, axes = new_figure(2, width=3.7, height=3.0)
+        fig, axes = new_figure(2, width=PAGE_WIDTH / 2, height=3.0)
         ax = axes[0, 0]
         ax.plot(result.dense_flip, result.dense_bsc, color=PALETTE["exact"], label=r"exact $\log 2 - H_2(\delta)$")
         ax.errorbar(result.flip_grid, result.bsc_mc, yerr=2 * result.bsc_se, color=PALETTE["estimate"],
@@ -57,7 +57,7 @@ def plot_wasserstein_transport(result, key: str = "inf") -> Figure:
     config = result.config
     w = np.asarray(config.w)
     with style():
-        fig, axes = new_figure(2, width=3.8, height=3.4)
+        fig, axes = new_figure(2, width=PAGE_WIDTH / 2, height=3.4)
         ax = axes[0, 0]
         x, moved, y = result.scatter_x, result.scatter_moved[key], result.scatter_y
         for label, colour in ((1, PALETTE["standard"]), (-1, PALETTE["robust"])):
@@ -82,7 +82,7 @@ def plot_wasserstein_transport(result, key: str = "inf") -> Figure:
                 label=r"after ($\ell_\infty$ map)")
         ax.axvline(0.0, color=PALETTE["exact"], lw=1.0)
         ax.set(xlabel=r"margin $y\,s\,w^\top x$ (error when < 0)", ylabel="density",
-               title="The map shifts every margin by $\\varepsilon\\|w\\|_1$")
+               title="The map shifts every margin\nby $\\varepsilon\\|w\\|_1$")
         ax.legend(fontsize=8)
     return fig
 
@@ -111,7 +111,7 @@ def plot_rv_vs_eps(result) -> Figure:
     with style():
         ncols = 2
         nrows = math.ceil((len(keys) + 1) / ncols)
-        fig, axes = new_figure(ncols, nrows, width=3.9, height=3.0)
+        fig, axes = new_figure(ncols, nrows, width=PAGE_WIDTH / ncols, height=2.6)
         flat = axes.ravel()
         for ax, key in zip(flat, keys, strict=False):
             eps = result.eps_grid
@@ -121,12 +121,13 @@ def plot_rv_vs_eps(result) -> Figure:
             ax.plot(eps, result.printed_upper_eps[key], ls=":", color=PALETTE["neutral"], label="printed 'upper'")
             ax.plot(eps, result.rv_eps[key], color=PALETTE["exact"], label=r"RV$_\varepsilon$ (exact)")
             ax.set(xlabel=r"$\varepsilon$", ylabel="nats", title=f"{P_NAMES[key]} threat model")
-        flat[0].legend()
+        # the four lines of every threat-model panel, named once below the grid
+        fig.legend(*flat[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
         ax = flat[len(keys)]
         for key in keys:
             ax.plot(result.eps_grid, result.ag_eps[key], color=P_COLOURS[key], label=P_NAMES[key])
         ax.set(xlabel=r"$\varepsilon$", ylabel=r"AG$_\varepsilon(f^*)$", title="Adversarial gap")
-        ax.legend()
+        ax.legend(fontsize=9)
         for ax in flat[len(keys) + 1:]:
             ax.set_visible(False)
     return fig
@@ -136,19 +137,19 @@ def plot_rv_vs_angle(result) -> Figure:
     """RV, AG and the corrected bounds as ``w`` rotates from θ (0) through ⟂θ (π/2) to −θ (π), ℓ2, fixed ε."""
     degrees = np.degrees(result.angles)
     with style():
-        fig, axes = new_figure(2, width=3.7, height=3.0)
+        fig, axes = new_figure(2, width=PAGE_WIDTH / 2, height=3.0)
         ax = axes[0, 0]
         ax.fill_between(degrees, result.lower_angle, result.upper_angle, color=PALETTE["bound"], alpha=0.3,
                         label="corrected bounds")
         ax.plot(degrees, result.rv_angle, color=PALETTE["exact"], label=r"RV$_\varepsilon$")
         ax.axvline(90, color=PALETTE["neutral"], lw=0.8)
-        ax.set(xlabel=r"angle between $w$ and $\theta$ [degrees]", ylabel="nats",
+        ax.set(xlabel=r"angle between $w$ and $\theta$ [°]", ylabel="nats",
                title=rf"$\ell_2$, $\varepsilon$ = {result.config.angle_eps:g}")
         ax.legend(fontsize=8)
         ax = axes[0, 1]
         ax.plot(degrees, result.ag_angle, color=PALETTE["robust"], label=r"AG$_\varepsilon(f^*)$")
         ax.axvline(90, color=PALETTE["neutral"], lw=0.8)
-        ax.set(xlabel=r"angle between $w$ and $\theta$ [degrees]", ylabel="probability", title="Adversarial gap")
+        ax.set(xlabel=r"angle between $w$ and $\theta$ [°]", ylabel="probability", title="Adversarial gap")
         ax.legend(fontsize=8)
     return fig
 
@@ -158,7 +159,7 @@ def plot_rv_random_instances(result) -> Figure:
     (dashed). Right: the ratio P / AG, which the proof needs in [1, 2]."""
     inst = result.instances
     with style():
-        fig, axes = new_figure(2, width=3.8, height=3.2)
+        fig, axes = new_figure(2, width=PAGE_WIDTH / 2, height=3.0)
         ax = axes[0, 0]
         for key in ("1", "2", "inf"):
             sel = inst["p"] == key
@@ -170,7 +171,7 @@ def plot_rv_random_instances(result) -> Figure:
         ax.plot(result.gap_grid, result.gap_lower, color=PALETTE["bound"], ls=":", lw=1.0, label="printed upper")
         ax.set(xlabel=r"AG$_\varepsilon(f^*)$", ylabel=r"RV$_\varepsilon(g)$ [nats]",
                title=f"{inst['rv'].size} random instances")
-        ax.legend(fontsize=7)
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=9)
         ax = axes[0, 1]
         positive = inst["ag"] > 1e-4
         ax.hist(inst["width"][positive] / inst["ag"][positive], bins=np.linspace(0.95, 2.05, 45),
@@ -185,7 +186,7 @@ def plot_rv_random_instances(result) -> Figure:
 def plot_rv_monte_carlo(result) -> Figure:
     """Monte Carlo with the optimal transport maps (dots, ±2 SE) vs the closed forms (lines): RV and AG."""
     with style():
-        fig, axes = new_figure(2, width=3.7, height=3.0)
+        fig, axes = new_figure(2, width=PAGE_WIDTH / 2, height=3.0)
         for key, rows in result.mc.items():
             colour = P_COLOURS[key]
             eps = result.mc_eps
@@ -211,7 +212,7 @@ def plot_accuracy_bound(result) -> Figure:
     """Theorem 3.4's bound on adversarial accuracy vs worst-case MI, for several |Y|; the paper's two points."""
     colours = [PALETTE[name] for name in ("neutral", "weak", "estimate", "standard", "robust", "bound")]
     with style():
-        fig, axes = new_figure(1, width=5.4, height=3.6)
+        fig, axes = new_figure(1, width=0.75 * PAGE_WIDTH, height=3.2)  # the chapter shows it at 75 %
         ax = axes[0, 0]
         for colour, (k, curve) in zip(colours, result.accuracy_bound.items(), strict=False):
             ax.plot(result.mi_grid, curve, color=colour, label=f"|Y| = {k}")
@@ -233,7 +234,7 @@ def plot_bruteforce_check(result) -> Figure:
     optimal label-aware coupling (must be ``≥ 0``)."""
     problems = result.problems
     with style():
-        fig, axes = new_figure(3, width=2.9, height=3.0)
+        fig, axes = new_figure(3, width=PAGE_WIDTH / 3, height=3.2)
         ax = axes[0, 0]
         for k, colour in zip(sorted(set(problems["n_classes"].tolist())),
                              (PALETTE["weak"], PALETTE["standard"], PALETTE["robust"]), strict=False):
@@ -242,17 +243,17 @@ def plot_bruteforce_check(result) -> Figure:
                        label=f"|Y| = {k}")
         ax.plot([0, 1], [0, 1], color=PALETTE["exact"], lw=1.0)
         ax.set(xlabel="Theorem 3.4 lower bound", ylabel=r"exact $\inf_h$ AdvRisk$_\varepsilon(h\circ g)$",
-               xlim=(-0.02, 1), ylim=(0, 1), title="Theorem 3.4 holds")
+               xlim=(-0.02, 1), ylim=(0, 1), title="Theorem 3.4\nholds")
         ax.legend(fontsize=8)
         ax = axes[0, 1]
         ax.scatter(problems["label_free_risk"], problems["min_adv_risk"], s=10, alpha=0.7,
                    color=PALETTE["estimate"])
         ax.plot([0, 1], [0, 1], color=PALETTE["exact"], lw=1.0)
         ax.set(xlabel="label-free adversary", ylabel="label-aware adversary (Def. 2.3)",
-               xlim=(0, 1), ylim=(0, 1), title="Label-free is never stronger")
+               xlim=(0, 1), ylim=(0, 1), title="Label-free is\nnever stronger")
         ax = axes[0, 2]
         ax.hist(problems["fano_slack"], bins=30, color=PALETTE["estimate"])
         ax.axvline(0.0, color=PALETTE["exact"], lw=1.0)
-        ax.set(xlabel="Fano slack", ylabel="problems", title="Fano, label-aware coupling")
+        ax.set(xlabel="Fano slack", ylabel="problems", title="Fano, label-aware\ncoupling")
         ax.set_xlim(left=min(-0.05, float(problems["fano_slack"].min()) - 0.05))
     return fig
