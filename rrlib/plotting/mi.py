@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from rrlib.plotting import PALETTE, new_figure, style
+from rrlib.plotting import PAGE_WIDTH, PALETTE, new_figure, style
 
 __all__ = ["BOUND_COLOURS", "BOUND_TITLES", "deterministic_figure", "ema", "oracle_figure", "staircase_figure",
            "staircase_spread_figure", "staircase_spread_frame"]
@@ -54,10 +54,8 @@ def oracle_figure(result) -> Figure:
 
     batches = result.config.oracle_batches
     levels = np.asarray(result.config.levels, dtype=float)
-    import matplotlib.pyplot as plt
-
-    fig, axes = new_figure(ncols=len(batches), nrows=2, width=3.8, height=2.9)
-    with style(), plt.rc_context(_BIG):
+    fig, axes = new_figure(ncols=len(batches), nrows=2, width=PAGE_WIDTH / len(batches), height=2.6)
+    with style():
         for col, n in enumerate(batches):
             top, bottom = axes[0, col], axes[1, col]
             top.plot(levels, levels, color=PALETTE["exact"], lw=1.2, label="true MI")
@@ -71,29 +69,22 @@ def oracle_figure(result) -> Figure:
                 top.plot(levels, mean, marker="o", ms=3, color=colour, ls=ls, label=BOUND_TITLES.get(b, b))
                 top.fill_between(levels, mean - std, mean + std, color=colour, alpha=0.12, lw=0)
                 bottom.plot(levels, std, marker="o", ms=3, color=colour, ls=ls, label=BOUND_TITLES.get(b, b))
-            top.set_title(f"oracle critic, batch n = {n}")
+            top.set_title(f"oracle critic,\nbatch n = {n}")
             top.set_xlabel("true MI (nats)")
             top.set_ylabel("estimate (nats)")
             bottom.set_yscale("log")
             bottom.set_xlabel("true MI (nats)")
             bottom.set_ylabel("std across batches (nats)")
-        axes[0, 0].legend(loc="upper left", fontsize=10)
+        axes[0, 0].legend(loc="upper left", fontsize=9)
     return fig
-
-
-#: Larger text for the chapter's full-width figures (applied inside :func:`rrlib.plotting.style`).
-_BIG = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12, "xtick.labelsize": 11, "ytick.labelsize": 11,
-        "legend.fontsize": 11}
 
 
 def staircase_figure(result, span: int = 50) -> Figure:
     """Trained estimates (faint: per step; solid: EMA over ``span`` steps) against the true staircase and
     ``log n``, one full-width panel per critic (stacked)."""
-    import matplotlib.pyplot as plt
-
     critics = list(dict.fromkeys(r.critic for r in result.staircases))
-    fig, axes = new_figure(ncols=1, nrows=len(critics), width=7.5, height=3.0)
-    with style(), plt.rc_context(_BIG):
+    fig, axes = new_figure(ncols=1, nrows=len(critics), width=PAGE_WIDTH, height=2.8)
+    with style():
         for ax, critic in zip(axes[:, 0], critics, strict=True):
             runs = [r for r in result.staircases if r.critic == critic]
             for r in runs:
@@ -149,9 +140,9 @@ def staircase_spread_figure(result, critic: str = "separable", low: float = -2.0
     order = [f"{v:g}" for v in levels]
     hue_order = [label[b] for b in bounds]
     palette = {label[b]: BOUND_COLOURS.get(b, PALETTE["neutral"]) for b in bounds}
-    fig, axes = new_figure(ncols=1, nrows=1, width=7.5, height=4.2)
+    fig, axes = new_figure(ncols=1, nrows=1, width=PAGE_WIDTH, height=3.8)
     ax = axes[0, 0]
-    with style(), plt.rc_context(_BIG):
+    with style():
         sns.boxenplot(frame, x="level", y="estimate", hue="estimator", order=order, hue_order=hue_order,
                       palette=palette, width=0.85, linewidth=0.6, flier_kws={"s": 4}, ax=ax, legend=True)
         sns.pointplot(frame, x="level", y="estimate", hue="estimator", order=order, hue_order=hue_order,
@@ -178,11 +169,9 @@ def staircase_spread_figure(result, critic: str = "separable", low: float = -2.0
 
 def deterministic_figure(result, span: int = 50) -> Figure:
     """Training estimates for the deterministic code ``z = x`` (true MI = ∞) against ``log n``."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = new_figure(ncols=1, nrows=1, width=6.0, height=3.4)
+    fig, axes = new_figure(ncols=1, nrows=1, width=0.75 * PAGE_WIDTH, height=3.0)  # the chapter shows it at 75 %
     ax = axes[0, 0]
-    with style(), plt.rc_context(_BIG):
+    with style():
         batch = result.config.staircase.batch
         for b, history in result.deterministic.items():
             steps = np.arange(1, len(history) + 1)
