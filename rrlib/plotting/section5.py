@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rrlib.plotting import PALETTE, Figure, new_figure, style
+from rrlib.plotting import PAGE_WIDTH, PALETTE, Figure, new_figure, style
 
 __all__ = ["accuracy_frames", "accuracy_heatmaps", "encoder_curves", "kernel_grid", "saliency_grid"]
 
@@ -21,7 +21,7 @@ def encoder_curves(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> Figure:
     :meth:`rrlib.experiments.robust_encoders.Result.metrics`), one column per encoder: the held-out normal and
     worst-case DV estimates per epoch with the jointly trained critic (nats), RV shaded between them. A worst-case
     value below zero is impossible for the true MI; the zero line makes it visible."""
-    fig, axes = new_figure(2, len(runs), width=4.0, height=2.8, sharey="row")
+    fig, axes = new_figure(2, len(runs), width=PAGE_WIDTH / 2, height=2.8, sharey="row")
     with style():
         for r, (label, encoders) in enumerate(runs):
             for c, loss in enumerate(("normal", "worst")):
@@ -34,11 +34,11 @@ def encoder_curves(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> Figure:
                 ax.plot(epochs, worst, "-s", ms=3, color=PALETTE["robust"], label="worst-case MI")
                 ax.fill_between(epochs, worst, normal, color=PALETTE["neutral"], alpha=0.2, label="RV")
                 ax.axhline(0.0, color=PALETTE["exact"], lw=0.8)
-                ax.set_title(f"{label}: {_ENCODER_TITLES[loss]}", fontsize=9)
+                ax.set_title(f"{label}:\n{_ENCODER_TITLES[loss]}", fontsize=10)
                 ax.set_xlabel("epoch")
                 if c == 0:
                     ax.set_ylabel("held-out DV estimate [nats]")
-        axes[0][0].legend(loc="best", fontsize=8)
+        axes[0][0].legend(loc="best", fontsize=9)
     return fig
 
 
@@ -47,7 +47,7 @@ def saliency_grid(images: torch.Tensor, maps: Mapping[str, torch.Tensor], *, cma
     already scaled to [0, 1] with 0.5 = zero gradient by :func:`rrlib.saliency.display_scale`)."""
     n = images.shape[0]
     names = list(maps)
-    fig, axes = new_figure(n, 1 + len(names), width=0.95, height=0.95)
+    fig, axes = new_figure(n, 1 + len(names), width=PAGE_WIDTH / n, height=0.62)
     with style():
         rows = [("image", images, "gray")] + [(name, maps[name], cmap) for name in names]
         for r, (name, tensor, colours) in enumerate(rows):
@@ -59,8 +59,17 @@ def saliency_grid(images: torch.Tensor, maps: Mapping[str, torch.Tensor], *, cma
                 ax.grid(False)
                 for spine in ax.spines.values():
                     spine.set_visible(False)
-            axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+            axes[r][0].set_ylabel(_two_lines(name), rotation=0, ha="right", va="center", fontsize=9)
     return fig
+
+
+def _two_lines(label: str) -> str:
+    """``label`` broken at the space nearest its middle (a row label beside a row of small images)."""
+    spaces = [i for i, c in enumerate(label) if c == " "]
+    if not spaces or len(label) <= 12:
+        return label
+    cut = min(spaces, key=lambda i: abs(i - len(label) / 2))
+    return f"{label[:cut]}\n{label[cut + 1:]}"
 
 
 def kernel_grid(image: torch.Tensor, kernel_maps: Mapping[str, torch.Tensor], kernels: Mapping[str, Sequence[int]],
@@ -70,7 +79,8 @@ def kernel_grid(image: torch.Tensor, kernel_maps: Mapping[str, torch.Tensor], ke
     channel index)."""
     names = [name for name in labels if name in kernel_maps]
     k = max(kernel_maps[name].shape[0] for name in names)
-    fig, axes = new_figure(k + 1, len(names), width=1.1, height=1.15)
+    # the chapter shows it at 80 % of the page
+    fig, axes = new_figure(k + 1, len(names), width=0.8 * PAGE_WIDTH / (k + 1), height=1.0)
     with style():
         for r, name in enumerate(names):
             row = [("image", image[0, 0], "gray")] + [(f"channel {c}", kernel_maps[name][i, 0], cmap)
@@ -84,8 +94,8 @@ def kernel_grid(image: torch.Tensor, kernel_maps: Mapping[str, torch.Tensor], ke
                 if j < len(row):
                     title, tensor, colours = row[j]
                     ax.imshow(np.asarray(tensor.detach().cpu()), cmap=colours, vmin=0.0, vmax=1.0)
-                    ax.set_title(title, fontsize=7)
-            axes[r][0].set_ylabel(labels[name], rotation=0, ha="right", va="center", fontsize=8)
+                    ax.set_title(title, fontsize=9)
+            axes[r][0].set_ylabel(_two_lines(labels[name]), rotation=0, ha="right", va="center", fontsize=9)
     return fig
 
 
@@ -120,7 +130,7 @@ def accuracy_heatmaps(metrics: Mapping[str, Any], *, ours_title: str) -> Figure:
 
     paper, ours = accuracy_frames(metrics)
     height = 0.36 * len(ours) + 0.9
-    fig, axes = new_figure(1, 2, width=7.0, height=height)
+    fig, axes = new_figure(1, 2, width=PAGE_WIDTH, height=height)
     with style(), plt.rc_context({"axes.grid": False}):
         for ax, frame, title in ((axes[0][0], paper, "the paper (means over 4 trials)"), (axes[1][0], ours,
                                                                                            ours_title)):
