@@ -9,6 +9,7 @@ import pytest
 from rrlib import report, stats
 from rrlib.paper import FIGURE_1, FIGURE_2, FIGURE_3, TABLE_NUMBERS, TABLE_ROWS, TABLES
 from rrlib.report import DIFFERS, NOT_RUN, REDUCED, REPRODUCED
+from rrlib.report.claims import NOT_JUDGED
 
 CMD = "python -m rrlib.book run --profile full --only 06_vulnerability_robustness"
 
@@ -398,6 +399,21 @@ def test_rows_not_run_here_are_said_once_per_table_and_the_answer_comes_first():
     assert f"claims **supported**: {counts['claims_supported']}" in answer
 
 
+def test_section_6_1_is_judged_on_the_committed_medium_run_not_the_quick_chapter():
+    quick, medium = ch06("quick", "Fashion-MNIST"), ch06("medium", "Fashion-MNIST")
+    medium["_meta"]["file"] = "results/vulnerability_fashion_mnist_medium.json"
+    r = report.build({"06_vulnerability_robustness": quick, report.VULNERABILITY_MEDIUM: medium})
+    rows = [row for row in r.rows("claim") if row.values.get("key")]
+    assert rows and all(row.verdict != NOT_JUDGED for row in rows)
+    assert all("medium profile, committed in results/vulnerability_fashion_mnist_medium.json" in row.source
+               for row in rows)
+    # the chapter's own quick run alone judges nothing; a full run of the chapter outranks the committed run
+    quick_only = report.build({"06_vulnerability_robustness": quick})
+    assert {row.verdict for row in quick_only.rows("claim") if row.values.get("key")} == {NOT_JUDGED}
+    full = report.build({"06_vulnerability_robustness": ch06("full", "CIFAR-10"), report.VULNERABILITY_MEDIUM: medium})
+    assert all("full profile" in row.source for row in full.rows("claim") if row.values.get("key"))
+
+
 def test_section_6_1_evidence_is_words_not_field_dumps():
     r = report.build({"06_vulnerability_robustness": ch06("medium", "Fashion-MNIST")})
     rows = [row for row in r.rows("claim") if row.values.get("key")]
@@ -405,7 +421,7 @@ def test_section_6_1_evidence_is_words_not_field_dumps():
     for row in rows:
         assert "_" not in row.ours and "True" not in row.ours and "False" not in row.ours, row.ours
     tracks = next(row for row in rows if row.values["key"] == "rv_tracks_gap")
-    assert "Pearson" in tracks.ours and "ordered like the gap" in tracks.ours
+    assert "Spearman ρ" in tracks.ours and "permutation p" in tracks.ours and "strictly ordered" in tracks.ours
 
 
 def test_metrics_are_plain_json(assert_plain):

@@ -63,6 +63,54 @@ def test_section_6_1_on_hand_built_evidence():
     assert neurons.evidence["z"] == pytest.approx(5.0) and neurons.verdict == "supported"
 
 
+def zoo(rvs: list[float], gaps: list[float]) -> Evidence:
+    """A zoo of possible estimates: normal MI 2 nats, worst-case 2 − RV, the first model standard, the last robust."""
+    kinds = ["standard"] + ["weak"] * (len(rvs) - 2) + ["robust"]
+    return Evidence(tuple(ModelEvidence.from_record({**record(k, 2.0, 2.0 - rv, 0.5, gap), "name": f"m{i}"})
+                          for i, (k, rv, gap) in enumerate(zip(kinds, rvs, gaps, strict=True))))
+
+
+def test_rv_tracks_gap_is_a_permutation_test_over_the_models():
+    # eight models, RV ordered like the gap: ρ = 1, exact one-sided p = 1/8! → supported
+    gaps = [0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
+    rvs = [1.6, 1.4, 1.2, 1.0, 0.8, 0.6, 0.4, 0.2]
+    claim = next(c for c in verdicts.section_6_1(zoo(rvs, gaps)) if c.key == "rv_tracks_gap")
+    assert claim.evidence["rank_p"] == pytest.approx(1 / math.factorial(8)) and claim.verdict == "supported"
+    # one swapped neighbour pair still passes (ρ = 1 − 6·2/(8·63) = 0.976; the orderings at least as good are the
+    # identity and the 7 neighbour swaps, p = 8/8!), but is not strictly ordered
+    swapped = [1.6, 1.4, 1.0, 1.2, 0.8, 0.6, 0.4, 0.2]
+    claim = next(c for c in verdicts.section_6_1(zoo(swapped, gaps)) if c.key == "rv_tracks_gap")
+    assert claim.evidence["spearman"] == pytest.approx(1 - 12 / 504) and claim.evidence["monotone"] is False
+    assert claim.evidence["rank_p"] == pytest.approx(8 / math.factorial(8)) and claim.verdict == "supported"
+    # RV unrelated to the gap (ρ = 0 for this ordering): not supported although standard − robust RV is large
+    unrelated = [1.6, 0.6, 0.8, 1.4, 0.4, 1.2, 1.0, 0.2]
+    claim = next(c for c in verdicts.section_6_1(zoo(unrelated, gaps)) if c.key == "rv_tracks_gap")
+    assert claim.evidence["rank_p"] > 0.05 and claim.verdict == "not supported"
+    # three models: even a perfect ordering has p = 1/6 > 0.05
+    claim = next(c for c in verdicts.section_6_1(zoo([1.0, 0.5, 0.1], [0.8, 0.5, 0.1])) if c.key == "rv_tracks_gap")
+    assert claim.verdict == "too few to judge (3 models)"
+
+
+def test_spearman_p_matches_scipys_exact_permutation_test(monkeypatch):
+    from scipy.stats import permutation_test, spearmanr
+
+    from rrlib import stats
+    from rrlib.stats import spearman_p
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=7)
+    y = x + rng.normal(size=7)
+    exact = permutation_test((y,), lambda v: spearmanr(x, v)[0], permutation_type="pairings", alternative="greater",
+                             n_resamples=np.inf).pvalue
+    rho, p = spearman_p(x, y)
+    assert rho == pytest.approx(spearmanr(x, y)[0]) and p == pytest.approx(exact)
+    # above the exact limit (lowered here to 6 pairs) the Monte Carlo p lies within 4 of its SEs sqrt(p(1 − p)/draws)
+    # of the exact one
+    monkeypatch.setattr(stats, "EXACT_PERMUTATION_MAX_N", 6)
+    _, monte_carlo = spearman_p(x, y)
+    assert abs(monte_carlo - p) <= 4 * math.sqrt(p * (1 - p) / stats.PERMUTATION_DRAWS)
+
+
 def test_neuron_evidence_keeps_the_measured_dtype():
     n = NeuronEvidence("standard", np.array([0.1, 0.2], dtype=np.float32), 0.01)
     assert n.vulnerability.dtype == np.float32 and n.n_neurons == 2

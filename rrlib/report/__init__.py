@@ -32,7 +32,15 @@ from typing import Any
 from rrlib.report import claims, errata, values
 from rrlib.report.downstream import table_command
 from rrlib.report.errata import paper_table_oddities
-from rrlib.report.inputs import CHAPTERS, FIGURE_DATASET, FRESH_CRITIC, READ, chapter_command, load_inputs
+from rrlib.report.inputs import (
+    CHAPTERS,
+    FIGURE_DATASET,
+    FRESH_CRITIC,
+    READ,
+    VULNERABILITY_MEDIUM,
+    chapter_command,
+    load_inputs,
+)
 from rrlib.report.markdown import (
     answer_markdown,
     claim_rules_markdown,
@@ -69,6 +77,7 @@ from rrlib.stats import CLAIM_LEVEL, COMPARABLE_POINTS, MIN_REPLICATES, TOLERANC
 __all__ = [
     "CHAPTERS", "CLAIM_LEVEL", "COMPARABLE_POINTS", "DIFFERS", "FIGURE_3_BIN", "FIGURE_3_NATS", "FIGURE_DATASET",
     "FIGURE_NATS", "FIGURE_POINTS", "FRESH_CRITIC", "MIN_REPLICATES", "NOT_RUN", "PAPER_TRIALS", "READ", "REDUCED",
+    "VULNERABILITY_MEDIUM",
     "REPRODUCED", "ROW_KEY", "TABLE_POINTS", "TOLERANCE_Z", "VALUE_VERDICTS", "Erratum", "Report", "Row", "Section",
     "answer_markdown", "build", "chapter_command", "claim_rules_markdown", "claims_markdown", "combine_verdicts",
     "counts_markdown",

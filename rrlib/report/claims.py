@@ -4,8 +4,9 @@ Which run judges a claim:
 
 * the theorems, by the exact computations of chapters 02–03, in whatever profile they ran (they are exact);
 * every empirical claim only by a medium-scale (or full) run — never by a quick run, whose numbers test the code:
-  §6.1 by chapter 06's own rules (:func:`rrlib.verdicts.section_6_1`) when chapter 06 ran at medium or full scale,
-  else "not judged: no medium run yet"; §5 by the fresh-critic RV of the committed medium run's eight encoders
+  §6.1 by chapter 06's own rules (:func:`rrlib.verdicts.section_6_1`) on a full run of chapter 06 or else its
+  committed medium run (:func:`rrlib.report.inputs.vulnerability_metrics`), else "not judged: no medium run yet";
+  §5 by the fresh-critic RV of the committed medium run's eight encoders
   (:mod:`rrlib.report.encoder_rv`), else "not yet measured"; §6.2 by the committed medium run of Table 4 (or a
   full run); the saliency claim by its unit of replication, the trained model.
 
@@ -34,6 +35,7 @@ from rrlib.report.inputs import (
     profile,
     source,
     table_number,
+    vulnerability_metrics,
 )
 from rrlib.report.rules import NOT_RUN, ROW_KEY, combine_verdicts
 from rrlib.report.types import Row, Section
@@ -61,7 +63,7 @@ _PAPER_TEXT = "§6.2 text"
 
 def claims(inputs: Mapping[str, Any]) -> Section:
     """Every claim row, in the order theory, §6.1, §5 encoders, §6.2 tables, saliency."""
-    rows = _theory_claims(inputs) + _section_6_1_claims(inputs.get(CHAPTERS["vulnerability"]))
+    rows = _theory_claims(inputs) + _section_6_1_claims(vulnerability_metrics(inputs))
     rows.append(_encoder_claim(inputs.get(FRESH_CRITIC)))
     rows += _table_claims(inputs)
     rows.append(_saliency_claim(inputs.get(CHAPTERS["saliency"])))

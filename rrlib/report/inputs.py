@@ -14,8 +14,8 @@ from rrlib.data import get_spec
 from rrlib.paper import TABLE_NUMBERS
 
 __all__ = ["CHAPTERS", "FIGURE_DATASET", "FRESH_CRITIC", "READ", "FigureContext", "TableRun", "best_table_runs",
-           "chapter_command", "dataset_title", "figure_context", "judged_table_runs", "load_inputs", "profile",
-           "recorded_table_runs", "source", "table_number"]
+           "VULNERABILITY_MEDIUM", "chapter_command", "dataset_title", "figure_context", "judged_table_runs",
+           "load_inputs", "profile", "recorded_table_runs", "source", "table_number", "vulnerability_metrics"]
 
 #: Chapters the report reads, by role.
 CHAPTERS = {
@@ -32,6 +32,9 @@ READ = ("01_preliminaries", "02_theorem_3_2", "03_theorem_3_4", "04_mine", "05_w
 #: The key of the committed fresh-critic measurement of the medium encoders (:mod:`rrlib.report.encoder_rv`) among
 #: the inputs.
 FRESH_CRITIC = "encoders_medium_fresh_critic"
+#: The key of chapter 06's committed medium run (:mod:`rrlib.experiments.vulnerability.committed`) among the inputs:
+#: its metrics, with ``_meta`` naming the medium profile, its seed and the file.
+VULNERABILITY_MEDIUM = "vulnerability_medium_committed"
 #: Figures 1–3 are CIFAR-10 at the paper's scale: chapter 06's full profile.
 FIGURE_DATASET = get_spec("cifar10").title
 #: Preference among our runs of one table: the paper's scale first.
@@ -55,7 +58,30 @@ def load_inputs(directory: Path | None = None,
     fresh = load_result()
     if fresh is not None:
         out[FRESH_CRITIC] = fresh
+    committed = _committed_vulnerability()
+    if committed is not None:
+        out[VULNERABILITY_MEDIUM] = committed
     return out
+
+
+def _committed_vulnerability() -> dict[str, Any] | None:
+    """Chapter 06's committed medium run as chapter metrics (``None`` when the file does not exist)."""
+    from rrlib.experiments.vulnerability.committed import RESULT_PATH, load_result
+
+    result = load_result()
+    if result is None:
+        return None
+    meta = {"profile": "medium", "seed": result.config.seed, "file": f"results/{RESULT_PATH.name}"}
+    return {**result.metrics(), "_meta": meta}
+
+
+def vulnerability_metrics(inputs: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The chapter-06 metrics that judge §6.1: a full run of the chapter, else the committed medium run, else
+    whatever the chapter ran (a quick run, which judges nothing), else ``None``."""
+    ran = inputs.get(CHAPTERS["vulnerability"])
+    if profile(ran) == "full":
+        return ran
+    return inputs.get(VULNERABILITY_MEDIUM) or ran
 
 
 def chapter_command(chapter: str, profile: str = "full") -> str:
@@ -76,7 +102,8 @@ def source(chapter: str, metrics: Mapping[str, Any], extra: str = "") -> str:
     seeds = metrics.get("seeds")
     seed_text = (f"seeds {', '.join(str(s) for s in seeds)}" if seeds is not None
                  else f"seed {meta.get('seed', '?')}")
-    return f"ch. {chapter[:2]}, {meta.get('profile', 'unknown')} profile{extra}, {seed_text}"
+    committed = f", committed in {meta['file']}" if meta.get("file") else ""
+    return f"ch. {chapter[:2]}, {meta.get('profile', 'unknown')} profile{extra}{committed}, {seed_text}"
 
 
 def dataset_title(dataset: str) -> str:
