@@ -49,7 +49,8 @@ def ema(values: np.ndarray, span: int = 50) -> np.ndarray:
 
 def oracle_figure(result) -> Figure:
     """Top: mean ± one standard deviation of each bound with the oracle critic versus the true MI (one panel per
-    batch size), with the identity and the ``log n`` line. Bottom: the standard deviation across batches (log y)."""
+    batch size), with the identity and the ``log n`` line. Bottom: the standard deviation across batches (log y).
+    The lines are named once below the panels; each top panel names its own ``log n``."""
     from rrlib.experiments.mine import ORACLE_BOUNDS
 
     batches = result.config.oracle_batches
@@ -59,7 +60,8 @@ def oracle_figure(result) -> Figure:
         for col, n in enumerate(batches):
             top, bottom = axes[0, col], axes[1, col]
             top.plot(levels, levels, color=PALETTE["exact"], lw=1.2, label="true MI")
-            top.axhline(math.log(n), color=PALETTE["neutral"], ls="--", lw=1.0, label=f"log n = {math.log(n):.2f}")
+            log_n = top.axhline(math.log(n), color=PALETTE["neutral"], ls="--", lw=1.0,
+                                label=f"log n = {math.log(n):.2f}")
             for b in ORACLE_BOUNDS:
                 rows = [result.oracle_row(b, n, v) for v in levels]
                 mean = np.array([r.mean for r in rows])
@@ -75,7 +77,10 @@ def oracle_figure(result) -> Figure:
             bottom.set_yscale("log")
             bottom.set_xlabel("true MI (nats)")
             bottom.set_ylabel("std across batches (nats)")
-        axes[0, 0].legend(loc="upper left", fontsize=9)
+            top.legend(handles=[log_n], loc="upper left", fontsize=9)
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        kept = [(h, label) for h, label in zip(handles, labels, strict=True) if not label.startswith("log n")]
+        fig.legend(*zip(*kept, strict=True), loc="outside lower center", ncols=4, fontsize=9)
     return fig
 
 
