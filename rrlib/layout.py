@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from selenium.webdriver.remote.webdriver import WebDriver
 
-__all__ = ["WINDOW_WIDTH", "Overflow", "find_overflows", "missing_browser", "pages"]
+__all__ = ["WINDOW_WIDTH", "Overflow", "find_overflows", "find_raised_math", "missing_browser", "pages"]
 
 #: The window width (px) at which pages are measured: a laptop screen, where the book shows its side bars.
 WINDOW_WIDTH = 1280
@@ -205,3 +205,48 @@ def find_overflows(html_dir: str | Path, *, window_width: int = WINDOW_WIDTH,
     finally:
         driver.quit()
     return [overflow for overflow in overflows if overflow.width_px > overflow.column_px + tolerance_px]
+
+
+# Runs in the page. The TeX source of every inline formula drawn inside a `span.math` box that is inline-level
+# (inline-block or inline-flex) and clips its overflow: such a box sits with its bottom edge on the baseline (CSS 2.1
+# §10.8.1), so the formula rides high by its depth. MathJax 2 draws each formula in an inline-block `span.math`.
+_RAISED_MATH = r"""
+const found = [];
+for (const outer of document.querySelectorAll('span.math')) {
+  if (outer.closest('div.math') || outer.parentElement.closest('span.math')) continue;
+  for (const box of [outer, ...outer.querySelectorAll('span.math')]) {
+    const style = getComputedStyle(box);
+    if (style.display.startsWith('inline-') && style.overflow !== 'visible') {
+      const source = outer.querySelector('script[type^="math/tex"]');
+      found.push((source ? source.textContent : outer.textContent).trim().slice(0, 100));
+      break;
+    }
+  }
+}
+return found;
+"""
+
+
+def find_raised_math(html_dir: str | Path, *, window_width: int = WINDOW_WIDTH) -> list[str]:
+    """``"page: TeX"`` for every inline formula of every page under ``html_dir`` that rides above the baseline
+    because a box it is drawn in clips its overflow (see ``_RAISED_MATH``), after MathJax has typeset the page.
+
+    Raises like :func:`find_overflows`."""
+    html_dir = Path(html_dir)
+    found = pages(html_dir)
+    if not found:
+        raise FileNotFoundError(f"no rendered page (*.html) under {html_dir}; build the book first")
+    reason = missing_browser()
+    if reason is not None:
+        raise RuntimeError(reason)
+    driver = _driver(window_width)
+    try:
+        raised = []
+        for page in found:
+            driver.get(page.resolve().as_uri())
+            driver.execute_async_script(_WAIT_FOR_MATHJAX)
+            name = page.relative_to(html_dir).as_posix()
+            raised += [f"{name}: {tex}" for tex in driver.execute_script(_RAISED_MATH)]
+    finally:
+        driver.quit()
+    return raised

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rrlib.book import REPO_ROOT, build_book, chapters
-from rrlib.layout import find_overflows, missing_browser, pages
+from rrlib.layout import find_overflows, find_raised_math, missing_browser, pages
 from rrlib.rendering.tables import breakable
 
 #: Borders and sub-pixel rounding: a table's 1 px borders on either side and the rounding of fractional widths.
@@ -75,6 +75,23 @@ def test_the_browser_measures_what_is_wider_than_the_column(tmp_path):
     assert all(o.page == "page.html" and o.column_px == 600 and o.width_px > 800 for o in found)
 
 
+MATH_PAGE = """<!DOCTYPE html><html><head><style>{theme}</style><link rel="stylesheet" href="{css}"></head><body>
+<article class="bd-article"><p>Text <span class="math"><span class="MathJax"><nobr><span class="math"
+style="display: inline-block; width: 1em">x</span></nobr></span><script type="math/tex">\\epsilon</script></span>
+and more text.</p></article></body></html>"""
+#: The theme's rule that lifted inline formulas (pydata-sphinx-theme 0.17.1: ``div.math, span.math``).
+THEME_MATH_RULE = "span.math { overflow: hidden; max-width: 100%; display: inline-flex; align-items: baseline }"
+
+
+def test_inline_math_under_the_themes_rule_rides_high_and_the_book_css_sets_it_down(tmp_path):
+    """MathJax 2's inline-block ``span.math`` inside the theme's rule is found; with the book's CSS it is not."""
+    _needs_browser()
+    css = (REPO_ROOT / "book" / "_static" / "rrbook.css").as_uri()
+    (tmp_path / "theme_only.html").write_text(MATH_PAGE.format(theme=THEME_MATH_RULE, css="missing.css"))
+    (tmp_path / "with_book_css.html").write_text(MATH_PAGE.format(theme=THEME_MATH_RULE, css=css))
+    assert find_raised_math(tmp_path) == ["theme_only.html: \\epsilon"]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # run alone, it first executes every chapter (about 15 minutes on one busy CPU thread)
 def test_no_table_code_block_figure_or_equation_is_wider_than_the_text_column(chapter_metrics, chapters_workdir,
@@ -87,3 +104,5 @@ def test_no_table_code_block_figure_or_equation_is_wider_than_the_text_column(ch
     # each element may be TOLERANCE_PX wider than the column (its borders and rounding), no more
     too_wide = find_overflows(html, tolerance_px=TOLERANCE_PX)
     assert not too_wide, "wider than the text column at a 1280 px window:\n" + "\n".join(map(str, too_wide))
+    raised = find_raised_math(html)
+    assert not raised, "inline formulas riding above the baseline:\n" + "\n".join(raised)
