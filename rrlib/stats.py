@@ -54,7 +54,7 @@ TOLERANCE_Z · SE_ours``, a table cell when ``|ours − paper| ≤ max(1 point, 
 
 MI_CLAIM_Z: float = 3.0
 """Standard errors by which a difference of MI, RV or mean per-neuron vulnerability (nats) must exceed zero in the
-§6.1 verdicts (:mod:`rrlib.verdicts`: ``rv_tracks_gap``, ``robust_more_normal``, ``neurons_less_vulnerable``).
+§6.1 verdicts (:mod:`rrlib.verdicts`: ``robust_more_normal``, ``neurons_less_vulnerable``).
 Counted in standard errors, not by :data:`CLAIM_LEVEL`'s interval over seeds, because the SE there is the test-batch
 noise of one trained model, which leaves out
 the spread over training seeds."""

@@ -45,15 +45,14 @@ def test_evidence_from_metrics_keeps_neurons_with_a_recorded_se():
 
 def test_section_6_1_on_hand_built_evidence():
     claims = {c.key: c for c in verdicts.section_6_1(Evidence.from_metrics(metrics()))}
-    # valid RV: standard 1.0, robust 0.5 → diff 0.5 over SE hypot(0.01·√2, 0.01·√2) = 0.02
-    assert claims["rv_tracks_gap"].evidence["rv_diff"] == 0.5
-    assert claims["rv_tracks_gap"].evidence["z"] == pytest.approx(25.0)
+    # the standard model's estimate is impossible: it is left out of the ranking, which leaves one model
+    assert claims["rv_tracks_gap"].evidence["left_out"] == ["Baseline-H (standard)"]
+    assert claims["rv_tracks_gap"].verdict == "too few to judge (1 models with possible estimates)"
     # the standard model's worst-case estimate is impossible (−0.25 nats): clipped to 0 it would pass "≈ 0" by
     # construction, so no claim that reads it is judged
     assert claims["standard_worst_zero"].verdict == "cannot judge: impossible estimate (Baseline-H (standard))"
     assert claims["standard_worst_zero"].evidence["impossible"] is True
     assert claims["robust_keeps_worst"].verdict.startswith("cannot judge")
-    assert claims["rv_tracks_gap"].verdict.startswith("cannot judge")
     assert claims["robust_keeps_worst"].evidence == {"robust": 1.0, "standard": 0.0}
     # adversarial accuracy 0.4 − 0 over hypot(0.01, 0.01)
     assert claims["training_works"].evidence["z"] == pytest.approx(0.4 / math.hypot(0.01, 0.01))
@@ -82,13 +81,22 @@ def test_rv_tracks_gap_is_a_permutation_test_over_the_models():
     claim = next(c for c in verdicts.section_6_1(zoo(swapped, gaps)) if c.key == "rv_tracks_gap")
     assert claim.evidence["spearman"] == pytest.approx(1 - 12 / 504) and claim.evidence["monotone"] is False
     assert claim.evidence["rank_p"] == pytest.approx(8 / math.factorial(8)) and claim.verdict == "supported"
-    # RV unrelated to the gap (ρ = 0 for this ordering): not supported although standard − robust RV is large
+    # RV unrelated to the gap: not supported although the standard model's RV is the largest
     unrelated = [1.6, 0.6, 0.8, 1.4, 0.4, 1.2, 1.0, 0.2]
     claim = next(c for c in verdicts.section_6_1(zoo(unrelated, gaps)) if c.key == "rv_tracks_gap")
     assert claim.evidence["rank_p"] > 0.05 and claim.verdict == "not supported"
+    # an impossible estimate (worst-case MI below 0) is left out and named; the other seven still rank perfectly
+    broken = zoo(rvs, gaps)
+    first = ModelEvidence.from_record({**record("standard", 2.0, -0.1, 0.5, gaps[0]), "name": "m0"})
+    claim = next(c for c in verdicts.section_6_1(Evidence((first, *broken.models[1:]))) if c.key == "rv_tracks_gap")
+    assert claim.evidence["n_judged"] == 7 and claim.evidence["rank_p"] == pytest.approx(1 / math.factorial(7))
+    assert claim.verdict == "supported (over 7 models; impossible estimates left out: m0)"
+    # Theorem 3.4's ceiling (1.0 here, above every accuracy of 0.5) is checked on the same seven
+    ceiling = next(c for c in verdicts.section_6_1(Evidence((first, *broken.models[1:]))) if c.key == "ceiling_holds")
+    assert ceiling.verdict == "supported (over 7 models; impossible estimates left out: m0)"
     # three models: even a perfect ordering has p = 1/6 > 0.05
     claim = next(c for c in verdicts.section_6_1(zoo([1.0, 0.5, 0.1], [0.8, 0.5, 0.1])) if c.key == "rv_tracks_gap")
-    assert claim.verdict == "too few to judge (3 models)"
+    assert claim.verdict == "too few to judge (3 models with possible estimates)"
 
 
 def test_spearman_p_matches_scipys_exact_permutation_test(monkeypatch):
