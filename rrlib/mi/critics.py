@@ -24,7 +24,6 @@ __all__ = [
     "FlatCritic",
     "ResidualBlock1x1",
     "SeparableCritic",
-    "dot_scores",
     "encode_and_dot_critics",
     "mlp",
 ]
@@ -119,20 +118,6 @@ class ResidualBlock1x1(nn.Module):
         return self.norm(h.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
-def dot_scores(phi: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
-    """``S[l, i, j] = ⟨φ[i, :, l], ψ[j, :]⟩`` for features ``phi`` ``(n, C, L)`` and codes ``psi`` ``(m, C)``:
-    ``(L, n, m)``, the same numbers as ``torch.einsum("icl,jc->lij", phi, psi)``.
-
-    Computed as one ``(n·L, C) @ (C, m)`` product, returned as a view. :class:`ResidualBlock1x1` leaves its
-    features channels-last in memory, so ``phi.transpose(1, 2)`` flattens to ``(n·L, C)`` without a copy. On a CPU
-    (AMD EPYC, torch 2.14, one thread, C = 2048, n = m = 128, L = 49) this takes the forward from 59 to 38 ms and
-    its backward from 122 to 79 ms against the einsum, which permutes and copies ``phi`` for a batched product;
-    at C = 64 and 512 it is as fast or faster (``benchmarks/official_critic.py`` times the whole step).
-    """
-    n, c, n_loc = phi.shape
-    return (phi.transpose(1, 2).reshape(n * n_loc, c) @ psi.T).view(n, n_loc, psi.shape[0]).permute(1, 0, 2)
-
-
 class EncodeAndDotCritic(nn.Module):
     """The paper's encode-and-dot-product critic (supplement Table 2; REFERENCE.md §3.3; Hjelm et al. 2018).
 
@@ -191,7 +176,7 @@ class EncodeAndDotCritic(nn.Module):
             raise ValueError(f"x and z must hold the same number of samples, got {x.shape[0]} and {z.shape[0]}")
         phi = self.local_features(x).flatten(2)  # (n, hidden, L)
         psi = self.code_branch(z[:, :, None, None]).flatten(1)  # (n, hidden)
-        return dot_scores(phi, psi)
+        return torch.einsum("icl,jc->lij", phi, psi)
 
 
 class FlatCritic(nn.Module):
