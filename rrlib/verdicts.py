@@ -223,7 +223,8 @@ def section_6_1(evidence: Evidence) -> list[Claim]:
                "adversarial_accuracy": std.adversarial_accuracy}),
         Claim("robust_keeps_worst", cannot_judge(pair_bad) if pair_bad else
               _verdict(rob.worst_mi - std.worst_mi > KEPT_WORST_MI_NATS),
-              {"robust": rob.worst_mi_valid, "standard": std.worst_mi_valid}),
+              {"robust": rob.worst_mi, "standard": std.worst_mi, "robust_impossible": rob.impossible,
+               "standard_impossible": std.impossible}),
         Claim("robust_more_normal",
               _verdict(exceeds(normal_diff, normal_se, MI_CLAIM_Z), no="not supported at our scale"),
               {"robust": rob.normal_mi, "robust_se": rob.normal_mi_se, "standard": std.normal_mi,

@@ -200,6 +200,14 @@ def vulnerability_result():
 
 
 @pytest.fixture(scope="module")
+def vulnerability_medium():
+    """Chapter 06's committed medium run: eight models, one with an impossible estimate."""
+    from rrlib.experiments.vulnerability.committed import load_result
+
+    return load_result()
+
+
+@pytest.fixture(scope="module")
 def medium_encoders():
     from rrlib.experiments.robust_encoders import committed_medium
 
@@ -251,6 +259,9 @@ FIGURES: list[tuple[str, str, str, Callable]] = [
     ("6.1 Figure 1", "fig-rv-gap", "vulnerability_result", vulnerability_plots.figure_1),
     ("6.2 Figure 2", "fig-mi-ceiling", "vulnerability_result", vulnerability_plots.figure_2),
     ("6.3 Figure 3", "fig-neurons", "vulnerability_result", vulnerability_plots.figure_3),
+    ("6.4 Figure 1, medium run", "fig-rv-gap-medium", "vulnerability_medium", vulnerability_plots.figure_1),
+    ("6.5 Figure 2, medium run", "fig-mi-ceiling-medium", "vulnerability_medium", vulnerability_plots.figure_2),
+    ("6.6 Figure 3, medium run", "fig-neurons-medium", "vulnerability_medium", vulnerability_plots.figure_3),
     ("7.1 encoder curves", "fig-encoder-curves", "medium_encoders",
      lambda encoders: section5.encoder_curves([("quick run", encoders), ("medium run", encoders)])),
     ("8.1 accuracy heatmaps", "fig-table4-heatmap", "downstream_metrics",

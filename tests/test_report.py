@@ -229,7 +229,8 @@ def test_section_6_1_claims_use_the_chapters_rules():
     assert claims["training_works"].verdict == "supported"
     assert claims["robust_keeps_worst"].verdict == "supported"  # 1.03 − 0.21 > 0.2
     assert claims["standard_worst_zero"].verdict == "not supported"  # worst-case MI 0.21 ≥ 0.1
-    assert "medium profile, Fashion-MNIST" in claims["training_works"].detail
+    assert claims["training_works"].detail == "Fashion-MNIST, 2 models"
+    assert "medium profile" in claims["training_works"].source
 
 
 def test_section_6_1_claims_are_not_judged_on_a_quick_run():

@@ -53,7 +53,9 @@ def test_section_6_1_on_hand_built_evidence():
     assert claims["standard_worst_zero"].verdict == "cannot judge: impossible estimate (Baseline-H (standard))"
     assert claims["standard_worst_zero"].evidence["impossible"] is True
     assert claims["robust_keeps_worst"].verdict.startswith("cannot judge")
-    assert claims["robust_keeps_worst"].evidence == {"robust": 1.0, "standard": 0.0}
+    # the evidence is the raw estimates with their flags: a clipped value is not shown as a measurement
+    assert claims["robust_keeps_worst"].evidence == {"robust": 1.0, "standard": -0.25, "robust_impossible": False,
+                                                     "standard_impossible": True}
     # adversarial accuracy 0.4 − 0 over hypot(0.01, 0.01)
     assert claims["training_works"].evidence["z"] == pytest.approx(0.4 / math.hypot(0.01, 0.01))
     # neuron means 0.5 and 0.25 → 0.25 over hypot(0.03, 0.04) = 0.05 → z = 5

@@ -113,10 +113,10 @@ def _section_6_1_claims(m6: Mapping[str, Any] | None) -> list[Row]:
         return [Row(text, "figure / text", "—", ran, NOT_JUDGED, "", kind="claim", values={"key": key})
                 for key, text in CLAIM_TEXT.items()]
     rows = []
-    scale = f"{profile(m6)} profile, {m6.get('dataset_title', '?')}, {m6.get('n_models', '?')} models"
+    scale = f"{m6.get('dataset_title', '?')}, {m6.get('n_models', '?')} models"
     for c in section_6_1(Evidence.from_metrics(m6)):
         rows.append(Row(CLAIM_TEXT[c.key], "figure / text", claim_evidence(c),
-                        source(CHAPTERS["vulnerability"], m6), c.verdict, f"judged at {scale}", kind="claim",
+                        source(CHAPTERS["vulnerability"], m6), c.verdict, scale, kind="claim",
                         values={"key": c.key}))
     return rows
 
