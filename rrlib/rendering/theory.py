@@ -94,8 +94,8 @@ def sandwich_sides_markdown(result: Theorem32Result) -> str:
         ("w ⟂ θ*", f"base, ℓ2, ε = {m['angle_eps']:g}", "orthogonal"),
         ("large margin", f"d = 1, a = b = {m['large_margin']:g}", "large_margin"),
     )
-    rows = [[regime, instance, f"{m[f'{k}_width_ratio']:.4f}", f"{m[f'{k}_lower']:.3g}", f"{m[f'{k}_rv']:.3g}",
-             f"{m[f'{k}_upper']:.3g}", f"{m[f'{k}_rv_over_lower']:.4f}", f"{m[f'{k}_rv_over_upper']:.4f}"]
+    rows = [[regime, instance, f"{m[f'{k}_width_ratio']:.4f}", f"{m[f'{k}_lower']:#.3g}", f"{m[f'{k}_rv']:#.3g}",
+             f"{m[f'{k}_upper']:#.3g}", f"{m[f'{k}_rv_over_lower']:.4f}", f"{m[f'{k}_rv_over_upper']:.4f}"]
             for regime, instance, k in regimes]
     # "RV / lower" breaks at its spaces ("RV/lower" would not): the table fits the text column
     header = ["regime", "instance", "P/AG", "lower", "RV", "upper", "RV / lower", "RV / upper"]
