@@ -172,9 +172,27 @@ def _driver(window_width: int) -> WebDriver:
     return driver
 
 
-def _measure(driver: WebDriver, page: Path, name: str) -> Iterator[Overflow]:
-    driver.get(page.resolve().as_uri())
-    driver.execute_async_script(_WAIT_FOR_MATHJAX)
+def _typeset_pages(html_dir: Path, window_width: int) -> Iterator[tuple[WebDriver, str]]:
+    """Open every page under ``html_dir`` in one browser, in page order, and yield ``(driver, name)`` once MathJax
+    has typeset it; the browser is closed when the pages are done. The checks (a page to open, a browser) run at the
+    first step, before any page is opened."""
+    found = pages(html_dir)
+    if not found:
+        raise FileNotFoundError(f"no rendered page (*.html) under {html_dir}; build the book first")
+    reason = missing_browser()
+    if reason is not None:
+        raise RuntimeError(reason)
+    driver = _driver(window_width)
+    try:
+        for page in found:
+            driver.get(page.resolve().as_uri())
+            driver.execute_async_script(_WAIT_FOR_MATHJAX)
+            yield driver, page.relative_to(html_dir).as_posix()
+    finally:
+        driver.quit()
+
+
+def _measure(driver: WebDriver, name: str) -> Iterator[Overflow]:
     measured = driver.execute_script(_MEASURE)
     column = float(measured["column"])
     for element in measured["elements"]:
@@ -191,19 +209,8 @@ def find_overflows(html_dir: str | Path, *, window_width: int = WINDOW_WIDTH,
     Raises :class:`FileNotFoundError` when ``html_dir`` holds no page and :class:`RuntimeError` (with
     :func:`missing_browser`'s line) when Selenium, Chromium or its driver is missing.
     """
-    html_dir = Path(html_dir)
-    found = pages(html_dir)
-    if not found:
-        raise FileNotFoundError(f"no rendered page (*.html) under {html_dir}; build the book first")
-    reason = missing_browser()
-    if reason is not None:
-        raise RuntimeError(reason)
-    driver = _driver(window_width)
-    try:
-        overflows = [overflow for page in found
-                     for overflow in _measure(driver, page, page.relative_to(html_dir).as_posix())]
-    finally:
-        driver.quit()
+    overflows = [overflow for driver, name in _typeset_pages(Path(html_dir), window_width)
+                 for overflow in _measure(driver, name)]
     return [overflow for overflow in overflows if overflow.width_px > overflow.column_px + tolerance_px]
 
 
@@ -232,21 +239,5 @@ def find_raised_math(html_dir: str | Path, *, window_width: int = WINDOW_WIDTH) 
     because a box it is drawn in clips its overflow (see ``_RAISED_MATH``), after MathJax has typeset the page.
 
     Raises like :func:`find_overflows`."""
-    html_dir = Path(html_dir)
-    found = pages(html_dir)
-    if not found:
-        raise FileNotFoundError(f"no rendered page (*.html) under {html_dir}; build the book first")
-    reason = missing_browser()
-    if reason is not None:
-        raise RuntimeError(reason)
-    driver = _driver(window_width)
-    try:
-        raised = []
-        for page in found:
-            driver.get(page.resolve().as_uri())
-            driver.execute_async_script(_WAIT_FOR_MATHJAX)
-            name = page.relative_to(html_dir).as_posix()
-            raised += [f"{name}: {tex}" for tex in driver.execute_script(_RAISED_MATH)]
-    finally:
-        driver.quit()
-    return raised
+    return [f"{name}: {tex}" for driver, name in _typeset_pages(Path(html_dir), window_width)
+            for tex in driver.execute_script(_RAISED_MATH)]
