@@ -167,45 +167,86 @@ def _mi_run(args: argparse.Namespace) -> int:
 _ATTACK = ("eps", "steps", "step_size")
 
 
+#: train-encoder's flags that only ``--estimator-loss adv-contrastive`` takes (fields of ContrastiveConfig).
+_CONTRASTIVE = ("temperature", "adv_weight", "projection_dim")
+#: What train-encoder says it trains, per objective.
+_ENCODER_OBJECTIVES = {"normal": "DIM (normal MI)", "worst": "worst-case MI",
+                       "worst-infonce": "worst-case MI with the InfoNCE bound",
+                       "adv-contrastive": "adversarial contrastive learning (RoCL-style)"}
+
+
 def _encoder_arguments(p: argparse.ArgumentParser) -> None:
-    from rrlib.train.encoder import ESTIMATOR_LOSSES, EncoderConfig
+    from rrlib.train.encoder import ESTIMATOR_LOSSES, ContrastiveConfig, EncoderConfig
 
     flags.add_config_flags(p, EncoderConfig, "dataset", "estimator_loss", defaults={"dataset": "fashion-mnist"},
                            required=("estimator_loss",),
                            choices={"estimator_loss": ESTIMATOR_LOSSES},
-                           helps={"dataset": f"one of {sorted(DATASETS)} (default fashion-mnist)"})
+                           helps={"dataset": f"one of {sorted(DATASETS)} (default fashion-mnist)",
+                                  "estimator_loss": "normal: DIM (Hjelm et al.); worst: worst-case MI, Eq. (5.4); "
+                                                    "worst-infonce: Eq. (5.4) with the InfoNCE bound; "
+                                                    "adv-contrastive: RoCL-style adversarial contrastive learning"})
     flags.add_run_flags(p, "out", required=("out",))
     flags.add_config_flags(p, EncoderConfig, "epochs", "train_subset", "width", "critic_hidden", "batch_size", "lr",
                                  *_ATTACK, "seed", helps={"epochs": "default 300 (the paper's)"},
                            deprecated=("--attack-steps",))
+    flags.add_config_flags(p, ContrastiveConfig, *_CONTRASTIVE, helps={
+        "temperature": "adv-contrastive only: NT-Xent temperature (default 0.5)",
+        "adv_weight": "adv-contrastive only: weight λ of the adversarial NT-Xent term (default 1)",
+        "projection_dim": "adv-contrastive only: output width of the projection head (default 64)"})
     flags.add_run_flags(p, "device", "data_root", "no_progress")
 
 
+def _encoder_epoch_line(record: dict, epochs: int) -> str:
+    """train-encoder's line for one epoch: :func:`rrlib.console.encoder_epoch_line` for the DV objectives, the
+    objective's own training value and held-out numbers for the other two."""
+    if "train_dv" in record:
+        return console.encoder_epoch_line(record, epochs)
+    if "train_infonce" in record:
+        held = (f"held-out InfoNCE normal {record['heldout_infonce_normal']:.4f} worst "
+                f"{record['heldout_infonce_worst']:.4f}, DV normal {record['heldout_mi_normal']:.4f} worst "
+                f"{record['heldout_mi_worst']:.4f} nats")
+        head = f"train InfoNCE {record['train_infonce']:.4f}"
+    else:
+        head = f"train loss {record['train_loss']:.4f}"
+        held = f"held-out NT-Xent clean {record['heldout_ntxent']:.4f} attacked {record['heldout_ntxent_adv']:.4f} nats"
+    return f"epoch {record['epoch']:>3}/{epochs}  {head}  {held}  {record['seconds']:.1f} s"
+
+
 def _encoder_run(args: argparse.Namespace) -> int:
-    from rrlib.train.encoder import CHECKPOINT_FILE, METRICS_FILE, EncoderConfig, train_encoder
+    from rrlib.train.encoder import CHECKPOINT_FILE, METRICS_FILE, ContrastiveConfig, config_of, train_encoder
 
     try:
         checks.check_width(args.width)
         checks.check_attack_flags(args, args.dataset)
-        config = EncoderConfig(**flags.given_fields(args, EncoderConfig))
+        fields = flags.given_fields(args, ContrastiveConfig)
+        given = [flags.flag_of(f) for f in _CONTRASTIVE if f in fields]
+        if given and args.estimator_loss != "adv-contrastive":
+            raise ValueError(f"{', '.join(given)}: only --estimator-loss adv-contrastive takes "
+                             f"{'this flag' if len(given) == 1 else 'these flags'}, not --estimator-loss "
+                             f"{args.estimator_loss}; drop {'it' if len(given) == 1 else 'them'}")
+        config = config_of(**fields)
         device = checks.device_flag(args.device)
     except ValueError as err:
-        return console.error_line(checks.flag_named(err, checks.field_flags(EncoderConfig)))
+        return console.error_line(checks.flag_named(err, checks.field_flags(ContrastiveConfig)))
     except RuntimeError as err:
         return console.error_line(err)
-    what = "DIM (normal MI)" if config.estimator_loss == "normal" else "worst-case MI"
+    what = _ENCODER_OBJECTIVES[config.estimator_loss]
     print(f"train-encoder: {what} on {get_spec(config.dataset).title}, {config.epochs} epochs, device {device}; "
           f"attack {console.describe_threat(config.threat())} -> {args.out}")
     if (args.out / CHECKPOINT_FILE).is_file():
         print(f"found {args.out / CHECKPOINT_FILE}: continuing (or reusing) it")
     result, code = console.guarded_training(lambda: train_encoder(
         config, args.out, device=device, data_root=args.data_root, show_progress=not args.no_progress,
-        on_epoch=lambda rec: print(console.encoder_epoch_line(rec, config.epochs), flush=True)), args.out)
+        on_epoch=lambda rec: print(_encoder_epoch_line(rec, config.epochs), flush=True)), args.out)
     if code or result is None:
         return code
     final = result.final
-    print(f"finished: {len(result.history)} epochs; held-out MI normal {final['heldout_mi_normal']:.4f}, worst "
-          f"{final['heldout_mi_worst']:.4f}, RV {final['heldout_rv']:.4f} nats; metrics {args.out / METRICS_FILE}")
+    if "heldout_mi_normal" in final:
+        print(f"finished: {len(result.history)} epochs; held-out MI normal {final['heldout_mi_normal']:.4f}, worst "
+              f"{final['heldout_mi_worst']:.4f}, RV {final['heldout_rv']:.4f} nats; metrics {args.out / METRICS_FILE}")
+    else:
+        print(f"finished: {len(result.history)} epochs; held-out NT-Xent clean {final['heldout_ntxent']:.4f}, "
+              f"attacked {final['heldout_ntxent_adv']:.4f} nats; metrics {args.out / METRICS_FILE}")
     return 0
 
 

@@ -136,7 +136,8 @@ def test_unknown_names_are_refused_by_the_parser(tiny_fmnist_root, tmp_path, cap
     _argparse_error(capsys, args, "argument --dataset: unknown dataset 'imagenet'; valid choices:")
     args = encoder_args(tiny_fmnist_root, tmp_path / "e")
     args[args.index("worst")] = "wrost"
-    _argparse_error(capsys, args, "argument --estimator-loss: invalid choice: 'wrost' (choose from 'normal', 'worst')")
+    _argparse_error(capsys, args, "argument --estimator-loss: invalid choice: 'wrost' (choose from 'normal', 'worst', "
+                                  "'worst-infonce', 'adv-contrastive')")
     args = classifier_args(tiny_fmnist_root, tmp_path / "e", tmp_path / "h")
     args[args.index("mlp")] = "resnet"
     _argparse_error(capsys, args, "argument --head: invalid choice: 'resnet' (choose from 'mlp', 'linear')")
@@ -199,8 +200,47 @@ def test_help_lists_the_documented_flags():
     sub = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001
     enc = {o for a in sub["train-encoder"]._actions for o in a.option_strings}  # noqa: SLF001
     assert {"--dataset", "--estimator-loss", "--out", "--epochs", "--train-subset", "--width", "--critic-hidden",
-            "--batch-size", "--lr", "--eps", "--steps", "--step-size", "--seed", "--device"} <= enc
+            "--batch-size", "--lr", "--eps", "--steps", "--step-size", "--seed", "--device", "--temperature",
+            "--adv-weight", "--projection-dim"} <= enc
     cls = {o for a in sub["train-classifier"]._actions for o in a.option_strings}  # noqa: SLF001
     assert {"--encoder", "--head", "--classifier-loss", "--out", "--dataset", "--epochs", "--train-subset",
             "--val-size", "--test-subset", "--eps", "--steps", "--step-size", "--seed", "--device",
             "--autoattack"} <= cls
+
+
+# ------------------------------------------------------------------------------------------------ the new objectives
+@pytest.mark.parametrize("loss", ["worst-infonce", "adv-contrastive"])
+def test_new_objectives_train_resume_and_reuse(loss, tiny_fmnist_root, tmp_path, capsys):
+    """``--epochs 1`` then ``--epochs 2`` equals a straight 2-epoch run, for the two objectives of issue 20."""
+
+    def args(folder, epochs):
+        argv = encoder_args(tiny_fmnist_root, folder, epochs)
+        argv[argv.index("worst")] = loss
+        return argv
+
+    code, out, _ = run(capsys, args(tmp_path / "a", 2))
+    first_line = "train InfoNCE" if loss == "worst-infonce" else "train loss"
+    assert code == 0 and f"epoch   2/2  {first_line}" in out and "finished: 2 epochs" in out
+    assert run(capsys, args(tmp_path / "b", 1))[0] == 0
+    code, out, _ = run(capsys, args(tmp_path / "b", 2))
+    assert code == 0 and "epoch   2/2" in out and "epoch   1/" not in out
+    a, b = (torch.load(f / CHECKPOINT_FILE, weights_only=True) for f in (tmp_path / "a", tmp_path / "b"))
+    assert a["config"]["estimator_loss"] == loss
+    for key in ("encoder", "critic", *(("projection_head",) if loss == "adv-contrastive" else ())):
+        assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), key
+    ma, mb = (json.loads((f / "metrics.json").read_text()) for f in (tmp_path / "a", tmp_path / "b"))
+    assert _numbers(ma["history"]) == _numbers(mb["history"])
+    code, out, _ = run(capsys, args(tmp_path / "a", 2))
+    assert code == 0 and "continuing (or reusing)" in out and "epoch   " not in out
+
+
+def test_contrastive_flags_give_one_line_errors(tiny_fmnist_root, tmp_path, capsys):
+    args = encoder_args(tiny_fmnist_root, tmp_path / "e", 1, "--temperature", "0.2")
+    _one_line_error(capsys, args, "--temperature: only --estimator-loss adv-contrastive takes this flag",
+                    "not --estimator-loss worst")
+    args[args.index("worst")] = "adv-contrastive"
+    args[args.index("--temperature") + 1] = "-1"
+    _one_line_error(capsys, args, "--temperature must be a finite number > 0, got -1.0")
+    args[args.index("--temperature") + 1] = "0.2"
+    _one_line_error(capsys, [*args, "--adv-weight", "-2"], "--adv-weight must be a finite number >= 0, got -2.0")
+    assert not (tmp_path / "e").exists()

@@ -67,7 +67,8 @@ def reference(tiny_fmnist_root, tmp_path_factory):
 
 # ------------------------------------------------------------------------------------------------ configuration
 def test_config_validates_names_and_resolves_the_paper_attack():
-    with pytest.raises(ValueError, match=r"unknown estimator_loss 'wrost'.*\('normal', 'worst'\)"):
+    with pytest.raises(ValueError, match=r"unknown estimator_loss 'wrost'.*\('normal', 'worst', 'worst-infonce', "
+                                         r"'adv-contrastive'\)"):
         EncoderConfig(estimator_loss="wrost")
     with pytest.raises(ValueError, match=r"unknown dataset 'imagenet'.*fashion-mnist"):
         EncoderConfig(dataset="imagenet")

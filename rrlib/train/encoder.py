@@ -1,6 +1,6 @@
 """Unsupervised training of a representation g by (worst-case) mutual-information maximisation (paper §5).
 
-Two objectives share one loop (``EncoderConfig.estimator_loss``):
+Four objectives share one loop (``EncoderConfig.estimator_loss``); the paper's two:
 
 * ``"normal"`` — the DIM baseline of Hjelm et al. (2018), the "Hjelm et al." rows of Tables 1, 3–5:
   ``max_{ψ, θ} Î_θ(X; g_ψ(X))`` with the Donsker–Varadhan (MINE) bound :func:`rrlib.mi.bounds.dv` on the
@@ -13,6 +13,21 @@ Two objectives share one loop (``EncoderConfig.estimator_loss``):
   (2) the DV estimate on the attacked batch with encoder and critic in **train** mode (batch-norm statistics
   from adversarial batches); (3) one Adam step on encoder and critic jointly.
 
+and two beyond the paper (issue 20), on the same encoder, data and threat model:
+
+* ``"worst-infonce"`` — Eq. (5.4) with the InfoNCE bound :func:`rrlib.mi.bounds.infonce` in place of DV, in both
+  places: Algorithm 1 lowers the critic's (per-location, location-averaged) InfoNCE estimate, and the step ascends the
+  InfoNCE estimate of the attacked batch (the official code's ``--va-mode nce``). It separates the worst-case
+  principle from the DV bound. Its history keeps the held-out DV numbers of the others (now of a critic trained on
+  InfoNCE; DV is a valid lower bound for any critic) and adds the held-out InfoNCE ones.
+* ``"adv-contrastive"`` — RoCL-style adversarial contrastive learning (:mod:`rrlib.train.contrastive`: two augmented
+  views, a projection head, NT-Xent at a temperature, an instance-wise PGD adversary on one view). Its settings are
+  those of :class:`ContrastiveConfig`, a subclass of :class:`EncoderConfig` with the contrastive fields, so that the
+  configurations (and the hashes keying committed results) of the MI objectives stay exactly what they were. It
+  needs no critic: the critic is built from its seed and saved untouched, so that every encoder checkpoint holds the
+  same entries and :func:`load_encoder` reads them all alike; the projection head is saved under
+  ``"projection_head"``.
+
 Labels are never read: batches come from :class:`rrlib.data.BatchLoader` (order a function of seed and epoch)
 and the training subset is drawn *without* stratification (which would look at labels). Training on a copy of
 the data with shuffled labels gives identical weights (tested).
@@ -24,6 +39,9 @@ Per epoch the history records the mean training DV value (nats; on attacked batc
 normal and worst-case DV estimate of the *current* encoder with the *jointly trained* critic on a few held-out
 test batches (labels unused) — the official code's ``nat_loss``/``adv_loss`` validation, not a fresh
 Algorithm-2 estimate (chapter 05's :func:`rrlib.mi.worst_case.estimate_mutual_information` gives that).
+``worst-infonce`` records ``train_infonce`` instead of ``train_dv`` and adds ``heldout_infonce_normal`` /
+``heldout_infonce_worst`` (Algorithm 1 lowering InfoNCE); ``adv-contrastive`` records ``train_loss`` (its
+``L``) and the held-out NT-Xent of clean and of attacked view pairs (``heldout_ntxent``, ``heldout_ntxent_adv``).
 
 Files (``out_dir``): ``checkpoint.pt`` (written atomically after every epoch; resuming replays the same
 numbers bit for bit on the CPU) and ``metrics.json`` once finished. Nothing is overwritten: a folder holding a
@@ -38,7 +56,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +66,7 @@ from torch import nn
 from rrlib.attacks import ThreatModel
 from rrlib.data import ImageDataset, canonical_name, get_spec, load_dataset, resolve_threat, subset
 from rrlib.mi import worst_case
-from rrlib.mi.bounds import dv
+from rrlib.mi.bounds import dv, infonce
 from rrlib.mi.critics import EncodeAndDotCritic
 from rrlib.models.baseline_h import PixelBaselineH
 from rrlib.models.normalize import InputNormalize
@@ -61,8 +79,10 @@ from rrlib.train.checkpoint import (
 from rrlib.train.fit import CHECKPOINT_FILE, TIMING_KEYS, fit
 from rrlib.train.run_folder import METRICS_FILE as METRICS_FILE  # re-exported: the file names live in run_folder
 from rrlib.validation import (
+    check_bool,
     check_int,
     check_int_fields,
+    check_nonnegative_float,
     check_optional_int,
     check_positive_float,
 )
@@ -70,22 +90,28 @@ from rrlib.validation import (
 __all__ = [
     "CHECKPOINT_FILE",
     "ESTIMATOR_LOSSES",
+    "MI_LOSSES",
     "TIMING_KEYS",
+    "ContrastiveConfig",
     "EncoderConfig",
     "EncoderResult",
     "PixelCritic",
     "PixelEncoder",
     "encoder_step",
+    "config_of",
     "heldout_mi",
     "load_encoder",
     "split_batch_step",
     "train_encoder",
 ]
 
-ESTIMATOR_LOSSES = ("normal", "worst")
+#: The objectives of an :class:`EncoderConfig` (MI maximisation with a critic).
+MI_LOSSES = ("normal", "worst", "worst-infonce")
+#: Every objective ``train-encoder`` trains (``adv-contrastive`` through :class:`ContrastiveConfig`).
+ESTIMATOR_LOSSES = (*MI_LOSSES, "adv-contrastive")
+#: The MI bound each MI objective trains on (and Algorithm 1 lowers, where it attacks).
+TRAINING_BOUNDS = {"normal": dv, "worst": dv, "worst-infonce": infonce}
 KIND = "encoder"
-
-
 
 
 def threat_dict(threat: ThreatModel) -> dict[str, Any]:
@@ -95,10 +121,10 @@ def threat_dict(threat: ThreatModel) -> dict[str, Any]:
     return out
 
 
-def _adversarial_batch(critic: nn.Module, encoder: nn.Module, x: torch.Tensor, threat: ThreatModel
+def _adversarial_batch(critic: nn.Module, encoder: nn.Module, x: torch.Tensor, threat: ThreatModel, bound=dv
                        ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Algorithm 1 on one batch: ``(x', Î(x'))`` with PGD lowering the critic's DV estimate (eval mode)."""
-    return worst_case.worst_case_batch(critic, encoder, x, threat, bound=dv)
+    """Algorithm 1 on one batch: ``(x', Î(x'))`` with PGD lowering the critic's ``bound`` estimate (eval mode)."""
+    return worst_case.worst_case_batch(critic, encoder, x, threat, bound=bound)
 
 
 # ----------------------------------------------------------------------------------------------------- models
@@ -147,7 +173,8 @@ class EncoderConfig:
         width: multiplies the Baseline-H hidden sizes (1 = the paper); the representation is ``rep_dim`` = 64.
         critic_hidden: embedding width of the critic (2048 in the paper; small values for quick runs).
         epochs, batch_size, lr: Adam with a constant learning rate (the paper: 300 epochs, 128, 1e-4).
-        estimator_loss: ``"normal"`` (DIM, Hjelm et al.) or ``"worst"`` (Eq. 5.4, the paper's method).
+        estimator_loss: ``"normal"`` (DIM, Hjelm et al.), ``"worst"`` (Eq. 5.4, the paper's method) or
+            ``"worst-infonce"`` (Eq. 5.4 with InfoNCE); ``"adv-contrastive"`` is a :class:`ContrastiveConfig`.
         eps, steps, step_size: ℓ∞ PGD of Algorithm 1 in [0, 1] pixels; None = the dataset's
             (supplement D.1; FMNIST 0.1, 10, 0.02). Used for ``worst`` training and, in both modes, for the
             held-out worst-case estimate in the history.
@@ -174,6 +201,13 @@ class EncoderConfig:
         object.__setattr__(self, "dataset", canonical_name(self.dataset))
         if self.estimator_loss not in ESTIMATOR_LOSSES:
             raise ValueError(f"unknown estimator_loss {self.estimator_loss!r}; valid choices: {ESTIMATOR_LOSSES}")
+        contrastive = isinstance(self, ContrastiveConfig)
+        if contrastive != (self.estimator_loss == "adv-contrastive"):
+            raise ValueError(
+                "estimator_loss 'adv-contrastive' has its own settings: use ContrastiveConfig(...) (or config_of)"
+                if not contrastive else
+                f"a ContrastiveConfig trains estimator_loss 'adv-contrastive', not {self.estimator_loss!r}; use "
+                f"EncoderConfig for {MI_LOSSES}")
         check_int_fields(self, ("rep_dim", "critic_hidden", "epochs", "heldout_batches"))
         check_optional_int("train_subset", self.train_subset, 1)
         check_int("batch_size", self.batch_size, 2, what="an integer >= 2 (the DV bound needs negatives)")
@@ -188,9 +222,59 @@ class EncoderConfig:
         return resolve_threat(self.dataset, self.eps, self.steps, self.step_size)
 
 
+@dataclass(frozen=True)
+class ContrastiveConfig(EncoderConfig):
+    """An ``adv-contrastive`` encoder run (:mod:`rrlib.train.contrastive`): the fields of :class:`EncoderConfig`
+    (``critic_hidden`` only sizes the untouched critic kept in the checkpoint; ``eps``/``steps``/``step_size`` are
+    the instance-wise adversary's) and the contrastive ones.
+
+    A subclass, not new fields of :class:`EncoderConfig`: the results cache hashes every field and the type
+    (:func:`rrlib.train.cache.config_hash`), so a field added there would move the hash of every existing ``normal``
+    / ``worst`` run; here those hashes are untouched and an ``adv-contrastive`` run has a type of its own.
+
+    Attributes:
+        temperature: τ of NT-Xent (0.5: RoCL's and SimCLR's CIFAR-10 value).
+        adv_weight: λ in ``NT-Xent(v₁, v₂) + λ·NT-Xent(v₁ + δ*, v₂)`` (1: clean and adversarial terms alike).
+        projection_dim: output width of the projection head (64 → 64 → ``projection_dim``).
+        random_start: the adversary starts from a uniform point of the ε-ball (RoCL and ACL do).
+
+    >>> ContrastiveConfig(steps=5).threat().random_start, ContrastiveConfig().temperature
+    (True, 0.5)
+    """
+
+    estimator_loss: str = "adv-contrastive"
+    temperature: float = 0.5
+    adv_weight: float = 1.0
+    projection_dim: int = 64
+    random_start: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive_float("temperature", self.temperature)
+        check_nonnegative_float("adv_weight", self.adv_weight)
+        check_int("projection_dim", self.projection_dim, 1)
+        check_bool("random_start", self.random_start)
+
+    def threat(self) -> ThreatModel:
+        """The adversary: :meth:`EncoderConfig.threat` with this run's ``random_start``."""
+        return replace(super().threat(), random_start=self.random_start)
+
+
+def config_of(**fields: Any) -> EncoderConfig:
+    """The configuration of an encoder run given as fields: a :class:`ContrastiveConfig` when ``estimator_loss`` is
+    ``"adv-contrastive"``, an :class:`EncoderConfig` otherwise (a stored configuration, a command line).
+
+    >>> type(config_of(estimator_loss="adv-contrastive")).__name__, type(config_of(estimator_loss="worst")).__name__
+    ('ContrastiveConfig', 'EncoderConfig')
+    """
+    cls = ContrastiveConfig if fields.get("estimator_loss") == "adv-contrastive" else EncoderConfig
+    return cls(**fields)
+
+
 @dataclass
 class EncoderResult:
-    """A trained (or partially trained) encoder g, its critic and the per-epoch history."""
+    """A trained (or partially trained) encoder g, its critic and the per-epoch history (for ``adv-contrastive``
+    the critic is its untouched initialisation)."""
 
     config: EncoderConfig
     encoder: PixelEncoder
@@ -214,18 +298,20 @@ class EncoderResult:
 
 # ----------------------------------------------------------------------------------------------------- steps
 def encoder_step(encoder: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
-                 threat: ThreatModel | None) -> float:
-    """One training step; returns the DV estimate (nats) the step ascended, before the update.
+                 threat: ThreatModel | None, *, bound=dv) -> float:
+    """One training step; returns the MI estimate (nats) the step ascended, before the update.
 
     ``threat=None`` is the ``normal`` (DIM) step on the clean batch; a :class:`~rrlib.attacks.ThreatModel` first
     replaces ``x`` by Algorithm 1's worst-case batch (eval mode), then steps on it. Encoder and critic are left
-    in train mode. With ε = 0 both are the same computation (tested).
+    in train mode. With ε = 0 both are the same computation (tested). ``bound``: the MI bound, both the one
+    Algorithm 1 lowers and the one the step ascends (:func:`~rrlib.mi.bounds.dv`; ``worst-infonce``:
+    :func:`~rrlib.mi.bounds.infonce`).
     """
     if threat is not None:
-        x, _ = _adversarial_batch(critic, encoder, x, threat)
+        x, _ = _adversarial_batch(critic, encoder, x, threat, bound)
     encoder.train()
     critic.train()
-    value = dv(critic(x, encoder(x)))
+    value = bound(critic(x, encoder(x)))
     optimizer.zero_grad(set_to_none=True)
     (-value).backward()
     optimizer.step()
@@ -249,15 +335,16 @@ def split_batch_step(joint: nn.Module, encoder: nn.Module, critic: nn.Module, op
     return float(value.detach())
 
 
-def heldout_mi(encoder: nn.Module, critic: nn.Module, batches: list[torch.Tensor], threat: ThreatModel
-               ) -> tuple[float, float]:
-    """Mean normal and worst-case DV estimate (nats) of ``encoder`` with ``critic`` over ``batches`` (eval mode)."""
+def heldout_mi(encoder: nn.Module, critic: nn.Module, batches: list[torch.Tensor], threat: ThreatModel, *,
+               bound=dv) -> tuple[float, float]:
+    """Mean normal and worst-case ``bound`` estimate (nats; default DV) of ``encoder`` with ``critic`` over
+    ``batches`` (eval mode; Algorithm 1 lowers the same bound)."""
     normal, worst = [], []
     with managed_modes((encoder, critic)):
         for xb in batches:
             with torch.no_grad():
-                normal.append(float(dv(critic(xb, encoder(xb)))))
-            worst.append(float(_adversarial_batch(critic, encoder, xb, threat)[1]))
+                normal.append(float(bound(critic(xb, encoder(xb)))))
+            worst.append(float(_adversarial_batch(critic, encoder, xb, threat, bound)[1]))
     return sum(normal) / len(normal), sum(worst) / len(worst)
 
 
@@ -295,7 +382,7 @@ def _build(config: EncoderConfig) -> tuple[PixelEncoder, PixelCritic]:
 
 def _config_from(saved: dict[str, Any], path: Path) -> EncoderConfig:
     try:
-        return EncoderConfig(**saved["config"])
+        return config_of(**saved["config"])
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path} holds an encoder configuration this version cannot read ({err}); "
                               f"{_remedy(path.parent)}") from err
@@ -342,7 +429,8 @@ def train_encoder(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     show_progress: bool = True,
 ) -> EncoderResult:
-    """Train g (and its critic) as ``config`` says, checkpointing to ``out_dir`` after every epoch.
+    """Train g (and its critic) as ``config`` says, checkpointing to ``out_dir`` after every epoch
+    (``config``: an :class:`EncoderConfig`, or a :class:`ContrastiveConfig` for ``adv-contrastive``).
 
     Args:
         resume: continue from ``out_dir``'s checkpoint when it holds this configuration (a finished run is
@@ -353,7 +441,8 @@ def train_encoder(
             resumed on another device (bit-identical resumption holds on one device).
         data_root: dataset root (default :func:`rrlib.data.data_dir`; Fashion-MNIST is found offline).
         stop_after_epochs: stop (unfinished, checkpointed) once this many epochs in total are done.
-        callback: called after every step with ``{"epoch", "step", "dv"}``; an exception it raises aborts
+        callback: called after every step with ``{"epoch", "step", "dv"}`` (``"infonce"`` for ``worst-infonce``,
+            ``"loss"`` for ``adv-contrastive``); an exception it raises aborts
             the run like a crash (the last epoch checkpoint stays).
         on_epoch: called with each epoch's history record once that epoch is checkpointed.
 
@@ -372,9 +461,9 @@ def train_encoder(
     if not isinstance(config, EncoderConfig):
         raise TypeError(f"config must be an EncoderConfig, got {type(config).__name__}")
     check_optional_int("stop_after_epochs", stop_after_epochs, 1)
-    from rrlib.train.jobs import EncoderJob  # the jobs import this module
+    from rrlib.train.jobs import encoder_job  # the jobs import this module
 
-    return fit(EncoderJob(config), Path(out_dir), resume=resume, device=device, data_root=data_root,
+    return fit(encoder_job(config), Path(out_dir), resume=resume, device=device, data_root=data_root,
                stop_after_epochs=stop_after_epochs, callback=callback, on_epoch=on_epoch, show_progress=show_progress)
 
 

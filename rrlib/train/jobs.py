@@ -4,7 +4,9 @@
   :func:`rrlib.train.supervised.train_model`;
 * :class:`EncoderJob` — an encoder g and its critic by DV mutual-information maximisation, ``normal`` (DIM) or
   ``worst`` (Eq. 5.4, Algorithm 1 on each batch), run by :func:`rrlib.train.encoder.train_encoder`; a new encoder
-  objective is a subclass replacing :meth:`EncoderJob.step`;
+  objective is a subclass replacing :meth:`EncoderJob.step`: :class:`InfoNCEEncoderJob` (``worst-infonce``: Eq. 5.4
+  with InfoNCE) and :class:`ContrastiveJob` (``adv-contrastive``: RoCL-style adversarial contrastive learning);
+  :func:`encoder_job` picks the job of a configuration;
 * :class:`HeadJob` — a head h on a frozen encoder, standard or robust (PGD on ``h∘g``), with the best (E.S.) head
   kept, run by :func:`rrlib.train.downstream.train_classifier`.
 
@@ -25,9 +27,11 @@ from torch import nn
 from rrlib import distributed as dist
 from rrlib.attacks import ThreatModel
 from rrlib.data import ImageDataset, get_spec, make_loader
+from rrlib.mi.bounds import infonce
 from rrlib.models import build_model
 from rrlib.models.heads import build_head
 from rrlib.runtime import seeded
+from rrlib.train import contrastive
 from rrlib.train import downstream as heads
 from rrlib.train import encoder as encoders
 from rrlib.train.downstream import (
@@ -37,11 +41,19 @@ from rrlib.train.downstream import (
     evaluate_classifier,
     head_step,
 )
-from rrlib.train.encoder import EncoderResult, encoder_step, heldout_mi, split_batch_step
+from rrlib.train.encoder import (
+    ContrastiveConfig,
+    EncoderConfig,
+    EncoderResult,
+    encoder_step,
+    heldout_mi,
+    split_batch_step,
+)
 from rrlib.train.fit import Job, StepOutput
 from rrlib.train.supervised import TrainConfig, TrainResult, autocast_context, evaluate, format_record, load_data
 
-__all__ = ["EncoderJob", "HeadJob", "SupervisedJob", "supervised_step"]
+__all__ = ["ContrastiveJob", "EncoderJob", "HeadJob", "InfoNCEEncoderJob", "SupervisedJob", "encoder_job",
+           "supervised_step"]
 
 
 # ----------------------------------------------------------------------------------------------------- supervised
@@ -274,6 +286,104 @@ class EncoderJob(Job):
     @property
     def desc(self) -> str:
         return f"encoder ({self.config.estimator_loss})"
+
+
+class InfoNCEEncoderJob(EncoderJob):
+    """``worst-infonce``: Eq. (5.4) with :func:`rrlib.mi.bounds.infonce` in place of DV — Algorithm 1 lowers the
+    critic's InfoNCE estimate and the step ascends InfoNCE on the attacked batch (:func:`encoder_step` with
+    ``bound=infonce``). The record: ``train_infonce``, the held-out DV numbers of the other objectives (same critic,
+    Algorithm 1 lowering DV) and the held-out InfoNCE ones (``heldout_infonce_normal`` / ``_worst``; InfoNCE ≤
+    log batch size)."""
+
+    def prepare(self, device: torch.device, data_root: str | os.PathLike | None) -> Any:
+        if dist.is_distributed():
+            raise ValueError("estimator_loss 'worst-infonce' runs in one process only (the data-parallel bound is "
+                             "DV's); run it without torchrun")
+        loader = super().prepare(device, data_root)
+        self.train_threat = self.threat
+        return loader
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor], epoch: int, step: int, global_step: int) -> StepOutput:
+        x = batch[0]  # labels are never read
+        value = encoder_step(self.encoder, self.critic, self.optimizer, x.to(self.device, non_blocking=True),
+                             self.train_threat, bound=infonce)
+        if not math.isfinite(value):
+            raise FloatingPointError(f"the InfoNCE estimate diverged at epoch {epoch + 1}, step {step} ({value}); "
+                                     "lower lr (nothing was written for this epoch)")
+        return StepOutput(value * x.shape[0], 0, x.shape[0], {"epoch": epoch, "step": step, "infonce": value})
+
+    def end_epoch(self, epoch: int, sums: dict[str, Any]) -> dict[str, Any]:
+        return {"train_infonce": sums["loss"] / sums["seen"]}
+
+    def evaluate(self, epochs_done: int) -> dict[str, Any]:
+        record = super().evaluate(epochs_done)
+        normal, worst = heldout_mi(self.encoder, self.critic, self.heldout, self.threat, bound=infonce)
+        return {**record, "heldout_infonce_normal": normal, "heldout_infonce_worst": worst}
+
+
+class ContrastiveJob(EncoderJob):
+    """``adv-contrastive`` (:mod:`rrlib.train.contrastive`): per batch two views, the instance-wise PGD adversary on
+    the first, one Adam step on encoder and projection head. The checkpoint holds ``encoder``, ``critic`` (its
+    untouched initialisation, so that every encoder checkpoint reads alike), ``projection_head`` and ``optimizer``
+    (of encoder and head). Views and the adversary's random start come from generators seeded by ``(seed, epoch,
+    step)``, so an interrupted run resumes bit for bit. The record: ``train_loss`` (``L``, nats) and the held-out
+    NT-Xent of clean and of attacked view pairs."""
+
+    def build(self, device: torch.device) -> None:
+        c = self.config
+        self.device = device
+        self.encoder, self.critic = encoders._build(c)
+        self.head = seeded(lambda: contrastive.ProjectionHead(c.rep_dim, c.projection_dim), c.seed + 2)
+        for module in (self.encoder, self.critic, self.head):
+            module.to(device)
+        self.optimizer = torch.optim.Adam([*self.encoder.parameters(), *self.head.parameters()], lr=c.lr)
+
+    def entries(self) -> dict[str, Any]:
+        return {**super().entries(), "projection_head": self.head.state_dict()}
+
+    def load(self, saved: dict[str, Any], path: Path, device: torch.device) -> None:
+        super().load(saved, path, device)
+        self.head.load_state_dict(saved["projection_head"])
+
+    def prepare(self, device: torch.device, data_root: str | os.PathLike | None) -> Any:
+        if dist.is_distributed():
+            raise ValueError("estimator_loss 'adv-contrastive' runs in one process only; run it without torchrun")
+        return super().prepare(device, data_root)
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor], epoch: int, step: int, global_step: int) -> StepOutput:
+        c = self.config
+        x = batch[0].to(self.device, non_blocking=True)  # labels are never read
+        v1, v2 = contrastive.two_views(x, c.seed, epoch, step)
+        v_adv = contrastive.adversarial_view(self.encoder, self.head, v1, v2, self.threat, c.temperature,
+                                             contrastive.view_generator(c.seed, epoch, step, 2))
+        loss = contrastive.contrastive_step(self.encoder, self.head, self.optimizer, v1, v2, v_adv, c.temperature,
+                                            c.adv_weight)
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"the contrastive loss diverged at epoch {epoch + 1}, step {step} ({loss}); "
+                                     "lower lr (nothing was written for this epoch)")
+        return StepOutput(loss * x.shape[0], 0, x.shape[0], {"epoch": epoch, "step": step, "loss": loss})
+
+    def end_epoch(self, epoch: int, sums: dict[str, Any]) -> dict[str, Any]:
+        return {"train_loss": sums["loss"] / sums["seen"]}
+
+    def evaluate(self, epochs_done: int) -> dict[str, Any]:
+        clean, attacked = contrastive.heldout_contrastive(self.encoder, self.head, self.heldout, self.threat,
+                                                          self.config.temperature)
+        return {"heldout_ntxent": clean, "heldout_ntxent_adv": attacked}
+
+    def result(self, state: dict[str, Any], checkpoint: Path | None) -> EncoderResult:
+        self.head.eval()
+        return super().result(state, checkpoint)
+
+
+def encoder_job(config: EncoderConfig) -> EncoderJob:
+    """The job that trains ``config``: :class:`ContrastiveJob` for a :class:`ContrastiveConfig`,
+    :class:`InfoNCEEncoderJob` for ``worst-infonce``, :class:`EncoderJob` for ``normal`` and ``worst``."""
+    if isinstance(config, ContrastiveConfig):
+        return ContrastiveJob(config)
+    if config.estimator_loss == "worst-infonce":
+        return InfoNCEEncoderJob(config)
+    return EncoderJob(config)
 
 
 # ----------------------------------------------------------------------------------------------------- head
