@@ -35,7 +35,7 @@ from rrlib.mi.worst_case import EstimatorConfig, representation_vulnerability
 from rrlib.runtime import select_device
 from rrlib.timing import interleaved_medians
 from rrlib.train.cache import entry_dir
-from rrlib.train.encoder import ESTIMATOR_LOSSES, EncoderConfig, PixelCritic, encoder_step, train_encoder
+from rrlib.train.encoder import PAPER_LOSSES, EncoderConfig, PixelCritic, encoder_step, train_encoder
 from rrlib.validation import check_int, check_int_fields, check_positive_float
 
 __all__ = ["MEDIUM_CONFIG_FIELDS", "Config", "Result", "committed_medium", "committed_run_summary", "page_facts", "run"]
@@ -180,7 +180,7 @@ def run(config: Config, *, cache_root: str | os.PathLike | None = None, show_pro
     device = select_device(config.device)
     results = {loss: train_encoder(config.encoder_config(loss), _out_dir(config, loss, cache_root), device=device,
                                    data_root=config.data_root, show_progress=show_progress)
-               for loss in ESTIMATOR_LOSSES}
+               for loss in PAPER_LOSSES}
     train = load_dataset(config.dataset, "train", root=config.data_root)
     test = load_dataset(config.dataset, "test", root=config.data_root)
     x_train = subset(train, config.rv_train, config.seed + 1, stratified=False).tensors()[0].to(device)

@@ -90,6 +90,7 @@ from rrlib.validation import (
 __all__ = [
     "CHECKPOINT_FILE",
     "ESTIMATOR_LOSSES",
+    "PAPER_LOSSES",
     "MI_LOSSES",
     "TIMING_KEYS",
     "ContrastiveConfig",
@@ -105,6 +106,8 @@ __all__ = [
     "train_encoder",
 ]
 
+#: The paper's two objectives (DIM, the "Hjelm et al." rows, and Eq. 5.4, "Ours"): what chapter 07 trains.
+PAPER_LOSSES = ("normal", "worst")
 #: The objectives of an :class:`EncoderConfig` (MI maximisation with a critic).
 MI_LOSSES = ("normal", "worst", "worst-infonce")
 #: Every objective ``train-encoder`` trains (``adv-contrastive`` through :class:`ContrastiveConfig`).
