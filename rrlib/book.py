@@ -56,9 +56,10 @@ from rrlib.console import quiet_broken_pipe
 from rrlib.jsonable import to_jsonable
 from rrlib.profiles import get_profile
 
-__all__ = ["BOOK_PROFILES", "CHAPTER_NAME", "METRICS_ENV", "REPO_ROOT", "ChapterFailed", "ChapterRun", "add_arguments",
-           "build_book", "chapters", "format_timings", "glue_keys", "kernel_thread_env", "load_metrics", "main",
-           "metrics_dir", "publish", "record_metrics", "run_chapters", "run_command", "stage_book", "to_jsonable"]
+__all__ = ["BOOK_PROFILES", "CHAPTER_NAME", "METRICS_ENV", "QUICK_SECONDS_GUESS", "REPO_ROOT", "ChapterFailed",
+           "ChapterRun", "add_arguments", "build_book", "chapters", "default_jobs", "format_timings", "glue_keys",
+           "kernel_thread_env", "load_metrics", "longest_first", "main", "metrics_dir", "publish", "record_metrics",
+           "run_chapters", "run_command", "stage_book", "to_jsonable"]
 
 #: The profiles a whole book runs in (:mod:`rrlib.profiles`; ``medium`` results are committed, not re-run here).
 BOOK_PROFILES = ("quick", "full")
@@ -115,22 +116,25 @@ def _select(names: Sequence[str], only: Sequence[str] | None) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------------------- runner
-def kernel_thread_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def kernel_thread_env(environ: Mapping[str, str] | None = None, *, jobs: int = 1,
+                      cpus: int | None = None) -> dict[str, str]:
     """``RRBOOK_THREADS=n`` set for the runner caps each chapter kernel's threads at ``n`` (OpenMP, MKL and
-    torch's intra-op pool read ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` at start-up); unset, kernels use their
-    defaults. Two-thread kernels sharing two busy cores run small-tensor loops many times slower, so runs that
-    share a machine should set it.
+    torch's intra-op pool read ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` at start-up). Unset, a kernel that runs
+    alone uses its defaults, and ``jobs`` kernels running at once share the cores (``cpus // jobs`` threads each,
+    at least one): two-thread kernels sharing two busy cores run small-tensor loops many times slower.
 
     >>> kernel_thread_env({"RRBOOK_THREADS": "1"})
     {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
-    >>> kernel_thread_env({})
-    {}
+    >>> kernel_thread_env({}), kernel_thread_env({}, jobs=2, cpus=2), kernel_thread_env({}, jobs=2, cpus=16)
+    ({}, {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}, {'OMP_NUM_THREADS': '8', 'MKL_NUM_THREADS': '8'})
     """
     environ = os.environ if environ is None else environ
     value = environ.get("RRBOOK_THREADS")
     if value is None:
-        return {}
-    if not value.isdigit() or int(value) < 1:
+        if jobs <= 1:
+            return {}
+        value = str(max(1, (cpus if cpus is not None else (os.cpu_count() or 1)) // jobs))
+    elif not value.isdigit() or int(value) < 1:
         raise ValueError(f"RRBOOK_THREADS must be a positive integer, got {value!r}")
     return {"OMP_NUM_THREADS": value, "MKL_NUM_THREADS": value}
 
@@ -159,16 +163,16 @@ def run_chapters(
     root: Path = REPO_ROOT,
     output_dir: Path | None = None,
     metrics_directory: Path | None = None,
+    jobs: int | None = None,
     log=print,
 ) -> list[ChapterRun]:
-    """Execute chapters with papermill and return one :class:`ChapterRun` per chapter.
+    """Execute chapters with papermill and return one :class:`ChapterRun` per chapter, in book order.
 
-    Raises :class:`ChapterFailed` naming the chapter, the failing cell and the error when a chapter raises, or when
-    it finishes without recording its metrics.
+    ``jobs`` chapters run at once (default :func:`default_jobs`), the longest first (:func:`longest_first`), each
+    kernel with :func:`kernel_thread_env`'s threads; the chapters compute the same whatever the order. Raises
+    :class:`ChapterFailed` naming the chapter, the failing cell and the error when a chapter raises, or when it
+    finishes without recording its metrics (the chapters already running finish first; the waiting ones never start).
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     get_profile(profile, force=force)
     if profile not in BOOK_PROFILES:
         raise ValueError(f"the book does not run in profile {profile!r}; valid choices: {list(BOOK_PROFILES)} (the "
@@ -180,6 +184,13 @@ def run_chapters(
     output_dir.mkdir(parents=True, exist_ok=True)
     metrics_directory.mkdir(parents=True, exist_ok=True)
 
+    for name in selected:
+        if not (root / "notebooks" / f"{name}.ipynb").exists():
+            raise FileNotFoundError(f"chapter {name!r} is listed in _toc.yml but "
+                                    f"{root / 'notebooks' / f'{name}.ipynb'} does not exist")
+    jobs = default_jobs(len(selected)) if jobs is None else jobs
+    if jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     env = {
         METRICS_ENV: str(metrics_directory),
         # the chapter's own root and the rrlib that runs this code (they differ only for throw-away test books)
@@ -192,53 +203,20 @@ def run_chapters(
     }
     if force:
         env["RRBOOK_FORCE_FULL"] = "1"
-    env.update(kernel_thread_env())
+    env.update(kernel_thread_env(jobs=jobs))
+    position = {name: index for index, name in enumerate(selected, start=1)}
 
-    runs: list[ChapterRun] = []
-    for index, name in enumerate(selected, start=1):
-        source = root / "notebooks" / f"{name}.ipynb"
-        if not source.exists():
-            raise FileNotFoundError(f"chapter {name!r} is listed in _toc.yml but {source} does not exist")
-        executed = output_dir / f"{name}.ipynb"
-        metrics_path = metrics_directory / f"{name}.json"
-        metrics_path.unlink(missing_ok=True)
-        log(f"[{index}/{len(selected)}] {name} (profile={profile}, seed={seed}, device={device}) ...", flush=True)
-        start = time.perf_counter()
-        try:
-            with _environment(**env):
-                papermill.execute_notebook(
-                    str(source),
-                    str(executed),
-                    parameters={"profile": profile, "seed": seed, "device": device},
-                    cwd=str(root),
-                    kernel_name="python3",
-                    language="python",
-                    progress_bar=False,
-                    request_save_on_cell_execute=False,
-                )
-        except PapermillExecutionError as error:
-            raise ChapterFailed(
-                f"chapter {name!r} failed in cell {error.cell_index} (execution count {error.exec_count}): "
-                f"{error.ename}: {error.evalue}\n  executed copy with the traceback: {executed}"
-            ) from None
-        wall = time.perf_counter() - start
-        _hide_default_parameters(executed)
-        if not metrics_path.exists():
-            raise ChapterFailed(f"chapter {name!r} finished without calling rrlib.book.publish({name!r}, ...)")
-        recorded = json.loads(metrics_path.read_text())
-        recorded["_meta"] = {
-            "chapter": name,
-            "profile": profile,
-            "seed": seed,
-            "device": device,
-            "wall_s": round(wall, 2),
-            "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "python": platform.python_version(),
-            "machine": f"{platform.machine()} {os.cpu_count()} cpu",
-        }
-        write_json_atomic(metrics_path, recorded)
-        log(f"      {name} done in {wall:.1f} s", flush=True)
-        runs.append(ChapterRun(name, executed, metrics_path, wall))
+    def execute(name: str) -> ChapterRun:
+        return _execute_chapter(name, root, output_dir, metrics_directory, profile=profile, seed=seed, device=device,
+                                label=f"[{position[name]}/{len(selected)}]", log=log)
+
+    order = longest_first(selected, metrics_directory / "_timings.json")
+    with _environment(**env):
+        if jobs == 1 or len(order) == 1:
+            finished = [execute(name) for name in order]
+        else:
+            finished = _execute_in_parallel(execute, order, jobs)
+    runs = sorted(finished, key=lambda run: position[run.name])
 
     timings_path = metrics_directory / "_timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
@@ -246,6 +224,106 @@ def run_chapters(
     write_json_atomic(timings_path, timings)
     log(format_timings(runs), flush=True)
     return runs
+
+
+def default_jobs(chapter_count: int, cpus: int | None = None) -> int:
+    """How many chapters :func:`run_chapters` runs at once: ``$RRBOOK_JOBS`` when set, else one per CPU core (a
+    chapter's kernel is one process whose small convolutions gain little from a second thread, so two one-thread
+    kernels on two cores finish sooner than one two-thread kernel after another), at most ``chapter_count``.
+
+    >>> default_jobs(10, cpus=2), default_jobs(1, cpus=16), default_jobs(10, cpus=1)
+    (2, 1, 1)
+    """
+    value = os.environ.get("RRBOOK_JOBS")
+    if value is not None:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"RRBOOK_JOBS must be a positive integer, got {value!r}")
+        return int(value)
+    return max(1, min(chapter_count, cpus if cpus is not None else (os.cpu_count() or 1)))
+
+
+def longest_first(names: Sequence[str], timings: Path) -> list[str]:
+    """``names`` ordered for a parallel run, the longest chapter first (the last run's wall times in ``timings``,
+    ``_timings.json``; else :data:`QUICK_SECONDS_GUESS`; unknown chapters last, in book order), so that no long
+    chapter starts last while the other cores sit idle. The order changes when chapters start, never what they
+    compute."""
+    try:
+        seconds = {**QUICK_SECONDS_GUESS, **json.loads(Path(timings).read_text())}
+    except (OSError, ValueError):
+        seconds = dict(QUICK_SECONDS_GUESS)
+    return sorted(names, key=lambda name: -float(seconds.get(name, 0.0)))
+
+
+#: Quick-profile wall seconds per chapter (2-core machine, 2026-12-06), used only by :func:`longest_first` to start
+#: the long chapters first when no ``_timings.json`` of an earlier run exists.
+QUICK_SECONDS_GUESS = {
+    "06_vulnerability_robustness": 187.0, "08_downstream": 112.0, "05_worst_case_mi": 67.0, "04_mine": 62.0,
+}
+
+
+def _execute_chapter(name: str, root: Path, output_dir: Path, metrics_directory: Path, *, profile: str, seed: int,
+                     device: str, label: str, log) -> ChapterRun:
+    """Execute one chapter with papermill (the environment is already set); :class:`ChapterFailed` when it fails."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = root / "notebooks" / f"{name}.ipynb"
+    executed = output_dir / f"{name}.ipynb"
+    metrics_path = metrics_directory / f"{name}.json"
+    metrics_path.unlink(missing_ok=True)
+    log(f"{label} {name} (profile={profile}, seed={seed}, device={device}) ...", flush=True)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(executed),
+            parameters={"profile": profile, "seed": seed, "device": device},
+            cwd=str(root),
+            kernel_name="python3",
+            language="python",
+            progress_bar=False,
+            request_save_on_cell_execute=False,
+        )
+    except PapermillExecutionError as error:
+        raise ChapterFailed(
+            f"chapter {name!r} failed in cell {error.cell_index} (execution count {error.exec_count}): "
+            f"{error.ename}: {error.evalue}\n  executed copy with the traceback: {executed}"
+        ) from None
+    wall = time.perf_counter() - start
+    _hide_default_parameters(executed)
+    if not metrics_path.exists():
+        raise ChapterFailed(f"chapter {name!r} finished without calling rrlib.book.publish({name!r}, ...)")
+    recorded = json.loads(metrics_path.read_text())
+    recorded["_meta"] = {
+        "chapter": name,
+        "profile": profile,
+        "seed": seed,
+        "device": device,
+        "wall_s": round(wall, 2),
+        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu",
+    }
+    write_json_atomic(metrics_path, recorded)
+    log(f"      {name} done in {wall:.1f} s", flush=True)
+    return ChapterRun(name, executed, metrics_path, wall)
+
+
+def _execute_in_parallel(execute, order: Sequence[str], jobs: int) -> list[ChapterRun]:
+    """``execute(name)`` for every name, ``jobs`` at a time in threads (each chapter is its own kernel process);
+    on the first failure the waiting chapters are cancelled, the running ones finish, and the failure is raised."""
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="chapter") as pool:
+        futures = [pool.submit(execute, name) for name in order]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+        wait(futures)
+    for future in futures:
+        if not future.cancelled() and future.exception() is not None:
+            raise future.exception()
+    return [future.result() for future in futures]
 
 
 def _hide_default_parameters(executed: Path) -> None:

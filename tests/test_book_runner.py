@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import nbformat
 import pytest
@@ -114,3 +115,52 @@ def test_rrbook_threads_caps_the_chapter_kernels():
     assert kernel_thread_env({}) == {}
     with pytest.raises(ValueError, match="RRBOOK_THREADS must be a positive integer, got '0'"):
         kernel_thread_env({"RRBOOK_THREADS": "0"})
+
+
+def _meeting_notebook(path, name: str, other: str, folder) -> None:
+    """A chapter that leaves a file and waits (up to 60 s) for ``other``'s: both finish only if they run at once."""
+    _notebook(path, "import pathlib, time\n"
+                    f"here = pathlib.Path({str(folder)!r})\n"
+                    f"(here / {name!r}).touch()\n"
+                    "deadline = time.time() + 60\n"
+                    f"while not (here / {other!r}).exists() and time.time() < deadline:\n"
+                    "    time.sleep(0.05)\n"
+                    f"assert (here / {other!r}).exists(), 'the other chapter never started'\n"
+                    "import os, rrlib.book\n"
+                    f"rrlib.book.record_metrics({name!r}, {{'threads': os.environ.get('OMP_NUM_THREADS')}})")
+
+
+def test_parallel_jobs_run_chapters_at_once_and_report_in_book_order(tmp_path, capsys):
+    (tmp_path / "_toc.yml").write_text(TOC.replace("02_broken", "02_ok") + "  - file: notebooks/03_broken\n")
+    (tmp_path / "notebooks").mkdir()
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    _meeting_notebook(tmp_path / "notebooks" / "01_ok.ipynb", "01_ok", "02_ok", meet)
+    _meeting_notebook(tmp_path / "notebooks" / "02_ok.ipynb", "02_ok", "01_ok", meet)
+    _notebook(tmp_path / "notebooks" / "03_broken.ipynb", "raise ValueError('deliberately broken')")
+    runs = run_chapters("quick", only=["02_ok", "01_ok"], root=tmp_path, jobs=2,
+                        output_dir=tmp_path / "out", metrics_directory=tmp_path / "metrics")
+    assert [run.name for run in runs] == ["01_ok", "02_ok"]
+    threads = {json.loads((tmp_path / "metrics" / f"{name}.json").read_text())["threads"]
+               for name in ("01_ok", "02_ok")}
+    expected = os.environ.get("RRBOOK_THREADS") or str(max(1, (os.cpu_count() or 1) // 2))
+    assert threads == {expected}  # two kernels share the cores
+    assert "total" in capsys.readouterr().out
+    # a failure among parallel chapters is raised after the others finish, naming the chapter
+    for name in ("01_ok", "02_ok"):
+        (meet / name).unlink()
+    with pytest.raises(ChapterFailed, match="'03_broken' failed"):
+        run_chapters("quick", root=tmp_path, jobs=2, output_dir=tmp_path / "out",
+                     metrics_directory=tmp_path / "metrics")
+    with pytest.raises(ValueError, match="jobs must be a positive integer, got 0"):
+        run_chapters("quick", root=tmp_path, jobs=0)
+
+
+def test_longest_chapters_start_first(tmp_path):
+    from rrlib.book import longest_first
+
+    timings = tmp_path / "_timings.json"
+    assert longest_first(["01_a", "06_vulnerability_robustness", "08_downstream"], timings) == [
+        "06_vulnerability_robustness", "08_downstream", "01_a"]  # the built-in guess
+    timings.write_text(json.dumps({"01_a": 500.0}))
+    assert longest_first(["01_a", "06_vulnerability_robustness", "08_downstream"], timings)[0] == "01_a"
