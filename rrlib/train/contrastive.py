@@ -36,13 +36,13 @@ batch-norms; we implement the RoCL form only.
 **Augmentations** (:func:`augment`; 28×28 grey images, all in torch, every random number from one explicit
 ``torch.Generator``): per image, a random resized crop of area fraction ``U(0.6, 1)`` of the image and aspect ratio
 log-uniform in ``[3/4, 4/3]``, placed uniformly inside the image (so also a translation of up to ~5 px), resized back
-to 28×28 by bilinear sampling, then a horizontal flip with probability 1/2. Why these: SimCLR's crop is its most
-important augmentation, but its default area range ``(0.08, 1)`` leaves a few pixels of a 28×28 garment, so the range
-is narrowed to 0.6–1 (the range used for small images such as CIFAR-10 in later SimCLR-style work); Fashion-MNIST's
-clothes are left-right symmetric, so a flip keeps the class; there is no colour to distort, and grey-level jitter,
-blur and rotation are left out (blur and rotation mostly destroy the few pixels there are; grey-level jitter was not
-needed for a first comparison). The parameters for batch ``k`` of ``epoch`` come from
-``mix_seeds(seed, epoch, k, view)``, so a run that resumes replays the same views bit for bit.
+to 28×28 by bilinear sampling, then a horizontal flip with probability 1/2. Why these: cropping, together with
+colour distortion, is what SimCLR's views need most (Chen et al. 2020), but its default area range ``(0.08, 1)``
+can leave a patch of about 8×8 pixels (8 % of 784) of a 28×28 garment, so the range is narrowed to 0.6–1 (our
+choice, not compared with other ranges yet); most Fashion-MNIST classes look alike mirrored, so a flip keeps the
+class; there is no colour to distort, and grey-level jitter, blur and rotation are left out (not tried). The
+parameters for batch ``k`` of ``epoch`` come from ``mix_seeds(seed, epoch, k, view)``, so a run that resumes replays
+the same views bit for bit.
 
 All losses in nats; shapes ``(B, 1, 28, 28)`` for images, ``(B, D)`` for codes.
 """
