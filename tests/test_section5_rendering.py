@@ -149,3 +149,19 @@ def test_medium_fresh_critic_table_or_not_yet_measured():
                            "impossible": [False]}]}
     text = r5.medium_fresh_critic_markdown(fresh)
     assert "| 0 | 1.100 / 0.000 † | 1.100 | 0.800 / 0.500 | 0.300 |" in text and "400 steps of batch 128" in text
+    assert "1 of the 2 encoders have an impossible estimate (DIM, seed 0), so their RV is not compared." in text
+
+
+def test_medium_fresh_critic_sentence_is_the_paired_difference_with_its_t_interval():
+    rv = {"normal": [0.50, 0.62, 0.41, 0.55], "worst": [0.20, 0.30, 0.15, 0.33]}
+    fresh = {"encoders": [{"loss": loss, "seed": s, "normal": [1.0], "worst": [1.0 - rv[loss][s]],
+                           "rv": [rv[loss][s]], "impossible": [False]} for s in range(4) for loss in rv]}
+    text = r5.medium_fresh_critic_markdown(fresh)
+    d = [a - b for a, b in zip(rv["normal"], rv["worst"], strict=True)]  # 0.30, 0.32, 0.26, 0.22
+    mean = sum(d) / 4
+    half = 3.182446 * (sum((x - mean) ** 2 for x in d) / 3) ** 0.5 / 2  # t(0.975, 3 df) · sd / √4
+    interval = f"[{mean - half:+.3f}, {mean + half:+.3f}]"
+    assert f"is {mean:+.3f} nats (95% Student-t interval over 4 seeds: {interval})" in text
+    assert "is supported by that interval" in text
+    two = {"encoders": [e for e in fresh["encoders"] if e["seed"] < 2]}
+    assert "2 seed(s) of each encoder: too few to judge whether" in r5.medium_fresh_critic_markdown(two)
