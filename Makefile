@@ -50,11 +50,11 @@ chapters: venv
 lint: venv
 	$(PY) -m ruff check .
 
-# One pytest-xdist worker per core; a worker takes a chapter's tests whole and the longest chapters go first
-# (tests/conftest.py), so each chapter is executed once and no core waits for another.
+# One pytest-xdist worker per core, each taking a whole test file at a time, the longest chapters first
+# (tests/conftest.py): each chapter is executed once, by the worker that takes its file, and module fixtures once.
 test: venv
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q -n auto --dist loadgroup --no-loadscope-reorder
+	$(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 # The prepared GPU check (book/how_to_run.md, "The GPU check"): `make gpu-prepare` here fills the ignored folder .gpu/
 # (wheels the lent machine lacks, Fashion-MNIST, the commit); on the lent machine `make gpu-check OUT=<folder>` runs

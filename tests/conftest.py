@@ -24,66 +24,48 @@ def pytest_configure(config) -> None:
         torch.set_num_threads(int(threads))
 
 
-#: The xdist group of the layout test, which renders every chapter.
-LAYOUT_GROUP = "book_layout"
-#: The chapter that reads every other chapter's metrics.
-REPORT_CHAPTER = "10_reproduction_report"
-#: Module-scoped fixtures too cheap to keep a module's tests on one worker (``module.py::name``, or a conftest
-#: fixture's name): the full-profile smoke module writes a few small files and then runs seven long tests, which
-#: spread over the workers.
+#: Test files that read every chapter, run after the chapters' own files, in this order (the report executes
+#: chapter 10 from the others' metrics; the prose test and the layout test read or render all ten).
+WHOLE_BOOK_FILES = ("test_chapter_10_reproduction_report.py", "test_notebooks.py", "test_layout.py")
+#: Module-scoped fixtures too cheap to make their file a long unit of work (``file.py::name``, or a conftest
+#: fixture's name).
 CHEAP_MODULE_FIXTURES = {"one_torch_thread", "test_full_profile_smoke.py::data_root"}
 
 
-def _chapter_group(item) -> str | None:
-    """The chapter whose executed copy ``item`` reads (its module's ``CHAPTER``, or its ``name`` parameter), the
-    layout test's group for a test of the whole book, or ``None`` for a test that executes no chapter."""
-    if "chapter_metrics" not in item.fixturenames:
-        return None
-    if getattr(item.module, "CHAPTER", None):
-        return item.module.CHAPTER
-    name = getattr(getattr(item, "callspec", None), "params", {}).get("name")
-    return name if isinstance(name, str) else LAYOUT_GROUP
+def _file_rank(items) -> tuple:
+    """Where a test file goes in the run: chapters (longest first), other files with slow tests, files whose
+    module-scoped fixtures train something, the whole-book files, then the rest."""
+    from rrlib.book import QUICK_SECONDS_GUESS
 
-
-def _module_group(item) -> str | None:
-    """``item``'s module when the test uses a module-scoped fixture (one that trains or runs something for the
-    module's tests), so that one worker runs it once instead of every worker that gets one of its tests."""
-    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
-    module = item.nodeid.split("::")[0]
-    for name in item.fixturenames:
-        if name not in defs or {name, f"{Path(module).name}::{name}"} & CHEAP_MODULE_FIXTURES:
-            continue
-        if defs[name][-1].scope == "module":
-            return module
-    return None
+    module, name = items[0].module, Path(str(items[0].fspath)).name
+    if name in WHOLE_BOOK_FILES:
+        return (3, WHOLE_BOOK_FILES.index(name))
+    if getattr(module, "CHAPTER", None):
+        return (0, -QUICK_SECONDS_GUESS.get(module.CHAPTER, 0.0))
+    if any(item.get_closest_marker("slow") for item in items):
+        return (1, 0)
+    for item in items:
+        defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        if any(fixture in defs and defs[fixture][-1].scope == "module"
+               and not {fixture, f"{name}::{fixture}"} & CHEAP_MODULE_FIXTURES for fixture in item.fixturenames):
+            return (2, 0)
+    return (4, 0)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items) -> None:
-    """Under ``pytest -n N --dist loadgroup --no-loadscope-reorder`` (``make test``) each chapter's tests go to one
-    worker (so it alone executes that chapter), the longest chapters first; then the modules whose module-scoped
-    fixtures train something (one worker each, so the fixture runs once); then the other tests marked slow; then
-    the report (which reads every other chapter) and the layout test (which renders them all); then the many small
-    tests, which fill the workers to the end. The order only decides which worker runs what; every test runs the
-    same way."""
-    from rrlib.book import QUICK_SECONDS_GUESS
-
-    def rank(item) -> tuple:
-        group = _chapter_group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-            if group == REPORT_CHAPTER:
-                return (3, 0.0, group)
-            if group == LAYOUT_GROUP:
-                return (4, 0.0, group)
-            return (0, -QUICK_SECONDS_GUESS.get(group, 0.0), group)
-        module = _module_group(item)
-        if module is not None:
-            item.add_marker(pytest.mark.xdist_group(module))
-            return (1, 0.0, "")
-        return (2, 0.0, "") if item.get_closest_marker("slow") else (5, 0.0, "")
-
-    items[:] = sorted(items, key=rank)  # stable: collection order within a rank
+    """Order the test files for ``pytest -n N --dist loadfile --no-loadscope-reorder`` (``make test``), where a
+    worker takes a whole file at a time in this order: each chapter's file first, the longest chapters first (the
+    worker that takes it executes that chapter, once for the session); then other files with slow tests; then the
+    files whose module-scoped fixtures train something (run once, by one worker); then the files that read every
+    chapter (by then executed); then the many small files, which fill the workers to the end. The order only
+    decides which worker runs what and when; every test runs the same way, and a file keeps its own order."""
+    files: dict[str, list] = {}
+    for item in items:
+        files.setdefault(str(item.fspath), []).append(item)
+    rank = {path: _file_rank(group) for path, group in files.items()}
+    position = {path: index for index, path in enumerate(files)}
+    items[:] = sorted(items, key=lambda item: (rank[str(item.fspath)], position[str(item.fspath)]))
 
 
 @pytest.fixture(scope="module")
