@@ -149,6 +149,7 @@ def test_medium_fresh_critic_table_or_not_yet_measured():
                            "impossible": [False]}]}
     text = r5.medium_fresh_critic_markdown(fresh)
     assert "| 0 | 1.100 / 0.000 † | 1.100 | 0.800 / 0.500 | 0.300 |" in text and "400 steps of batch 128" in text
+    assert "the same 10,000 training and 1,024 test images" in text
     assert "1 of the 2 encoders have an impossible estimate (DIM, seed 0), so their RV is not compared." in text
 
 
