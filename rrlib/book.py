@@ -56,10 +56,10 @@ from rrlib.console import quiet_broken_pipe
 from rrlib.jsonable import to_jsonable
 from rrlib.profiles import get_profile
 
-__all__ = ["BOOK_PROFILES", "CHAPTER_NAME", "METRICS_ENV", "QUICK_SECONDS_GUESS", "REPO_ROOT", "ChapterFailed",
-           "ChapterRun", "add_arguments", "build_book", "chapters", "default_jobs", "format_timings", "glue_keys",
-           "kernel_thread_env", "load_metrics", "longest_first", "main", "metrics_dir", "publish", "record_metrics",
-           "run_chapters", "run_command", "stage_book", "to_jsonable"]
+__all__ = ["BOOK_PROFILES", "CHAPTER_NAME", "METRICS_ENV", "QUICK_SECONDS_GUESS", "READS_OTHER_CHAPTERS", "REPO_ROOT",
+           "ChapterFailed", "ChapterRun", "add_arguments", "build_book", "chapters", "default_jobs", "format_timings",
+           "glue_keys", "kernel_thread_env", "load_metrics", "longest_first", "main", "metrics_dir", "publish",
+           "record_metrics", "run_chapters", "run_command", "stage_book", "to_jsonable"]
 
 #: The profiles a whole book runs in (:mod:`rrlib.profiles`; ``medium`` results are committed, not re-run here).
 BOOK_PROFILES = ("quick", "full")
@@ -169,7 +169,8 @@ def run_chapters(
     """Execute chapters with papermill and return one :class:`ChapterRun` per chapter, in book order.
 
     ``jobs`` chapters run at once (default :func:`default_jobs`), the longest first (:func:`longest_first`), each
-    kernel with :func:`kernel_thread_env`'s threads; the chapters compute the same whatever the order. Raises
+    kernel with :func:`kernel_thread_env`'s threads; the chapters compute the same whatever the order, except
+    :data:`READS_OTHER_CHAPTERS`, which run after all the others. Raises
     :class:`ChapterFailed` naming the chapter, the failing cell and the error when a chapter raises, or when it
     finishes without recording its metrics (the chapters already running finish first; the waiting ones never start).
     """
@@ -210,12 +211,15 @@ def run_chapters(
         return _execute_chapter(name, root, output_dir, metrics_directory, profile=profile, seed=seed, device=device,
                                 label=f"[{position[name]}/{len(selected)}]", log=log)
 
-    order = longest_first(selected, metrics_directory / "_timings.json")
+    order = longest_first([name for name in selected if name not in READS_OTHER_CHAPTERS],
+                          metrics_directory / "_timings.json")
     with _environment(**env):
-        if jobs == 1 or len(order) == 1:
+        if jobs == 1 or len(order) <= 1:
             finished = [execute(name) for name in order]
         else:
             finished = _execute_in_parallel(execute, order, jobs)
+        # the report reads the others' metrics: it starts once they have all finished
+        finished += [execute(name) for name in selected if name in READS_OTHER_CHAPTERS]
     runs = sorted(finished, key=lambda run: position[run.name])
 
     timings_path = metrics_directory / "_timings.json"
@@ -254,6 +258,9 @@ def longest_first(names: Sequence[str], timings: Path) -> list[str]:
     return sorted(names, key=lambda name: -float(seconds.get(name, 0.0)))
 
 
+#: Chapters that read the other chapters' metrics (the reproduction report): :func:`run_chapters` starts them only
+#: after every other selected chapter has finished.
+READS_OTHER_CHAPTERS = ("10_reproduction_report",)
 #: Quick-profile wall seconds per chapter (2-core machine, 2026-12-06), used only by :func:`longest_first` to start
 #: the long chapters first when no ``_timings.json`` of an earlier run exists.
 QUICK_SECONDS_GUESS = {

@@ -138,9 +138,16 @@ def test_parallel_jobs_run_chapters_at_once_and_report_in_book_order(tmp_path, c
     _meeting_notebook(tmp_path / "notebooks" / "01_ok.ipynb", "01_ok", "02_ok", meet)
     _meeting_notebook(tmp_path / "notebooks" / "02_ok.ipynb", "02_ok", "01_ok", meet)
     _notebook(tmp_path / "notebooks" / "03_broken.ipynb", "raise ValueError('deliberately broken')")
-    runs = run_chapters("quick", only=["02_ok", "01_ok"], root=tmp_path, jobs=2,
+    # the report reads the others' metrics: it must start after both have finished
+    toc = tmp_path / "_toc.yml"
+    toc.write_text(toc.read_text() + "  - file: notebooks/10_reproduction_report\n")
+    _notebook(tmp_path / "notebooks" / "10_reproduction_report.ipynb",
+              f"import pathlib\nm = pathlib.Path({str(tmp_path / 'metrics')!r})\n"
+              "assert (m / '01_ok.json').exists() and (m / '02_ok.json').exists(), 'report started too early'\n"
+              "import rrlib.book\nrrlib.book.record_metrics('10_reproduction_report', {'ok': True})")
+    runs = run_chapters("quick", only=["10_reproduction_report", "02_ok", "01_ok"], root=tmp_path, jobs=2,
                         output_dir=tmp_path / "out", metrics_directory=tmp_path / "metrics")
-    assert [run.name for run in runs] == ["01_ok", "02_ok"]
+    assert [run.name for run in runs] == ["01_ok", "02_ok", "10_reproduction_report"]
     threads = {json.loads((tmp_path / "metrics" / f"{name}.json").read_text())["threads"]
                for name in ("01_ok", "02_ok")}
     expected = os.environ.get("RRBOOK_THREADS") or str(max(1, (os.cpu_count() or 1) // 2))

@@ -151,13 +151,13 @@ def medium_fresh_critic_markdown(fresh: Mapping[str, Any] | None) -> str:
     caption = ("Fresh-critic estimates of the committed medium run's encoders (nats): for each, a new critic trained "
                f"on the frozen encoder for {st.get('iterations', '?')} steps of batch {st.get('batch_size', '?')} "
                "(Algorithm 2, best held-out iterate), once on clean and once on attacked batches, every encoder on "
-               f"the same {_count(st.get('rv_train'))} training and {_count(st.get('rv_test'))} test images. "
+               f"the same {_thousands(st.get('rv_train'))} training and {_thousands(st.get('rv_test'))} test images. "
                f"{IMPOSSIBLE_MARK}: an impossible estimate (below zero, or RV above the normal MI).")
     header = ["seed", "DIM: normal / worst", "DIM: RV", "ours: normal / worst", "ours: RV"]
     return captioned_table(caption, "tab-encoder-rv-medium", header, rows) + "\n\n" + _fresh_critic_sentence(by)
 
 
-def _count(value: Any) -> str:
+def _thousands(value: Any) -> str:
     """An image count with thousands separators (``10,000``), ``?`` when not recorded."""
     return f"{value:,}" if isinstance(value, int) else "?"
 
