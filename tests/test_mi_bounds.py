@@ -265,3 +265,60 @@ def test_bad_options():
 def test_make_bound_oracle_shifts():
     assert {name: B.make_bound(name).oracle_shift for name in B.BOUND_NAMES} == {
         "dv": 0.0, "nwj": 1.0, "infonce": 0.0, "js": 0.0, "smile": 0.0, "mine": 0.0}
+
+
+# ------------------------------------------------------------------------------------------- subnormal gradients
+TINY32 = torch.finfo(torch.float32).tiny  # 2**-126, the smallest normal float32
+
+
+def _wide_scores(seed: int = 0) -> torch.Tensor:
+    """Scores spread like the paper's width-2048 critic (~100 nats): some softmax weights underflow."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(3, 16, 16, generator=g) * 40.0).requires_grad_()
+
+
+def _is_subnormal(t: torch.Tensor) -> torch.Tensor:
+    return (t != 0) & (t.abs() < TINY32)
+
+
+@pytest.mark.parametrize("name", ["dv", "infonce", "mine"])
+def test_log_sum_exp_gradients_reach_the_scores_without_subnormals_and_otherwise_bit_identical(name, monkeypatch):
+    # Reference: the same bound with the flush bypassed (torch's own gradient). The bypassed gradient must hold
+    # subnormals (else the test checks nothing); the flushed one none; every other entry is bit-identical, since
+    # the flush only rewrites entries with |g| < tiny.
+    scores = _wide_scores()
+    B.make_bound(name)(scores).objective.backward()
+    flushed = scores.grad.clone()
+
+    scores.grad = None
+    monkeypatch.setattr(B, "flush_subnormal_grad", lambda x: x)
+    B.make_bound(name)(scores).objective.backward()
+    raw = scores.grad
+    assert bool(_is_subnormal(raw).any()), f"{name}: these scores gave no subnormal to flush"
+    assert not bool(_is_subnormal(flushed).any())
+    keep = ~_is_subnormal(raw)
+    assert torch.equal(flushed[keep], raw[keep])
+    assert bool((flushed[~keep] == 0).all())
+
+
+def test_flushed_values_equal_the_unflushed_ones_and_double_backward_works():
+    scores = _wide_scores(1)
+    value = B.dv(scores)
+    assert torch.equal(value, B.dv(scores.detach()))
+    (grad,) = torch.autograd.grad(B.dv(scores), scores, create_graph=True)
+    (grad * grad).sum().backward()  # the flush is made of differentiable ops
+    assert torch.isfinite(scores.grad).all()
+
+
+def test_the_flush_leaves_other_devices_alone():
+    # meta tensors stand in for CUDA/MPS: the same tensor object comes back, so their autograd graph is unchanged
+    from rrlib.runtime import flush_subnormal_grad, flush_subnormals
+
+    meta = torch.empty(4, 4, device="meta", requires_grad=True)
+    assert flush_subnormal_grad(meta) is meta
+    cpu_no_grad = torch.ones(2, 2)
+    assert flush_subnormal_grad(cpu_no_grad) is cpu_no_grad
+    x = torch.tensor([1e-40, -1e-40, TINY32, -TINY32, 0.0, 3.0], dtype=torch.float32)
+    assert flush_subnormals(x).tolist() == [0.0, 0.0, TINY32, -TINY32, 0.0, 3.0]
+    d = torch.tensor([1e-310, 1e-300], dtype=torch.float64)  # float64's tiny is 2.2e-308
+    assert flush_subnormals(d).tolist() == [0.0, 1e-300]

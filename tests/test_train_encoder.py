@@ -135,19 +135,6 @@ def test_a_finished_shorter_run_is_extended_to_more_epochs(reference, tiny_fmnis
     assert (folder / CHECKPOINT_FILE).read_bytes() == before
 
 
-def test_crash_mid_epoch_then_rerun_equals_uninterrupted(reference, tiny_fmnist_root, tmp_path):
-    folder = tmp_path / "enc"
-
-    def crash(info):
-        if info["epoch"] == 1 and info["step"] == 1:
-            raise KeyboardInterrupt("killed")
-
-    with pytest.raises(KeyboardInterrupt):
-        _train(TINY, folder, tiny_fmnist_root, callback=crash)
-    assert torch.load(folder / CHECKPOINT_FILE, weights_only=True)["epoch"] == 1
-    _assert_same(_states(_train(TINY, folder, tiny_fmnist_root)), _states(reference))
-
-
 # ------------------------------------------------------------------------------------------------ ground truth
 def test_worst_with_eps_zero_is_exactly_normal(tiny_fmnist_root, tmp_path):
     normal = _train(replace(TINY, estimator_loss="normal", eps=0.0, epochs=1), tmp_path / "n", tiny_fmnist_root)

@@ -44,6 +44,8 @@ COMMON = dict(dataset="fashion-mnist", width=0.125, critic_hidden=16, epochs=2, 
               step_size=0.05, heldout_batches=2, seed=3)
 NCE = EncoderConfig(estimator_loss="worst-infonce", **COMMON)
 CON = ContrastiveConfig(**COMMON)
+WORST = EncoderConfig(estimator_loss="worst", **COMMON)
+BY_LOSS = {c.estimator_loss: c for c in (WORST, NCE, CON)}
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -71,9 +73,8 @@ def _numbers(history):
 
 @pytest.fixture(scope="module")
 def references(tiny_fmnist_root, tmp_path_factory):
-    """The uninterrupted 2-epoch run of each new objective."""
-    return {c.estimator_loss: _train(c, tmp_path_factory.mktemp(c.estimator_loss) / "enc", tiny_fmnist_root)
-            for c in (NCE, CON)}
+    """The uninterrupted 2-epoch run of each new objective (and of the paper's ``worst``, for the crash test)."""
+    return {loss: _train(c, tmp_path_factory.mktemp(loss) / "enc", tiny_fmnist_root) for loss, c in BY_LOSS.items()}
 
 
 # ------------------------------------------------------------------------------------------------ configuration
@@ -265,9 +266,11 @@ def test_one_epoch_then_resume_equals_two_epochs_straight(references, loss, tiny
         assert all(torch.equal(group[k], ref_group[k]) for k in group)
 
 
-@pytest.mark.parametrize("loss", ["worst-infonce", "adv-contrastive"])
+@pytest.mark.parametrize("loss", ["worst", "worst-infonce", "adv-contrastive"])
 def test_crash_mid_epoch_then_rerun_equals_uninterrupted(references, loss, tiny_fmnist_root, tmp_path):
-    config = NCE if loss == "worst-infonce" else CON
+    """Killed in epoch 2 (after epoch 1's checkpoint): the rerun resumes to the uninterrupted run's weights and
+    numbers, for the paper's objective and both new ones."""
+    config = BY_LOSS[loss]
     folder = tmp_path / "enc"
 
     def crash(info):

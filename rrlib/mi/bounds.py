@@ -43,6 +43,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from rrlib.runtime import flush_subnormal_grad
 from rrlib.validation import check_positive_float
 
 __all__ = [
@@ -70,6 +71,9 @@ def check_scores(scores: torch.Tensor) -> torch.Tensor:
 
     Raises ``TypeError`` for a non-tensor or non-floating dtype and ``ValueError`` for a wrong rank, a
     non-square matrix, ``n < 2`` or non-finite entries.
+
+    On the CPU the returned view passes its gradient back through :func:`rrlib.runtime.flush_subnormal_grad`:
+    every bound's log-sum-exp gradient reaches the critic without subnormal entries (values are unchanged).
     """
     if not isinstance(scores, torch.Tensor):
         raise TypeError(f"scores must be a torch.Tensor of shape (n, n) or (L, n, n), got {type(scores).__name__}")
@@ -97,7 +101,7 @@ def check_scores(scores: torch.Tensor) -> torch.Tensor:
             f"scores contains {bad} non-finite value(s) (NaN or ±inf) out of {scores.numel()}; a critic must "
             "output finite scores (diverging training? lower the learning rate or use a bounded bound)"
         )
-    return scores if scores.ndim == 3 else scores.unsqueeze(0)
+    return flush_subnormal_grad(scores if scores.ndim == 3 else scores.unsqueeze(0))
 
 
 def _reduce(per_location: torch.Tensor, reduction: str) -> torch.Tensor:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from rrlib import distributed as dist
+from rrlib.runtime import flush_subnormal_grad
 
 
 def row_scores(critic: nn.Module, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -36,8 +37,10 @@ def row_scores(critic: nn.Module, x: torch.Tensor, z: torch.Tensor) -> torch.Ten
 def global_dv(scores: torch.Tensor) -> torch.Tensor:
     """The DV bound (0-dim, nats, mean over locations) of the whole batch from this rank's rows ``(L, b, B)``.
 
-    Row ``i`` of rank ``r`` is image ``r·b + i`` of the batch, whose positive pair is column ``r·b + i``.
+    Row ``i`` of rank ``r`` is image ``r·b + i`` of the batch, whose positive pair is column ``r·b + i``. As in
+    :func:`rrlib.mi.bounds.check_scores`, the scores' gradient leaves without subnormal entries on the CPU.
     """
+    scores = flush_subnormal_grad(scores)
     n_loc, b, total = scores.shape
     rows = torch.arange(b, device=scores.device)
     cols = rows + dist.rank() * b

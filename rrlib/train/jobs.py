@@ -208,6 +208,15 @@ class SupervisedJob(Job):
 
 
 # ----------------------------------------------------------------------------------------------------- encoder
+def _finite_step(key: str, what: str, value: float, n_batch: int, epoch: int, step: int) -> StepOutput:
+    """The :class:`StepOutput` of an unsupervised step whose per-image ``value`` is ``what`` (recorded as ``key``);
+    a non-finite value raises ``FloatingPointError`` before anything of the epoch is written."""
+    if not math.isfinite(value):
+        raise FloatingPointError(f"{what} diverged at epoch {epoch + 1}, step {step} ({value}); "
+                                 "lower lr (nothing was written for this epoch)")
+    return StepOutput(value * n_batch, 0, n_batch, {"epoch": epoch, "step": step, key: value})
+
+
 class EncoderJob(Job):
     """Encoder training (``normal`` or ``worst``) as a :class:`rrlib.train.fit.Job`: its checkpoint holds ``encoder``,
     ``critic``, ``optimizer`` and the progress at the top level (as before the one loop). A new objective is a
@@ -264,10 +273,7 @@ class EncoderJob(Job):
         else:
             value = encoder_step(self.encoder, self.critic, self.optimizer, x.to(self.device, non_blocking=True),
                                  self.train_threat)
-        if not math.isfinite(value):
-            raise FloatingPointError(f"the DV estimate diverged at epoch {epoch + 1}, step {step} ({value}); "
-                                     "lower lr (nothing was written for this epoch)")
-        return StepOutput(value * x.shape[0], 0, x.shape[0], {"epoch": epoch, "step": step, "dv": value})
+        return _finite_step("dv", "the DV estimate", value, x.shape[0], epoch, step)
 
     def end_epoch(self, epoch: int, sums: dict[str, Any]) -> dict[str, Any]:
         return {"train_dv": sums["loss"] / sums["seen"]}
@@ -307,10 +313,7 @@ class InfoNCEEncoderJob(EncoderJob):
         x = batch[0]  # labels are never read
         value = encoder_step(self.encoder, self.critic, self.optimizer, x.to(self.device, non_blocking=True),
                              self.train_threat, bound=infonce)
-        if not math.isfinite(value):
-            raise FloatingPointError(f"the InfoNCE estimate diverged at epoch {epoch + 1}, step {step} ({value}); "
-                                     "lower lr (nothing was written for this epoch)")
-        return StepOutput(value * x.shape[0], 0, x.shape[0], {"epoch": epoch, "step": step, "infonce": value})
+        return _finite_step("infonce", "the InfoNCE estimate", value, x.shape[0], epoch, step)
 
     def end_epoch(self, epoch: int, sums: dict[str, Any]) -> dict[str, Any]:
         return {"train_infonce": sums["loss"] / sums["seen"]}
@@ -358,10 +361,7 @@ class ContrastiveJob(EncoderJob):
                                              contrastive.view_generator(c.seed, epoch, step, 2))
         loss = contrastive.contrastive_step(self.encoder, self.head, self.optimizer, v1, v2, v_adv, c.temperature,
                                             c.adv_weight)
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"the contrastive loss diverged at epoch {epoch + 1}, step {step} ({loss}); "
-                                     "lower lr (nothing was written for this epoch)")
-        return StepOutput(loss * x.shape[0], 0, x.shape[0], {"epoch": epoch, "step": step, "loss": loss})
+        return _finite_step("loss", "the contrastive loss", loss, x.shape[0], epoch, step)
 
     def end_epoch(self, epoch: int, sums: dict[str, Any]) -> dict[str, Any]:
         return {"train_loss": sums["loss"] / sums["seen"]}
