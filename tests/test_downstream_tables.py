@@ -176,3 +176,70 @@ def test_trials_reuses_finished_seeds_and_refuses_zero(quick, tmp_path, capsys):
     with pytest.raises(SystemExit):
         dt.main(["run", "--profile", "quick", "--trials", "0", "--out-root", str(out), "--json", str(dest)])
     assert "--trials must be a positive integer, got 0" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------- rows beyond the paper
+@pytest.fixture(scope="module")
+def beyond(quick):
+    """The quick profile's rows beyond the paper (worst-case InfoNCE, adversarial contrastive), trained into the
+    paper rows' out-root: the two runs share no cell."""
+    from rrlib.grid.config import BEYOND_ROWS
+
+    config = replace(quick[0], rows=BEYOND_ROWS)
+    return config, dt.collect(config, log=None)
+
+
+def test_beyond_rows_are_scored_like_the_papers(beyond):
+    from rrlib.grid.config import BEYOND_ROWS
+    from rrlib.train.encoder import ContrastiveConfig
+
+    config, result = beyond
+    encoders = [c for c in cells(config) if c.kind == "encoder"]
+    assert [c.name for c in encoders] == [f"encoder/{loss}/seed{s}" for s in (0, 1)
+                                          for loss in ("worst-infonce", "adv-contrastive")]
+    assert all(isinstance(c.config, ContrastiveConfig) == (c.loss == "adv-contrastive") for c in encoders)
+    metrics = json.loads(json.dumps(result.metrics()))
+    assert list(metrics["table"]) == list(BEYOND_ROWS)
+    for row in BEYOND_ROWS:
+        for head in HEADS:
+            cell = metrics["table"][row][head]
+            assert cell["paper"] is None and all(len(cell[col]["values"]) == 2 for col in COLUMNS)
+    for rep in ("infonce", "contrastive"):
+        for head in HEADS:
+            es, std = result.scores[f"{rep}/standard_es"][head], result.scores[f"{rep}/standard"][head]
+            assert [e["cell"] for e in es] == [s["cell"] for s in std]
+            assert {e["which"] for e in es} == {"best"} and {s["which"] for s in std} == {"final"}
+
+
+def test_added_rows_grow_the_committed_table_and_leave_its_rows_as_they_were(quick, beyond, tmp_path, capsys):
+    from rrlib.grid.config import ALL_ROWS
+
+    config, out, paper_result, _ = quick
+    dest = dt.copy_results(dt.save_json(paper_result, tmp_path / "paper.json"), tmp_path / "table.json", out)
+    before = json.loads(dest.read_text())
+    src = dt.save_json(beyond[1], tmp_path / "beyond.json")
+    merged = json.loads(dt.add_rows(src, dest, out).read_text())
+    assert merged["metrics"]["config"]["rows"] == list(ALL_ROWS)
+    for row in before["metrics"]["table"]:
+        assert merged["metrics"]["table"][row] == before["metrics"]["table"][row]
+    assert merged["provenance"] == before["provenance"]
+    assert merged["added_rows"][0]["rows"] == list(beyond[0].rows)
+    assert set(merged["encoders"]) == {"normal", "worst", "worst-infonce", "adv-contrastive"}
+    assert merged["encoders"]["worst"] == before["encoders"]["worst"]
+    assert TablesConfig.from_recorded(merged["metrics"]["config"]).rows == ALL_ROWS
+    # the merged configuration names every cell of both runs, all finished in ``out``: the weights are the paper's
+    written = dt.export_weights(TablesConfig.from_recorded(merged["metrics"]["config"]), out, tmp_path / "w", seed=0)
+    assert set(written) == {"normal", "worst", "head_normal", "head_worst", "standard", "robust"}
+
+    # refused, writing nothing: rows already there; another configuration (named by its field)
+    text = dest.read_text()
+    with pytest.raises(ValueError, match=r"already holds the rows \['contrastive/robust'"):
+        dt.add_rows(src, dest)
+    other = json.loads(src.read_text())
+    other["metrics"]["config"]["head_lr"] = 0.5
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    fresh = dt.copy_results(tmp_path / "paper.json", tmp_path / "fresh.json")
+    assert dt.main(["copy", str(tmp_path / "other.json"), str(fresh), "--add-rows"]) == 2
+    assert "head_lr = 0.5 but" in capsys.readouterr().err
+    assert dest.read_text() == text
+    assert json.loads(fresh.read_text()) == json.loads((tmp_path / "paper.json").read_text())

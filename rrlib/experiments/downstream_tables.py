@@ -40,6 +40,7 @@ from rrlib.grid.committed import (
     MEDIUM_COMMAND,
     REPO_ROOT,
     WEIGHT_FILES,
+    add_rows,
     copy_results,
     encoder_histories,
     export_weights,
@@ -57,7 +58,7 @@ from rrlib.stats import mean_sd
 from rrlib.train.cache import entry_dir
 
 __all__ = ["COLUMNS", "COMMITTED_RUNS", "HEADS", "MEDIUM_COMMAND", "REPO_ROOT", "ROWS", "ROW_LABELS", "WEIGHT_FILES",
-           "Cell", "TablesConfig", "TablesResult", "cells", "collect", "copy_results", "encoder_histories",
+           "Cell", "TablesConfig", "TablesResult", "add_rows", "cells", "collect", "copy_results", "encoder_histories",
            "export_weights", "load_committed", "load_exported_models", "main", "prediction_shares", "run",
            "save_json"]
 
@@ -76,7 +77,7 @@ class TablesResult:
 
     def metrics(self) -> dict[str, Any]:
         """``table[row][head][column] = {"mean", "std", "values"}`` (percent; ``autoattack`` is None when
-        skipped), the predicted-class shares, the paper's cell, and the flags."""
+        skipped), the predicted-class shares, the paper's cell (None for a row beyond the paper), and the flags."""
         paper = TABLES[self.config.dataset]
         table: dict[str, Any] = {}
         flags: dict[str, list[str]] = {"constant_predictor": [], "equal_natural_adversarial_zero_std": [],
@@ -111,9 +112,9 @@ class TablesResult:
                     flags["constant_predictor"].append(f"{row}/{head}")
                 if cell["equal_natural_adversarial_zero_std"]:
                     flags["equal_natural_adversarial_zero_std"].append(f"{row}/{head}")
-                ref = paper[ROW_LABELS[row]]
-                cell["paper"] = {"natural": list(ref[f"{head}_natural"]),
-                                 "adversarial": list(ref[f"{head}_adversarial"])}
+                ref = paper.get(ROW_LABELS[row])  # None: a row beyond the paper
+                cell["paper"] = None if ref is None else {"natural": list(ref[f"{head}_natural"]),
+                                                          "adversarial": list(ref[f"{head}_adversarial"])}
                 table[row][head] = cell
         return {"dataset": self.config.dataset, "units": "percent", "seeds": list(self.config.seeds),
                 "row_labels": {r: list(ROW_LABELS[r]) for r in self.scores}, "table": table, "flags": flags,

@@ -38,11 +38,12 @@ STATES = ("finished", "partial", "missing")
 class Cell:
     """One training run of the grid.
 
-    ``kind``: one of :data:`KINDS`; ``loss``: the encoder objective (``"normal"`` DIM, ``"worst"`` Eq. 5.4) for an
-    encoder, else the head's or model's training (``"standard"``, ``"robust"``); ``rep``: the representation row
-    (``"hjelm"``, ``"ours"``, ``"supervised"``; None for an encoder); ``head``: ``"mlp"`` or ``"linear"`` (None
-    for an encoder); ``config``: the training configuration; ``path``: its folder relative to ``out_root``;
-    ``encoder``: the name of the encoder cell a head sits on."""
+    ``kind``: one of :data:`KINDS`; ``loss``: the encoder objective (``"normal"`` DIM, ``"worst"`` Eq. 5.4, and
+    beyond the paper ``"worst-infonce"``, ``"adv-contrastive"``) for an encoder, else the head's or model's training
+    (``"standard"``, ``"robust"``); ``rep``: the representation row (a key of
+    :data:`~rrlib.grid.config.ENCODER_LOSS` or ``"supervised"``; None for an encoder); ``head``: ``"mlp"`` or
+    ``"linear"`` (None for an encoder); ``config``: the training configuration; ``path``: its folder relative to
+    ``out_root``; ``encoder``: the name of the encoder cell a head sits on."""
 
     kind: str
     seed: int
@@ -102,7 +103,7 @@ def scored_heads(cell: Cell, config: TablesConfig) -> tuple[str, ...]:
     if cell.loss == "robust":
         return (best,)
     wanted = ("final",) if f"{cell.rep}/standard" in config.rows else ()
-    if cell.rep == "ours" and "ours/standard_es" in config.rows:
+    if f"{cell.rep}/standard_es" in config.rows:
         wanted += (best,) if best not in wanted else ()
     return wanted
 

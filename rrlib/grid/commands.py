@@ -17,8 +17,8 @@ from typing import Any
 
 from rrlib import cli_flags as flags
 from rrlib import console
-from rrlib.grid.committed import copy_results, export_weights, save_json
-from rrlib.grid.config import TablesConfig, tables_config
+from rrlib.grid.committed import add_rows, copy_results, export_weights, save_json
+from rrlib.grid.config import ROW_SETS, TablesConfig, tables_config
 from rrlib.paper import TABLES
 from rrlib.profiles import PROFILES
 
@@ -34,7 +34,14 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell", default=None, metavar="NAME", help="run only this cell (names: --list)")
     p.add_argument("--dry-run", action="store_true", help="print what would run, train nothing")
     p.add_argument("--seed", type=int, default=0, help="first seed of the trials (default 0)")
+    _add_rows_flag(p)
     flags.add_run_flags(p, "device", "data_root")
+
+
+def _add_rows_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rows", default="paper", metavar="SET",
+                   help=f"which rows: one of {list(ROW_SETS)} (default paper: the paper's seven; beyond: worst-case "
+                        "InfoNCE and adversarial contrastive encoders with their heads; all: both)")
 
 
 def run_sweep(args: argparse.Namespace) -> int:
@@ -44,7 +51,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     try:
         config = tables_config(args.profile, args.dataset, seed=args.seed, device=args.device,
-                               data_root=None if args.data_root is None else str(args.data_root))
+                               data_root=None if args.data_root is None else str(args.data_root), rows=args.rows)
         if args.list:
             for state in cell_states(config, args.out_root):
                 print(f"{state.cell.name:40s} {state.state:9s} {state.folder}")
@@ -74,11 +81,15 @@ def add_tables_arguments(parser: argparse.ArgumentParser) -> None:
                        help="the paper's table to run (default: Fashion-MNIST = Table 4)")
     p_run.add_argument("--out-root", required=True)
     p_run.add_argument("--json", required=True)
+    _add_rows_flag(p_run)
     p_copy = sub.add_parser("copy", help="copy a finished run's JSON into results/ (optionally with weights)")
     p_copy.add_argument("src")
     p_copy.add_argument("dest")
     p_copy.add_argument("--out-root", default=None, help="the run's folder: add the encoders' per-epoch histories")
     p_copy.add_argument("--weights", default=None, help="also export the first seed's weights into this folder")
+    p_copy.add_argument("--add-rows", action="store_true",
+                        help="add the run's rows to the existing table DEST (same configuration but its rows; the "
+                             "rows already there are kept as they are)")
     p_run.set_defaults(_tables_parser=p_run)
     p_copy.set_defaults(_tables_parser=p_copy)
 
@@ -89,6 +100,15 @@ def run_tables(args: Any, argv: list[str] | None = None) -> int:
     if args.cmd == "copy":
         if args.weights is not None and args.out_root is None:
             parser.error("--weights needs --out-root (the run's folder)")
+        if args.add_rows:
+            if args.weights is not None:
+                parser.error("--add-rows exports no weights (the committed weights are the paper's rows'); drop "
+                             "--weights")
+            try:
+                print(add_rows(args.src, args.dest, args.out_root))
+            except (ValueError, FileNotFoundError) as err:
+                return console.error_line(err)
+            return 0
         print(copy_results(args.src, args.dest, args.out_root))
         if args.weights is not None:
             config = TablesConfig.from_recorded(json.loads(Path(args.src).read_text())["metrics"]["config"])
@@ -101,7 +121,10 @@ def run_tables(args: Any, argv: list[str] | None = None) -> int:
     configure_threads()
     if args.trials is not None and args.trials < 1:
         parser.error(f"--trials must be a positive integer, got {args.trials}")
-    config = tables_config(args.profile, args.dataset, seed=args.seed, device=args.device)
+    try:
+        config = tables_config(args.profile, args.dataset, seed=args.seed, device=args.device, rows=args.rows)
+    except ValueError as err:
+        return console.error_line(err)
     if args.trials is not None:
         config = replace(config, seeds=tuple(range(args.seed, args.seed + args.trials)))
     config = replace(config, out_root=str(args.out_root))

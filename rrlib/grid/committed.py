@@ -18,17 +18,17 @@ import torch
 
 from rrlib.data import canonical_name, get_spec
 from rrlib.grid.cells import cells
-from rrlib.grid.config import ENCODER_LOSS, TablesConfig
+from rrlib.grid.config import ALL_ROWS, ENCODER_LOSS, TablesConfig
 from rrlib.models import build_model
 from rrlib.models.heads import build_head
 from rrlib.runtime import atomic_write_text
 from rrlib.train.downstream import FrozenEncoderClassifier
-from rrlib.train.encoder import PixelCritic, PixelEncoder
+from rrlib.train.encoder import PAPER_LOSSES, PixelCritic, PixelEncoder
 from rrlib.train.run_folder import CHECKPOINT_FILE, METRICS_FILE
 
-__all__ = ["COMMITTED_RUNS", "MEDIUM_COMMAND", "REPO_ROOT", "TABLES_PROGRAM", "WEIGHT_FILES", "copy_command",
-           "copy_results", "encoder_histories", "export_weights", "load_committed", "load_exported_models",
-           "medium_command", "save_json", "tables_command"]
+__all__ = ["COMMITTED_RUNS", "MEDIUM_COMMAND", "REPO_ROOT", "TABLES_PROGRAM", "WEIGHT_FILES", "add_rows",
+           "copy_command", "copy_results", "encoder_histories", "export_weights", "load_committed",
+           "load_exported_models", "medium_command", "save_json", "tables_command"]
 
 #: The program that runs the grid (``rrbook tables``); ``python -m rrlib.experiments.downstream_tables`` is the same.
 TABLES_PROGRAM = "python -m rrlib.cli tables"
@@ -95,6 +95,8 @@ def encoder_histories(config: TablesConfig, out_root: str | os.PathLike) -> dict
     return out
 
 
+#: The representation rows of the paper (the rows beyond it export no weights: no chapter reads them).
+PAPER_REPS = ("hjelm", "ours")
 #: Files of :func:`export_weights` (state dicts only): encoder and critic per loss, the final standard head on
 #: each encoder, the end-to-end Baseline-H models.
 WEIGHT_FILES = {"normal": "encoder_normal.pt", "worst": "encoder_worst.pt", "head_normal": "head_on_normal.pt",
@@ -111,7 +113,9 @@ def export_weights(config: TablesConfig, out_root: str | os.PathLike, dest: str 
     dest.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for cell in cells(config):
-        if cell.seed != seed:
+        beyond = (cell.kind == "head" and cell.rep not in PAPER_REPS) or (
+            cell.kind == "encoder" and cell.loss not in PAPER_LOSSES)
+        if cell.seed != seed or beyond:
             continue
         saved = torch.load(Path(out_root) / cell.path / CHECKPOINT_FILE, map_location="cpu", weights_only=False)
         if cell.kind == "encoder":
@@ -158,10 +162,8 @@ def load_exported_models(path: str | os.PathLike, device: str | torch.device = "
     return models
 
 
-def copy_results(src: str | os.PathLike, dest: str | os.PathLike, out_root: str | os.PathLike | None = None) -> Path:
-    """Copy a finished run's JSON (from :func:`save_json`) into the repository, after checking it is complete:
-    every configured row and head has one score per seed. With ``out_root`` (the run's folder) the encoders'
-    per-epoch histories (:func:`encoder_histories`) are added as ``"encoders"``."""
+def _finished_run(src: str | os.PathLike) -> dict[str, Any]:
+    """A run's JSON (from :func:`save_json`), after checking every configured row and head has one score per seed."""
     data = json.loads(Path(src).read_text())
     metrics = data["metrics"]
     n = len(metrics["seeds"])
@@ -170,6 +172,55 @@ def copy_results(src: str | os.PathLike, dest: str | os.PathLike, out_root: str 
             values = metrics["table"][row][head]["natural"]["values"]
             if len(values) != n:
                 raise ValueError(f"{src}: {row}/{head} has {len(values)} of {n} seeds; the run is not finished")
+    return data
+
+
+#: Configuration fields that may differ between a committed file and the rows added to it (where a run ran).
+_PLACE_FIELDS = ("rows", "device", "data_root", "out_root")
+
+
+def add_rows(src: str | os.PathLike, dest: str | os.PathLike, out_root: str | os.PathLike | None = None) -> Path:
+    """Add the rows of a finished run ``src`` (e.g. ``tables run --rows beyond``) to the committed file ``dest``.
+
+    The rows already in ``dest`` are read back and written unchanged (nothing is recomputed): the new rows, their
+    labels, flags and timings are added beside them, ``metrics.config.rows`` lists both (in :data:`ALL_ROWS`'s
+    order), and ``provenance`` keeps the original run's while ``added_rows`` records each addition's rows and
+    provenance. With ``out_root`` the new encoders' histories join ``"encoders"``. Raises ``ValueError``, writing
+    nothing, when the two configurations differ in any field but where they ran (naming it), when a row is in
+    both, or when ``src`` is unfinished."""
+    new = _finished_run(src)
+    base = json.loads(Path(dest).read_text())
+    old_config, new_config = base["metrics"]["config"], new["metrics"]["config"]
+    for name in sorted(set(old_config) | set(new_config)):
+        if name not in _PLACE_FIELDS and old_config.get(name) != new_config.get(name):
+            raise ValueError(f"{src} was run with {name} = {new_config.get(name)!r} but {dest} has "
+                             f"{old_config.get(name)!r}; rows of different configurations do not go in one table "
+                             "(nothing was written)")
+    both = sorted(set(old_config["rows"]) & set(new_config["rows"]))
+    if both:
+        raise ValueError(f"{dest} already holds the rows {both}; nothing was written")
+    metrics = base["metrics"]
+    added = new["metrics"]
+    rows = [r for r in ALL_ROWS if r in (*old_config["rows"], *new_config["rows"])]
+    metrics["config"]["rows"] = rows
+    metrics["table"] = {r: (metrics["table"] | added["table"])[r] for r in rows}
+    metrics["row_labels"] = {r: (metrics["row_labels"] | added["row_labels"])[r] for r in rows}
+    for flag, cells_flagged in added["flags"].items():
+        metrics["flags"].setdefault(flag, []).extend(cells_flagged)
+    metrics["timings"].update(added["timings"])
+    if out_root is not None:
+        histories = encoder_histories(TablesConfig.from_recorded(new_config), out_root)
+        base.setdefault("encoders", {}).update({k: v for k, v in histories.items() if k not in base["encoders"]})
+    base.setdefault("added_rows", []).append({"rows": list(new_config["rows"]), "provenance": new["provenance"]})
+    return atomic_write_text(dest, json.dumps(base, indent=2) + "\n")
+
+
+def copy_results(src: str | os.PathLike, dest: str | os.PathLike, out_root: str | os.PathLike | None = None) -> Path:
+    """Copy a finished run's JSON (from :func:`save_json`) into the repository, after checking it is complete:
+    every configured row and head has one score per seed. With ``out_root`` (the run's folder) the encoders'
+    per-epoch histories (:func:`encoder_histories`) are added as ``"encoders"``."""
+    data = _finished_run(src)
+    metrics = data["metrics"]
     if out_root is not None:
         config = TablesConfig.from_recorded(metrics["config"])
         data["encoders"] = encoder_histories(config, out_root)

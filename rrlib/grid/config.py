@@ -8,6 +8,14 @@ Rows (``ROWS``; the paper's labels in ``ROW_LABELS``, as in :data:`rrlib.paper.T
 * ``supervised/standard``, ``supervised/robust`` — Baseline-H with that head trained end to end
   (:mod:`rrlib.train.supervised`, the encoder's width).
 
+Rows beyond the paper (``BEYOND_ROWS``, issue 20; ``ROW_SETS`` names the choices of ``--rows``), the same three
+heads on two more encoders of the same architecture, data and threat model:
+
+* ``infonce/standard``, ``infonce/standard_es``, ``infonce/robust`` — the worst-case InfoNCE encoder (Eq. 5.4 with
+  InfoNCE in place of DV; ``estimator_loss="worst-infonce"``);
+* ``contrastive/standard``, ``contrastive/standard_es``, ``contrastive/robust`` — the adversarial contrastive
+  encoder (RoCL-style, :mod:`rrlib.train.contrastive`; ``estimator_loss="adv-contrastive"``).
+
 × heads ``mlp`` / ``linear`` × columns ``natural``, ``adversarial`` (the paper's PGD) and ``autoattack``.
 The profiles are those of :mod:`rrlib.profiles`: ``quick`` (CI), ``medium`` (CPU hours; the committed run in
 ``results/``) and ``full`` (the paper's protocol).
@@ -22,18 +30,33 @@ from rrlib.data import canonical_name, dataset_threat_model
 from rrlib.paper import TABLE_ROWS, TABLES
 from rrlib.profiles import PROFILES
 from rrlib.train.downstream import ClassifierConfig
-from rrlib.train.encoder import EncoderConfig
+from rrlib.train.encoder import EncoderConfig, config_of
 from rrlib.train.supervised import TrainConfig
 
-__all__ = ["COLUMNS", "ENCODER_LOSS", "HEADS", "ROWS", "ROW_LABELS", "TablesConfig", "tables_config"]
+__all__ = ["ALL_ROWS", "BEYOND_ROWS", "COLUMNS", "ENCODER_LOSS", "HEADS", "ROWS", "ROW_LABELS", "ROW_SETS",
+           "TablesConfig", "tables_config"]
 
+#: The paper's rows (Tables 1, 3, 4, 5).
 ROWS = ("hjelm/standard", "hjelm/robust", "ours/standard", "ours/standard_es", "ours/robust",
         "supervised/standard", "supervised/robust")
-ROW_LABELS = dict(zip(ROWS, TABLE_ROWS, strict=True))
+#: Rows beyond the paper: two more unsupervised objectives on the same protocol (issue 20).
+BEYOND_ROWS = ("infonce/standard", "infonce/standard_es", "infonce/robust",
+               "contrastive/standard", "contrastive/standard_es", "contrastive/robust")
+ALL_ROWS = ROWS + BEYOND_ROWS
+#: What ``--rows`` of ``sweep`` and ``tables run`` selects.
+ROW_SETS = {"paper": ROWS, "beyond": BEYOND_ROWS, "all": ALL_ROWS}
+ROW_LABELS = {**dict(zip(ROWS, TABLE_ROWS, strict=True)),
+              "infonce/standard": ("Worst-case InfoNCE", "Standard"),
+              "infonce/standard_es": ("Worst-case InfoNCE", "Standard (E.S.)"),
+              "infonce/robust": ("Worst-case InfoNCE", "Robust"),
+              "contrastive/standard": ("Adversarial contrastive", "Standard"),
+              "contrastive/standard_es": ("Adversarial contrastive", "Standard (E.S.)"),
+              "contrastive/robust": ("Adversarial contrastive", "Robust")}
 HEADS = ("mlp", "linear")
 COLUMNS = ("natural", "adversarial", "autoattack")
-#: The encoder objective under each representation row: DIM (Hjelm et al.) and the paper's worst-case MI.
-ENCODER_LOSS = {"hjelm": "normal", "ours": "worst"}
+#: The encoder objective under each representation row: DIM (Hjelm et al.), the paper's worst-case MI, and the two
+#: objectives beyond the paper.
+ENCODER_LOSS = {"hjelm": "normal", "ours": "worst", "infonce": "worst-infonce", "contrastive": "adv-contrastive"}
 
 
 @dataclass(frozen=True)
@@ -79,7 +102,7 @@ class TablesConfig:
             raise ValueError(f"dataset {self.dataset!r} has no downstream table in the paper; valid choices: "
                              f"{sorted(TABLES)}")
         object.__setattr__(self, "dataset", key)
-        for name, valid in (("rows", ROWS), ("heads", HEADS)):
+        for name, valid in (("rows", ALL_ROWS), ("heads", HEADS)):
             values = tuple(getattr(self, name))
             bad = [v for v in values if v not in valid]
             if bad or not values or len(set(values)) != len(values):
@@ -135,9 +158,11 @@ class TablesConfig:
         return cls(dataset=dataset, seeds=tuple(range(seed, seed + 4)), device=device)
 
     def encoder_config(self, loss: str, seed: int) -> EncoderConfig:
-        return EncoderConfig(dataset=self.dataset, train_subset=self.encoder_train_subset, width=self.width,
-                             critic_hidden=self.critic_hidden, epochs=self.encoder_epochs,
-                             batch_size=self.encoder_batch, lr=self.encoder_lr, estimator_loss=loss, seed=seed)
+        """The encoder of objective ``loss`` (:data:`ENCODER_LOSS`'s values) for ``seed``; an ``adv-contrastive``
+        one is a :class:`~rrlib.train.encoder.ContrastiveConfig` with its own fields at their defaults."""
+        return config_of(dataset=self.dataset, train_subset=self.encoder_train_subset, width=self.width,
+                         critic_hidden=self.critic_hidden, epochs=self.encoder_epochs,
+                         batch_size=self.encoder_batch, lr=self.encoder_lr, estimator_loss=loss, seed=seed)
 
     def head_config(self, head: str, loss: str, seed: int) -> ClassifierConfig:
         return ClassifierConfig(dataset=self.dataset, head=head, classifier_loss=loss, epochs=self.head_epochs,
@@ -158,11 +183,14 @@ class TablesConfig:
 
 
 def tables_config(profile: str, dataset: str, *, seed: int = 0, device: str = "auto",
-                  data_root: str | None = None) -> TablesConfig:
+                  data_root: str | None = None, rows: str = "paper") -> TablesConfig:
     """The :class:`TablesConfig` of ``profile`` (one of :data:`rrlib.profiles.PROFILES`) for ``dataset`` (a dataset
-    with a downstream table in the paper). Bad names raise ``ValueError`` naming the value and the valid choices."""
+    with a downstream table in the paper), with the rows of ``rows`` (a key of :data:`ROW_SETS`). Bad names raise
+    ``ValueError`` naming the value (as its flag) and the valid choices."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid choices: {list(PROFILES)}")
+    if rows not in ROW_SETS:
+        raise ValueError(f"--rows {rows!r} is not a set of rows; valid choices: {list(ROW_SETS)}")
     try:
         key = canonical_name(dataset)
     except (TypeError, ValueError):
@@ -170,5 +198,7 @@ def tables_config(profile: str, dataset: str, *, seed: int = 0, device: str = "a
     if key not in TABLES:
         raise ValueError(f"dataset {dataset!r} has no downstream table in the paper; valid choices: {sorted(TABLES)}")
     if profile == "full":
-        return replace(TablesConfig.full(seed=seed, device=device, dataset=key), data_root=data_root)
-    return replace(getattr(TablesConfig, profile)(seed=seed, device=device), dataset=key, data_root=data_root)
+        return replace(TablesConfig.full(seed=seed, device=device, dataset=key), data_root=data_root,
+                       rows=ROW_SETS[rows])
+    return replace(getattr(TablesConfig, profile)(seed=seed, device=device), dataset=key, data_root=data_root,
+                   rows=ROW_SETS[rows])

@@ -109,12 +109,13 @@ def evaluate_cell(cell: Cell, result: Any, folder: Path, config: TablesConfig,
 
 def score_entries(cell: Cell, evals: dict[str, dict[str, Any]], config: TablesConfig) -> dict[str, dict[str, Any]]:
     """The table rows a head or supervised cell scores (row → one seed's entry: natural, adversarial, AutoAttack,
-    class shares, which checkpoint), among ``config.rows``: a standard head gives its row and, on the worst-case
-    encoder, the E.S. row (its best checkpoint); a robust head its best checkpoint."""
+    class shares, which checkpoint), among ``config.rows``: a standard head gives its row and, where the table has
+    one (the worst-case encoder, and the two beyond the paper), the E.S. row (its best checkpoint); a robust head its
+    best checkpoint."""
     best = "best" if "best" in evals else "final"
     targets = {f"{cell.rep}/{cell.loss}": best if cell.loss == "robust" and cell.kind == "head" else "final"}
-    if cell.rep == "ours" and cell.loss == "standard":
-        targets["ours/standard_es"] = best
+    if cell.kind == "head" and cell.loss == "standard":
+        targets[f"{cell.rep}/standard_es"] = best
     out: dict[str, dict[str, Any]] = {}
     for row, which in targets.items():
         if row not in config.rows or which not in evals or cell.head not in config.heads:

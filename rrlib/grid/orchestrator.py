@@ -125,8 +125,12 @@ def run_grid(config: TablesConfig, out_root: str | os.PathLike, *, only: str | N
         eval_s = 0.0
         if cell.kind == "encoder":
             last = result.history[-1]
-            line += (f" | heldout MI normal {last['heldout_mi_normal']:.3f} worst {last['heldout_mi_worst']:.3f} "
-                     f"nats")
+            if "heldout_mi_normal" in last:
+                line += (f" | heldout MI normal {last['heldout_mi_normal']:.3f} worst "
+                         f"{last['heldout_mi_worst']:.3f} nats")
+            else:  # adv-contrastive: its own objective, NT-Xent of clean and attacked held-out view pairs
+                line += (f" | heldout NT-Xent clean {last['heldout_ntxent']:.3f} attacked "
+                         f"{last['heldout_ntxent_adv']:.3f} nats")
         else:
             evals, eval_s = evaluate_cell(cell, result, state.folder, config, images)
             for name, ev in evals.items():
