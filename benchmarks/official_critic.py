@@ -19,7 +19,8 @@ the two image convolutions, which BN follows; ours are set to zero), the SAME we
 Before the times it prints the equivalence checks: the critic's features and the clean DV value on the same
 weights and batch (theirs puts ``exp(0) = 1`` in place of each masked diagonal score, our ``dv(…, dim_filler=True)``;
 the tolerance is derived from the float32 rounding of the score product and the reductions and printed), the
-attacked batch of both on the same weights, the fraction of subnormal entries of ∂DV/∂scores, and the number of
+attacked batch of both on the same weights, the fraction of subnormal entries of ∂DV/∂scores (torch's own gradient,
+and rrlib's after :func:`rrlib.runtime.flush_subnormal_grad`, which sets them to zero), and the number of
 encoder/critic forward and backward passes per step. Then ms per step, medians over ``--repeats`` pairs timed
 A-B, B-A, A-B, … after one warm-up call each (the widest worst-case step last: 20–35 s each on a 2-core CPU).
 
@@ -309,6 +310,20 @@ def subnormal_fraction(t: torch.Tensor) -> float:
     return float(((t != 0) & (t.abs() < tiny)).double().mean())
 
 
+@contextlib.contextmanager
+def unflushed() -> Iterator[None]:
+    """rrlib's bounds without :func:`rrlib.runtime.flush_subnormal_grad`: torch's own gradient (what the authors'
+    code computes), to count the subnormal entries that the flush removes."""
+    import rrlib.mi.bounds as bounds
+
+    saved = bounds.flush_subnormal_grad
+    bounds.flush_subnormal_grad = lambda x: x
+    try:
+        yield
+    finally:
+        bounds.flush_subnormal_grad = saved
+
+
 class PassCounter:
     """Counts forward calls of a module and the backward passes that reach its output."""
 
@@ -361,6 +376,9 @@ def equivalence(g, t, atm, mods, x, y, threat, device, attack: bool) -> dict:
     dv(s).backward()
     s_theirs = s.detach().clone().requires_grad_(True)
     dv(s_theirs, dim_filler=True).backward()
+    s_torch = s.detach().clone().requires_grad_(True)
+    with unflushed():
+        dv(s_torch).backward()
     row = {"max_abs_diff_z": float((z_ours - z_theirs).abs().max()),
            "max_abs_diff_phi": float((phi - loc).abs().max()),
            "max_abs_diff_psi": float((psi - glo.flatten(1)).abs().max()),
@@ -368,6 +386,7 @@ def equivalence(g, t, atm, mods, x, y, threat, device, attack: bool) -> dict:
            "abs_diff_dv": abs(dv_theirs - dv_filler), "tolerance": tol,
            "dv_within_tolerance": abs(dv_theirs - dv_filler) <= tol["total"],
            "subnormal_fraction_grad_scores_rrlib": subnormal_fraction(s.grad),
+           "subnormal_fraction_grad_scores_torch": subnormal_fraction(s_torch.grad),
            "subnormal_fraction_grad_scores_dim_filler": subnormal_fraction(s_theirs.grad)}
     if attack:
         bound = functools.partial(dv, dim_filler=True)
@@ -405,7 +424,7 @@ def markdown(result: dict) -> str:
              f"{meta['step_size']}, keep-best; Adam 1e-4. Flush denormals: {meta['flush_denormal']}.", "",
              "## Equivalence checks", "",
              "| critic width | max abs Δ z, φ, ψ | DV official | DV rrlib (dim filler) | abs Δ | tolerance | "
-             "rrlib DV (own convention) | subnormal ∂DV/∂s | attacked batch max abs Δ |",
+             "rrlib DV (own convention) | subnormal ∂DV/∂s: torch's / rrlib's | attacked batch max abs Δ |",
              "|---|---|---|---|---|---|---|---|---|"]
     for w in result["widths"]:
         e = w["equivalence"]
@@ -414,7 +433,8 @@ def markdown(result: dict) -> str:
             f"| {w['width']} | {e['max_abs_diff_z']:.1e}, {e['max_abs_diff_phi']:.1e}, {e['max_abs_diff_psi']:.1e} | "
             f"{e['dv_official']:.6f} | {e['dv_rrlib_dim_filler']:.6f} | {e['abs_diff_dv']:.1e} | "
             f"{e['tolerance']['total']:.1e} ({'ok' if e['dv_within_tolerance'] else 'EXCEEDED'}) | "
-            f"{e['dv_rrlib']:.6f} | {e['subnormal_fraction_grad_scores_rrlib']:.2%} | "
+            f"{e['dv_rrlib']:.6f} | {e.get('subnormal_fraction_grad_scores_torch', float('nan')):.2%} / "
+            f"{e['subnormal_fraction_grad_scores_rrlib']:.2%} | "
             f"{'–' if att is None else f'{att:.1e}'} |")
     lines += ["", "Passes per step (encoder forward/backward, critic code branch forward/backward):", "",
               "| step | rrlib | official |", "|---|---|---|"]
@@ -484,7 +504,8 @@ def main(argv: list[str] | None = None) -> dict:
               f"DV official {eq['dv_official']:.6f}, rrlib (dim filler) {eq['dv_rrlib_dim_filler']:.6f}, "
               f"|Δ| {eq['abs_diff_dv']:.2e} ≤ tol {eq['tolerance']['total']:.2e}: {eq['dv_within_tolerance']}; "
               f"max |Δ| z {eq['max_abs_diff_z']:.1e} φ {eq['max_abs_diff_phi']:.1e} ψ {eq['max_abs_diff_psi']:.1e}; "
-              f"subnormal ∂DV/∂s {eq['subnormal_fraction_grad_scores_rrlib']:.3%}"
+              f"subnormal ∂DV/∂s torch's {eq['subnormal_fraction_grad_scores_torch']:.3%}, rrlib's "
+              f"{eq['subnormal_fraction_grad_scores_rrlib']:.3%}"
               + (f"; attacked batch max |Δ| {eq['attack_max_abs_diff_x']:.1e}" if "attack_max_abs_diff_x" in eq
                  else ""), flush=True)
     print(f"passes per step: {json.dumps(result['passes'])}", flush=True)
