@@ -227,6 +227,11 @@ def test_added_rows_grow_the_committed_table_and_leave_its_rows_as_they_were(qui
     assert set(merged["encoders"]) == {"normal", "worst", "worst-infonce", "adv-contrastive"}
     assert merged["encoders"]["worst"] == before["encoders"]["worst"]
     assert TablesConfig.from_recorded(merged["metrics"]["config"]).rows == ALL_ROWS
+    # what chapter 08 and the report read: the paper's rows, exactly as before the addition
+    paper_view = dt.rows_view(merged["metrics"], "paper")
+    for key in ("table", "row_labels", "flags", "config"):
+        assert paper_view[key] == before["metrics"][key], key
+    assert list(dt.rows_view(merged["metrics"], "beyond")["table"]) == list(beyond[0].rows)
     # the merged configuration names every cell of both runs, all finished in ``out``: the weights are the paper's
     written = dt.export_weights(TablesConfig.from_recorded(merged["metrics"]["config"]), out, tmp_path / "w", seed=0)
     assert set(written) == {"normal", "worst", "head_normal", "head_worst", "standard", "robust"}

@@ -46,6 +46,7 @@ from rrlib.grid.committed import (
     export_weights,
     load_committed,
     load_exported_models,
+    rows_view,
     save_json,
 )
 from rrlib.grid.config import COLUMNS, HEADS, ROW_LABELS, ROWS, TablesConfig
@@ -59,7 +60,7 @@ from rrlib.train.cache import entry_dir
 
 __all__ = ["COLUMNS", "COMMITTED_RUNS", "HEADS", "MEDIUM_COMMAND", "REPO_ROOT", "ROWS", "ROW_LABELS", "WEIGHT_FILES",
            "Cell", "TablesConfig", "TablesResult", "add_rows", "cells", "collect", "copy_results", "encoder_histories",
-           "export_weights", "load_committed", "load_exported_models", "main", "prediction_shares", "run",
+           "export_weights", "load_committed", "load_exported_models", "main", "prediction_shares", "rows_view", "run",
            "save_json"]
 
 CONSTANT_SHARE = 0.99  # a head predicting one class for >= 99% of the test images counts as constant

@@ -249,7 +249,8 @@ def committed_medium(dataset: str) -> dict[str, Any]:
     from rrlib.grid.committed import load_committed
 
     committed = load_committed(dataset)
-    medium = committed_run_summary(committed["encoders"], dataset_threat_model(dataset).steps)
+    paper_encoders = {loss: v for loss, v in committed["encoders"].items() if loss in PAPER_LOSSES}
+    medium = committed_run_summary(paper_encoders, dataset_threat_model(dataset).steps)
     medium["config"] = {k: committed["metrics"]["config"][k] for k in MEDIUM_CONFIG_FIELDS}
     medium["git_commit"] = committed["provenance"]["git_commit"]
     return medium

@@ -18,7 +18,7 @@ import torch
 
 from rrlib.data import canonical_name, get_spec
 from rrlib.grid.cells import cells
-from rrlib.grid.config import ALL_ROWS, ENCODER_LOSS, TablesConfig
+from rrlib.grid.config import ALL_ROWS, BEYOND_ROWS, ENCODER_LOSS, ROWS, TablesConfig
 from rrlib.models import build_model
 from rrlib.models.heads import build_head
 from rrlib.runtime import atomic_write_text
@@ -28,7 +28,7 @@ from rrlib.train.run_folder import CHECKPOINT_FILE, METRICS_FILE
 
 __all__ = ["COMMITTED_RUNS", "MEDIUM_COMMAND", "REPO_ROOT", "TABLES_PROGRAM", "WEIGHT_FILES", "add_rows",
            "copy_command", "copy_results", "encoder_histories", "export_weights", "load_committed",
-           "load_exported_models", "medium_command", "save_json", "tables_command"]
+           "load_exported_models", "medium_command", "rows_view", "save_json", "tables_command"]
 
 #: The program that runs the grid (``rrbook tables``); ``python -m rrlib.experiments.downstream_tables`` is the same.
 TABLES_PROGRAM = "python -m rrlib.cli tables"
@@ -74,6 +74,24 @@ def load_committed(dataset: str = "fashion-mnist", root: str | os.PathLike = REP
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; make it with: {medium_command(str(COMMITTED_RUNS[key]))}")
     return json.loads(path.read_text())
+
+
+def rows_view(metrics: dict[str, Any], rows: str = "paper") -> dict[str, Any]:
+    """A table's metrics (``TablesResult.metrics()``, or a committed file's ``"metrics"``) restricted to the
+    paper's rows (``rows="paper"``) or to those beyond it (``"beyond"``): ``table``, ``row_labels``, ``flags`` and
+    ``config.rows`` keep only those rows (in their order); everything else is shared with ``metrics``. Chapter 08 and
+    the report read the paper's rows of a table that holds both."""
+    if rows not in ("paper", "beyond"):
+        raise ValueError(f"rows must be 'paper' or 'beyond', got {rows!r}")
+    wanted = [r for r in (ROWS if rows == "paper" else BEYOND_ROWS) if r in metrics["table"]]
+    view = dict(metrics)
+    view["table"] = {r: metrics["table"][r] for r in wanted}
+    view["row_labels"] = {r: metrics["row_labels"][r] for r in wanted if r in metrics.get("row_labels", {})}
+    view["flags"] = {flag: [c for c in cells if c.rsplit("/", 1)[0] in wanted]
+                     for flag, cells in metrics.get("flags", {}).items()}
+    if "config" in metrics:
+        view["config"] = {**metrics["config"], "rows": [r for r in metrics["config"]["rows"] if r in wanted]}
+    return view
 
 
 def save_json(result: Any, path: str | os.PathLike) -> Path:
