@@ -79,6 +79,14 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def _seed_list(names: Sequence[str]) -> str:
+    """``["seed0", "seed2"]`` → ``"seeds 0 and 2"`` (the run folders' keys as the reader says them)."""
+    numbers = [name.removeprefix("seed") for name in names]
+    if len(numbers) == 1:
+        return f"seed {numbers[0]}"
+    return "seeds " + ", ".join(numbers[:-1]) + " and " + numbers[-1]
+
+
 def heldout_paragraph(medium: Mapping[str, Any]) -> str:
     """What the committed run's final held-out estimates say, with every impossible value called out (nats)."""
     enc = medium["encoders"]
@@ -92,7 +100,7 @@ def heldout_paragraph(medium: Mapping[str, Any]) -> str:
         bad = enc[loss]["impossible_seeds"]
         if bad:
             text += (f" {IMPOSSIBLE_MARK} The {name} encoder's final worst-case estimate is below zero for "
-                     f"{_count(len(bad), 'seed')} ({', '.join(bad)}). That is not a measurement of the "
+                     f"{_count(len(bad), 'seed')} ({_seed_list(bad)}). That is not a measurement of the "
                      "representation (mutual information is never negative): the adversary fooled the critic that "
                      "was trained alongside the encoder" + (", which never sees an attacked batch during DIM "
                                                            "training." if loss == "normal" else "."))
