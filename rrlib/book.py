@@ -265,7 +265,8 @@ READS_OTHER_CHAPTERS = ("10_reproduction_report",)
 #: Quick-profile wall seconds per chapter (2-core machine, 2026-12-06), used only by :func:`longest_first` to start
 #: the long chapters first when no ``_timings.json`` of an earlier run exists.
 QUICK_SECONDS_GUESS = {
-    "06_vulnerability_robustness": 187.0, "08_downstream": 112.0, "05_worst_case_mi": 67.0, "04_mine": 62.0,
+    "06_vulnerability_robustness": 187.0, "08_downstream": 112.0, "11_beyond_contrastive": 90.0,
+    "05_worst_case_mi": 67.0, "04_mine": 62.0,
 }
 
 

@@ -499,3 +499,40 @@ def test_paper_comparison_counts_cells_above_the_paper():
                          "b": {"mlp": cell(95, 1, 90, 5)}}}
     # natural 80 < 90, 70 = 70 (not higher), 95 > 90; PGD 40 > 5, 10 = 10, 1 < 5
     assert downstream.paper_comparison(metrics) == {"cells": 6, "higher": 2, "pgd_cells": 3, "pgd_higher": 1}
+
+
+# ------------------------------------------------------------------------------------------- beyond the paper
+def _beyond_comparison(rep, head, loss, column, mean, half, verdict):
+    return {"rep": rep, "head": head, "loss": loss, "column": column, "mean": mean,
+            "interval": [mean - half, mean + half], "n": 4, "verdict": verdict}
+
+
+def test_rows_beyond_the_paper_are_judged_only_on_the_medium_run_and_never_counted():
+    from rrlib.report.beyond import BEYOND_KIND, NOT_JUDGED_BEYOND
+
+    empty = report.build({})
+    rows = empty.section("beyond").rows  # nothing to judge: one row, not the same verdict six times
+    assert len(rows) == 1 and rows[0].verdict == NOT_JUDGED_BEYOND and rows[0].kind == BEYOND_KIND
+    assert "--only 11_beyond_contrastive" in rows[0].detail and "6 comparisons" in rows[0].item
+    quick_only = report.build({"11_beyond_contrastive": {"medium_comparisons": None}})
+    assert [r.verdict for r in quick_only.section("beyond").rows] == [NOT_JUDGED_BEYOND]
+    assert "(paper: not in the paper)" not in report.section_markdown(quick_only.section("beyond"))
+
+    # theirs − ours: −3 ± 1.3 everywhere for the contrastive encoder (its interval below 0: "theirs higher" is
+    # contradicted), +0.5 ± 2 for InfoNCE (undecided)
+    comps = []
+    for head in ("mlp", "linear"):
+        for loss in ("standard", "standard_es", "robust"):
+            for column in ("natural", "adversarial", "autoattack"):
+                comps.append(_beyond_comparison("contrastive", head, loss, column, -3.0, 1.3, stats.CONTRADICTED))
+                comps.append(_beyond_comparison("infonce", head, loss, column, 0.5, 2.0, stats.UNDECIDED))
+    judged = report.build({"11_beyond_contrastive": {"medium_comparisons": comps}})
+    by_item = {r.item: r for r in judged.section("beyond").rows}
+    robust = by_item["with a robust h, the paper's worst-case MI is more robust than adversarial contrastive "
+                     "learning (RoCL-style)"]
+    assert robust.verdict == stats.SUPPORTED and "MLP PGD +3.0 [+1.7, +4.3]" in robust.ours
+    assert len(robust.values["comparisons"]) == 4  # two heads × PGD and AutoAttack
+    assert {r.verdict for item, r in by_item.items() if "InfoNCE" in item} == {stats.UNDECIDED}
+    assert judged.counts() == empty.counts()  # not the paper's claims: the counts do not move
+    assert "with a standard h, the paper's worst-case MI has higher natural accuracy" in report.section_markdown(
+        judged.section("beyond"))

@@ -76,14 +76,17 @@ def load_committed(dataset: str = "fashion-mnist", root: str | os.PathLike = REP
     return json.loads(path.read_text())
 
 
-def rows_view(metrics: dict[str, Any], rows: str = "paper") -> dict[str, Any]:
+def rows_view(metrics: dict[str, Any], rows: str | tuple[str, ...] = "paper") -> dict[str, Any]:
     """A table's metrics (``TablesResult.metrics()``, or a committed file's ``"metrics"``) restricted to the
-    paper's rows (``rows="paper"``) or to those beyond it (``"beyond"``): ``table``, ``row_labels``, ``flags`` and
-    ``config.rows`` keep only those rows (in their order); everything else is shared with ``metrics``. Chapter 08 and
-    the report read the paper's rows of a table that holds both."""
-    if rows not in ("paper", "beyond"):
-        raise ValueError(f"rows must be 'paper' or 'beyond', got {rows!r}")
-    wanted = [r for r in (ROWS if rows == "paper" else BEYOND_ROWS) if r in metrics["table"]]
+    paper's rows (``rows="paper"``), to those beyond it (``"beyond"``) or to a tuple of row names: ``table``,
+    ``row_labels``, ``flags`` and ``config.rows`` keep only those rows that the table has (in the order asked);
+    everything else is shared with ``metrics``. Chapter 08 and the report read the paper's rows of a table that
+    holds both."""
+    if isinstance(rows, str):
+        if rows not in ("paper", "beyond"):
+            raise ValueError(f"rows must be 'paper', 'beyond' or a tuple of row names, got {rows!r}")
+        rows = ROWS if rows == "paper" else BEYOND_ROWS
+    wanted = [r for r in rows if r in metrics["table"]]
     view = dict(metrics)
     view["table"] = {r: metrics["table"][r] for r in wanted}
     view["row_labels"] = {r: metrics["row_labels"][r] for r in wanted if r in metrics.get("row_labels", {})}

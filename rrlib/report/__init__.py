@@ -1,6 +1,6 @@
 """Chapter 10, the reproduction report: every number of the paper beside ours, with a verdict per row.
 
-The report is built from data only: the paper's numbers (:mod:`rrlib.paper`) and the metrics that chapters 01–09
+The report is built from data only: the paper's numbers (:mod:`rrlib.paper`) and the metrics that chapters 01–09 and 11
 recorded (:func:`rrlib.book.load_metrics`). Nothing is typed by hand; one module per job:
 
 * :mod:`~rrlib.report.rules` — the verdict rules and tolerances (values: reproduced / differs / reduced scale /
@@ -10,6 +10,8 @@ recorded (:func:`rrlib.book.load_metrics`). Nothing is typed by hand; one module
 * :mod:`~rrlib.report.inputs` — reading the chapters' metrics and the typed views the sections use;
 * :mod:`~rrlib.report.values` — the value sections (Theorem 3.4, Figures 1–3, Tables 1/3/4/5);
 * :mod:`~rrlib.report.claims` — the claim rows (§6.1 by :mod:`rrlib.verdicts` on the recorded metrics);
+* :mod:`~rrlib.report.beyond` — the rows beyond the paper (chapter 11: worst-case InfoNCE and adversarial
+  contrastive learning against the paper's objective), kept out of the paper's counts;
 * :mod:`~rrlib.report.errata` — the errata as data, filled from the metrics and the paper's tables;
 * :mod:`~rrlib.report.markdown` — the page's tables and the rules written out from the constants;
 * :mod:`~rrlib.report.encoder_rv` — the fresh-critic RV of the medium run's encoders (§5's claim), measured and
@@ -29,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rrlib.report import claims, errata, values
+from rrlib.report import beyond, claims, errata, values
 from rrlib.report.downstream import table_command
 from rrlib.report.errata import paper_table_oddities
 from rrlib.report.inputs import (
@@ -97,5 +99,5 @@ def build(inputs: Mapping[str, dict[str, Any]]) -> Report:
                         "seed": meta.get("seed"), "device": meta.get("device"),
                         "finished_at": meta.get("finished_at")})
     sections = [values.theory(inputs), values.figure_1(inputs), values.figure_2(inputs), values.figure_3(inputs),
-                *values.tables(inputs), claims.claims(inputs)]
+                *values.tables(inputs), claims.claims(inputs), beyond.beyond(inputs)]
     return Report(listing, sections, errata.errata(inputs))

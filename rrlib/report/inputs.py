@@ -1,4 +1,4 @@
-"""The reproduction report's inputs: the metrics that chapters 01–09 recorded (``_build/metrics/NN_name.json``,
+"""The reproduction report's inputs: the metrics that chapters 01–09 and 11 recorded (``_build/metrics/NN_name.json``,
 read by :func:`load_inputs`), and the typed views the sections read of them — where a number came from
 (:func:`source`), chapter 06's figures context (:class:`FigureContext`) and chapter 08's table runs
 (:class:`TableRun`). Nothing is re-computed here; missing chapters are allowed everywhere (``None``)."""
@@ -25,10 +25,11 @@ CHAPTERS = {
     "encoders": "07_robust_encoders",
     "downstream": "08_downstream",
     "saliency": "09_saliency",
+    "beyond": "11_beyond_contrastive",
 }
 #: Every chapter whose metrics the report lists, in book order.
 READ = ("01_preliminaries", "02_theorem_3_2", "03_theorem_3_4", "04_mine", "05_worst_case_mi",
-        "06_vulnerability_robustness", "07_robust_encoders", "08_downstream", "09_saliency")
+        "06_vulnerability_robustness", "07_robust_encoders", "08_downstream", "09_saliency", "11_beyond_contrastive")
 #: The key of the committed fresh-critic measurement of the medium encoders (:mod:`rrlib.report.encoder_rv`) among
 #: the inputs.
 FRESH_CRITIC = "encoders_medium_fresh_critic"
@@ -43,7 +44,7 @@ _SCALE_RANK = {"full": 0, "medium": 1, "quick": 2}
 
 def load_inputs(directory: Path | None = None,
                 loader: Callable[[str, Path | None], dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
-    """The metrics of chapters 01–09 that exist (a missing chapter is left out; the report says so) and, under
+    """The metrics of chapters 01–09 and 11 that exist (a missing chapter is left out; the report says so) and, under
     :data:`FRESH_CRITIC`, the committed fresh-critic result of :mod:`rrlib.report.encoder_rv` when it exists."""
     from rrlib.report.encoder_rv import load_result
 

@@ -58,7 +58,7 @@ def section_markdown(section: Section) -> str:
     each item with the paper's number, and one line under it gives the verdict, the run that was made instead and
     what would measure them (:func:`_not_run_lines`); in a mixed table they keep their row, with the shared detail
     said once under it."""
-    if section.key == "claims":
+    if section.key in ("claims", "beyond"):
         return claims_markdown(section)
     name = f"tab-report-{section.key.replace('_', '-')}"
     not_run = [r for r in section.rows if r.verdict == NOT_RUN]
@@ -140,7 +140,8 @@ def claims_markdown(section: Section) -> str:
     and the verdict; a row without evidence (not judged, not run) says only where it stands."""
     rows = []
     for r in section.rows:
-        claim = r.item if r.paper in ("statement", "no number", "figure / text", "images only", "paper's numbers") \
+        claim = r.item if r.paper in ("statement", "no number", "figure / text", "images only", "paper's numbers",
+                                      "not in the paper") \
             else f"{r.item} (paper: {r.paper})"
         parts = [p for p in (r.ours if r.ours != "—" else "", r.source, r.detail) if p]
         rows.append([_cell(claim), _cell("; ".join(parts)), f"**{r.verdict}**"])

@@ -1,0 +1,107 @@
+"""Chapter 11 (quick profile) and its library: the three objectives' rows, their paired differences (checked
+against the per-seed values), the training cost, the committed medium view, and the tables the page prints."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rrlib import stats
+from rrlib.experiments import contrastive_comparison as cc
+from rrlib.experiments.downstream_tables import COLUMNS, HEADS, load_committed
+from rrlib.rendering import contrastive as pages
+
+CHAPTER = "11_beyond_contrastive"
+
+
+@pytest.mark.slow
+def test_every_row_of_the_three_objectives_is_scored(chapter_metrics):
+    m = chapter_metrics(CHAPTER)
+    assert set(m["table"]) == set(cc.COMPARED_ROWS)  # the recorded JSON sorts its keys
+    for row in cc.COMPARED_ROWS:
+        for head in HEADS:
+            cell = m["table"][row][head]
+            assert (cell["paper"] is None) == (not row.startswith("ours/"))  # rows beyond the paper have none
+            for col in COLUMNS:
+                assert len(cell[col]["values"]) == len(m["seeds"]) and 0.0 <= cell[col]["mean"] <= 100.0
+    assert set(m["cost"]) == {"worst", "worst-infonce", "adv-contrastive"}
+    assert all(c["seconds_per_epoch"] > 0 and c["epochs"] == len(m["seeds"]) for c in m["cost"].values())
+    for rep, loss in (("infonce", "worst-infonce"), ("contrastive", "adv-contrastive")):
+        ratio = m["cost"][loss]["seconds_per_epoch"] / m["cost"]["worst"]["seconds_per_epoch"]
+        assert m["relative_cost"][rep] == pytest.approx(ratio)
+    assert m["medium_committed"] == (cc.medium_view(load_committed("fashion-mnist")) is not None)
+
+
+@pytest.mark.slow
+def test_the_page_differences_are_the_per_seed_differences(chapter_metrics):
+    m = chapter_metrics(CHAPTER)
+    comps = m["comparisons"]
+    assert len(comps) == 2 * len(HEADS) * len(cc.HEAD_LOSSES) * len(COLUMNS)
+    for c in comps:
+        a = m["table"][f"{c['rep']}/{c['loss']}"][c["head"]][c["column"]]["values"]
+        b = m["table"][f"ours/{c['loss']}"][c["head"]][c["column"]]["values"]
+        assert c["mean"] == pytest.approx(sum(x - y for x, y in zip(a, b, strict=True)) / len(a), abs=1e-9)
+        assert c["verdict"] == stats.TOO_FEW  # the quick profile has 2 seeds: never evidence
+
+
+def _cell(values):
+    return {"mean": sum(values) / len(values), "std": 0.0, "values": values}
+
+
+def _metrics(ours, theirs, seeds=(0, 1, 2, 3)):
+    table = {}
+    for row, values in (("ours/robust", ours), ("contrastive/robust", theirs)):
+        table[row] = {"mlp": {"seeds": list(seeds), **{col: _cell(values) for col in COLUMNS}}}
+    return {"table": table, "row_labels": {r: r.split("/") for r in table}, "flags": {}, "seeds": list(seeds)}
+
+
+def test_comparisons_pair_by_seed_and_judge_with_student_t():
+    # four seed pairs with differences 2, 3, 4, 3: mean 3, sd 0.816, t(3) interval 3 ± 3.182·0.408 = [1.70, 4.30]
+    comps = cc.comparisons(_metrics([50.0, 51.0, 52.0, 53.0], [52.0, 54.0, 56.0, 56.0]))
+    assert [(c["rep"], c["head"], c["loss"]) for c in comps] == [("contrastive", "mlp", "robust")] * 3
+    c = comps[0]
+    assert c["mean"] == pytest.approx(3.0) and c["n"] == 4 and c["verdict"] == stats.SUPPORTED
+    half = stats.t_quantile(0.95, 3) * math.sqrt(2 / 3) / 2
+    assert c["interval"] == pytest.approx([3.0 - half, 3.0 + half])
+    tie = cc.comparisons(_metrics([50.0, 51.0, 52.0, 53.0], [51.0, 50.0, 53.0, 52.0]))[0]
+    assert tie["verdict"] == stats.UNDECIDED
+    with pytest.raises(ValueError, match=r"different seeds \(\[0, 1, 2, 3\] and \[4, 5, 6, 7\]\)"):
+        m = _metrics([1.0] * 4, [1.0] * 4)
+        m["table"]["ours/robust"]["mlp"]["seeds"] = [4, 5, 6, 7]
+        cc.comparisons(m)
+    text = pages.comparisons_markdown(comps, "tab-x", "medium run")
+    assert "+3.0 [+1.7, +4.3] higher" in text and "4 seed pairs" in text
+
+
+def test_encoder_cost_is_the_mean_epoch_of_every_seed():
+    histories = {"worst": {"seed0": {"history": [{"seconds": 10.0}, {"seconds": 12.0}], "images": 120},
+                           "seed1": {"history": [{"seconds": 14.0}, {"seconds": 12.0}], "images": 120}},
+                 "adv-contrastive": {"seed0": {"history": [{"seconds": 6.0}], "images": 120}}}
+    cost = cc.encoder_cost(histories)
+    assert cost["worst"] == {"seconds_per_epoch": 12.0, "epochs": 4, "seeds": 2,
+                             "images_per_second": pytest.approx((12 + 10 + 120 / 14 + 10) / 4)}
+    text = pages.cost_markdown(cost, "tab-cost", "quick run")
+    assert "| 0.50× |" in text and "worst-case InfoNCE" not in text
+
+
+def test_the_medium_view_waits_for_the_rows_beyond_the_paper():
+    committed = load_committed("fashion-mnist")
+    has_beyond = any(row.split("/")[0] in ("infonce", "contrastive") for row in committed["metrics"]["table"])
+    view = cc.medium_view(committed)
+    assert (view is None) == (not has_beyond)
+    merged = {"metrics": {**_metrics([1.0] * 4, [2.0] * 4), "config": {"rows": ["ours/robust", "contrastive/robust"]}}}
+    assert list(cc.medium_view(merged)["table"]) == ["ours/robust", "contrastive/robust"]
+
+
+def test_the_context_table_cites_its_source():
+    text = pages.context_markdown("tab-context")
+    assert cc.ROBUSTSSL_COMMIT[:7] in text and "not comparable" in text
+    assert "| ACL (Jiang et al., 2020) | 78.22 | 39.17 | 75.53 | 40.60 |" in text
+
+
+def test_two_seed_pairs_show_intervals_without_verdicts():
+    comps = cc.comparisons(_metrics([50.0, 51.0], [52.0, 54.0], seeds=(0, 1)))
+    assert {c["verdict"] for c in comps} == {stats.TOO_FEW}
+    text = pages.comparisons_markdown(comps, "tab-x", "quick run")
+    assert "2 seed pairs are too few to judge" in text and "higher" not in text.split(":::")[-1]
