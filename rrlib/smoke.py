@@ -37,6 +37,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from rrlib.experiments.contrastive_comparison import ComparisonConfig
 from rrlib.experiments.mine import MineConfig, RunSpec
 from rrlib.experiments.preliminaries import PreliminariesConfig
 from rrlib.experiments.robust_encoders import Config as RobustEncodersConfig
@@ -170,6 +171,8 @@ SMOKE_RULES: dict[type, dict[str, Rule]] = {
         "supervised_epochs": 1, "supervised_batch": 4, "supervised_lr": KEEP, "supervised_train_subset": 4,
         "autoattack_n": 0, "autoattack_version": KEEP, "device": KEEP, "data_root": KEEP, "out_root": KEEP,
     },
+    # chapter 11 (beyond the paper): the tables' grid, its rows kept
+    ComparisonConfig: {"tables": NESTED},
 }
 
 
@@ -188,6 +191,7 @@ def full_configs(seed: int = 0, device: str = "auto") -> dict[str, Any]:
         "robust_encoders": RobustEncodersConfig.full(seed, device),
         "saliency_maps": SaliencyConfig.full(seed, device),
         **{f"downstream_tables[{d}]": TablesConfig.full(seed, device, dataset=d) for d in sorted(TABLES)},
+        "contrastive_comparison": ComparisonConfig.full(seed, device),
     }
 
 

@@ -242,6 +242,20 @@ def test_downstream_tables_full_profile_smoke(dataset, real_formats, tmp_path, a
 
 
 @pytest.mark.slow
+def test_contrastive_comparison_full_profile_smoke(real_formats, tmp_path, assert_plain):
+    from rrlib.experiments import contrastive_comparison as cc
+
+    config = smoke(FULL_CONFIGS["contrastive_comparison"]())
+    assert config.tables.critic_hidden == 2048 and config.tables.rows == cc.COMPARED_ROWS
+    tables = dataclasses.replace(config.tables, out_root=str(tmp_path / "tables"))
+    metrics = cc.run(dataclasses.replace(config, tables=tables)).metrics()
+    assert_plain(metrics, "contrastive_comparison")
+    assert set(metrics["table"]) == set(cc.COMPARED_ROWS)
+    assert set(metrics["cost"]) == {"worst", "worst-infonce", "adv-contrastive"}
+    assert {c["verdict"] for c in metrics["comparisons"]} == {"too few to judge"}  # two seeds
+
+
+@pytest.mark.slow
 def test_saliency_maps_full_profile_smoke(real_formats, tmp_path, assert_plain):
     """Chapter 09's full path reads exported weights: export them from a smoke-sized Table 4 run, then draw."""
     tables = smoke(FULL_CONFIGS["downstream_tables[fashion-mnist]"]())

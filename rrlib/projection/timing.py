@@ -60,12 +60,37 @@ def _shrunk(u: Unit, shrink: bool) -> dict[str, Any]:
     return p
 
 
+def _encoder_step(objective: str, g: torch.nn.Module, t: torch.nn.Module, opt: torch.optim.Optimizer,
+                  x: torch.Tensor, threat: Any, device: torch.device) -> Callable[[], object]:
+    """One training step of an encoder objective (``dv``: DIM or Eq. 5.4; ``infonce``: Eq. 5.4 with InfoNCE;
+    ``contrastive``: the RoCL-style step with its two views, adversary and projection head)."""
+    from rrlib.mi.bounds import infonce
+    from rrlib.train import contrastive
+    from rrlib.train.encoder import ContrastiveConfig, encoder_step
+
+    if objective == "dv":
+        return lambda: encoder_step(g, t, opt, x, threat)
+    if objective == "infonce":
+        return lambda: encoder_step(g, t, opt, x, threat, bound=infonce)
+    c = ContrastiveConfig(dataset="fashion-mnist")
+    head = contrastive.ProjectionHead(g.rep_dim, c.projection_dim).to(device)
+    optimizer = torch.optim.Adam([*g.parameters(), *head.parameters()], lr=1e-4)
+
+    def step() -> float:
+        v1, v2 = contrastive.two_views(x, 0, 0, 0)
+        v_adv = contrastive.adversarial_view(g, head, v1, v2, threat, c.temperature,
+                                             contrastive.view_generator(0, 0, 0, 2))
+        return contrastive.contrastive_step(g, head, optimizer, v1, v2, v_adv, c.temperature, c.adv_weight)
+
+    return step
+
+
 def _callable(u: Unit, device: torch.device, shrink: bool) -> tuple[Callable[[], object], int]:
     """``(fn, calls)``: calling ``fn`` once runs the unit ``calls`` times (seconds per unit = time / calls)."""
     from rrlib.models import build_model
     from rrlib.models.heads import build_head
     from rrlib.train.downstream import FrozenEncoderClassifier, evaluate_classifier, head_step
-    from rrlib.train.encoder import PixelCritic, PixelEncoder, encoder_step, heldout_mi
+    from rrlib.train.encoder import PixelCritic, PixelEncoder, heldout_mi
 
     p = _shrunk(u, shrink)
     k = u.kind
@@ -76,7 +101,7 @@ def _callable(u: Unit, device: torch.device, shrink: bool) -> tuple[Callable[[],
         x = _images(p["dataset"], p["batch"], device)
         th = _threat(p["dataset"], p["attack_steps"]) if p["attack_steps"] else None
         if k == "encoder_step":
-            return (lambda: encoder_step(g, t, opt, x, th)), 1
+            return _encoder_step(p.get("objective", "dv"), g, t, opt, x, th, device), 1
         return (lambda: heldout_mi(g, t, [x], _threat(p["dataset"], p["attack_steps"]))), 1
     if k in ("head_step", "head_eval_batch"):
         spec = get_spec(p["dataset"])

@@ -66,6 +66,11 @@ def _alg2(test_batches: int | None, n_test: int, batch: int, iterations: int) ->
     return iterations + (test_batches if test_batches is not None else n_test // batch)
 
 
+#: The training step each encoder objective is timed with (``encoder_step``'s ``objective``; DV is the default and
+#: is left out of the unit, so the units of the paper's objectives are what they were).
+ENCODER_OBJECTIVES = {"normal": "dv", "worst": "dv", "worst-infonce": "infonce", "adv-contrastive": "contrastive"}
+
+
 def table_work(config: Any, chapter: str | None = None) -> list[WorkItem]:
     """The work of one seed of a downstream table (``per_trial=True``): every cell of
     :func:`rrlib.grid.cells.cells` for the first seed, with its evaluation."""
@@ -89,13 +94,16 @@ def table_work(config: Any, chapter: str | None = None) -> list[WorkItem]:
         if cell.kind == "encoder":
             s = c.threat().steps
             n = _n_train(ds, c.train_subset)
+            objective = ENCODER_OBJECTIVES[c.estimator_loss]
             add(part, unit("encoder_step", dataset=ds, width=c.width, critic_hidden=c.critic_hidden,
-                           batch=c.batch_size, attack_steps=s if c.estimator_loss == "worst" else 0),
+                           batch=c.batch_size, attack_steps=0 if c.estimator_loss == "normal" else s,
+                           **({} if objective == "dv" else {"objective": objective})),
                 c.epochs * (n // c.batch_size), "epochs × ⌊N/batch⌋ (drop_last)")
             add(part, unit("encoder_heldout", dataset=ds, width=c.width, critic_hidden=c.critic_hidden,
                            batch=c.batch_size, attack_steps=s),
                 c.epochs * min(c.heldout_batches, get_spec(ds).sizes["test"] // c.batch_size),
-                "per-epoch held-out normal + worst DV batches")
+                "per-epoch held-out normal + worst DV batches" if objective == "dv" else
+                "per-epoch held-out estimates, timed as the DV ones (the same passes)")
         elif cell.kind == "head":
             fit = _n_train(ds, c.train_subset) - c.val_size
             robust = c.classifier_loss == "robust"
@@ -307,6 +315,15 @@ def full_profile_work() -> list[WorkItem]:
         out += table_work(TablesConfig.full(dataset=ds))
     out += _chapter_09()
     out.append(WorkItem("10_reproduction_report", "reads results", unit("none"), 0, False, "no computation"))
+    out += _chapter_11()
     return out
+
+
+def _chapter_11() -> list[WorkItem]:
+    """Chapter 11's own grid (:mod:`rrlib.experiments.contrastive_comparison`): the paper's worst-case encoder and the
+    two objectives beyond it, with their heads, one seed (``per_trial``)."""
+    from rrlib.experiments.contrastive_comparison import ComparisonConfig
+
+    return table_work(ComparisonConfig.full().tables, chapter="11_beyond_contrastive")
 
 
