@@ -6,6 +6,7 @@ Commands (``rrbook <command> --help`` lists each one's flags, derived from its c
     train-model        a classifier, standard or PGD-adversarial (--adversarial); checkpoint.pt + metrics.json
                        in --out (default: the results cache entry of the configuration, so a rerun resumes or reuses)
     estimate-mi        normal MI, worst-case MI and RV of a train-model checkpoint (:mod:`rrlib.mi.checkpoint_estimate`)
+    estimate-samples   MI (nats) of a bmi benchmark sample file, the number alone (:mod:`rrlib.mi.external`)
     train-encoder      an encoder by (worst-case) MI maximisation, paper §5 (:func:`rrlib.train.encoder.train_encoder`)
     train-classifier   a standard or robust head on a frozen encoder; --autoattack N (:mod:`rrlib.head_autoattack`)
     sweep              list or train the cells of Tables 1, 3-5 (:mod:`rrlib.grid.commands`)
@@ -326,6 +327,8 @@ COMMANDS: dict[str, Command] = {
     "train-model": Command("train a classifier (standard or PGD-adversarial)", _train_arguments, _train_run),
     "estimate-mi": Command("estimate normal and worst-case MI of a trained model's representation", _mi_arguments,
                            _mi_run),
+    "estimate-samples": _program("rrlib.mi.external", "estimate MI (nats) from a sample file in bmi's format and print "
+                                 "only the number (an external estimator for the bmi benchmark)"),
     "train-encoder": Command("train an encoder by (worst-case) mutual-information maximisation (no labels)",
                              _encoder_arguments, _encoder_run),
     "train-classifier": Command("train a standard or robust head on a frozen encoder (final and best / E.S. "
