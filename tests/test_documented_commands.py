@@ -20,6 +20,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", ROOT / "book" / "how_to_run.md"]
 COMMAND = re.compile(r"^(?:\S*/)?python3?\s+(-m\s+rrlib\.[a-z_.]+|benchmarks/[a-z_]+\.py)\b")
+#: A fenced code block, opening and closing fence each at the start of a line: ``(info string's language, body)``.
+#: Matching fences as pairs keeps a block of another language (```yaml) from shifting every later block.
+FENCE = re.compile(r"^```([A-Za-z0-9_+-]*)[^\n]*\n(.*?)^```", flags=re.S | re.M)
+SHELL_LANGUAGES = ("", "bash", "sh", "shell", "console")
 
 
 def _logical_lines(text: str) -> list[str]:
@@ -41,7 +45,9 @@ def documented_commands() -> list[tuple[str, str]]:
     """``(source, command)`` for every documented command line."""
     found: list[tuple[str, str]] = []
     for doc in DOCS:
-        for block in re.findall(r"```(?:bash|sh|shell|console)?\n(.*?)```", doc.read_text(), flags=re.S):
+        for lang, block in FENCE.findall(doc.read_text()):
+            if lang not in SHELL_LANGUAGES:
+                continue
             for line in _logical_lines(block):
                 line = line.split(" #")[0].strip()
                 if COMMAND.match(line):
@@ -62,8 +68,10 @@ def _help_invocation(command: str) -> tuple[list[str], list[str]]:
         target, rest = tokens[:2], tokens[2:]
     else:
         target, rest = tokens[:1], tokens[1:]
-    if rest and not rest[0].startswith("-"):
-        target.append(rest[0])  # a subcommand
+    while rest and not rest[0].startswith("-"):
+        # subcommands (``tables run``) and positionals before the first flag: argparse prints the innermost
+        # subcommand's help whatever positionals precede ``--help``
+        target.append(rest.pop(0))
     flags = sorted({t.split("=")[0] for t in rest if t.startswith("--")})
     return [sys.executable, *target, "--help"], flags
 
