@@ -270,6 +270,29 @@ QUICK_SECONDS_GUESS = {
 }
 
 
+def _kernel_manager() -> dict[str, Any]:
+    """``{"kernel_manager_class": ...}``: on POSIX, a kernel manager that talks to the kernel over local (IPC)
+    sockets in Jupyter's runtime folder instead of TCP, so that no kernel prints ipykernel's "running over TCP without
+    encryption" warning into the build log (a local socket is not reachable from the network either); elsewhere
+    ``{}`` (papermill's default, TCP)."""
+    if os.name != "posix":
+        return {}
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    class LocalSocketKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            runtime = Path(jupyter_runtime_dir())
+            runtime.mkdir(parents=True, exist_ok=True)
+            self.transport = "ipc"
+            self.ip = str(runtime / f"rrbook-kernel-{uuid.uuid4().hex[:12]}")
+
+    return {"kernel_manager_class": LocalSocketKernelManager}
+
+
 def _execute_chapter(name: str, root: Path, output_dir: Path, metrics_directory: Path, *, profile: str, seed: int,
                      device: str, label: str, log) -> ChapterRun:
     """Execute one chapter with papermill (the environment is already set); :class:`ChapterFailed` when it fails."""
@@ -292,6 +315,7 @@ def _execute_chapter(name: str, root: Path, output_dir: Path, metrics_directory:
             language="python",
             progress_bar=False,
             request_save_on_cell_execute=False,
+            **_kernel_manager(),
         )
     except PapermillExecutionError as error:
         raise ChapterFailed(
@@ -411,9 +435,11 @@ def build_book(root: Path = REPO_ROOT, *, staging: Path | None = None) -> Path:
     staging = stage_book(root, staging=staging)
     executable = Path(sys.executable).parent / "jupyter-book"
     command = [str(executable), "build", str(staging), "--path-output", str(root), "-W", "-n", "--keep-going"]
-    print("$", " ".join(command), flush=True)
-    completed = subprocess.run(command, cwd=root)
+    # quiet on success (no banner, no configuration dump); everything it said, on failure
+    completed = subprocess.run(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if completed.returncode != 0:
+        print("$", " ".join(command), flush=True)
+        print(completed.stdout, flush=True)
         raise SystemExit(f"jupyter-book build failed (exit {completed.returncode}); see the warnings above")
     html = root / "_build" / "html"
     print(f"book rendered: {html / 'index.html'}", flush=True)
