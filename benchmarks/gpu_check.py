@@ -243,6 +243,9 @@ def _experiments(tiny: bool) -> dict[str, Callable[[str, Path], dict]]:
             config = smoke(full_configs(0, device)[name])
             if name.startswith("downstream_tables"):
                 return downstream_tables.run(dataclasses.replace(config, out_root=str(folder / "tables"))).metrics()
+            if name == "contrastive_comparison":  # chapter 11's grid, in the leg's own folder like the tables'
+                config = dataclasses.replace(config, tables=dataclasses.replace(
+                    config.tables, out_root=str(folder / "comparison")))
             if name == "saliency_maps":
                 tables = smoke(full_configs(0, device)["downstream_tables[fashion-mnist]"])
                 downstream_tables.run(dataclasses.replace(tables, out_root=str(folder / "tables")))

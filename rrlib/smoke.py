@@ -38,6 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rrlib.experiments.contrastive_comparison import ComparisonConfig
+from rrlib.experiments.image_mi import ImageMIConfig
 from rrlib.experiments.mine import MineConfig, RunSpec
 from rrlib.experiments.preliminaries import PreliminariesConfig
 from rrlib.experiments.robust_encoders import Config as RobustEncodersConfig
@@ -173,6 +174,9 @@ SMOKE_RULES: dict[type, dict[str, Rule]] = {
     },
     # chapter 11 (beyond the paper): the tables' grid, its rows kept
     ComparisonConfig: {"tables": NESTED},
+    # known MI on images (issue 21): every level and both critics kept, the training shrunk
+    ImageMIConfig: {"levels": KEEP, "critics": KEEP, "bound": KEEP, "steps": 2, "batch": 8, "lr": KEEP,
+                    "critic_hidden": KEEP, "eval_batches": 1, "seeds": _first_two, "device": KEEP, "data_root": KEEP},
 }
 
 
@@ -192,6 +196,7 @@ def full_configs(seed: int = 0, device: str = "auto") -> dict[str, Any]:
         "saliency_maps": SaliencyConfig.full(seed, device),
         **{f"downstream_tables[{d}]": TablesConfig.full(seed, device, dataset=d) for d in sorted(TABLES)},
         "contrastive_comparison": ComparisonConfig.full(seed, device),
+        "image_mi": ImageMIConfig.full(seed, device),
     }
 
 

@@ -116,18 +116,20 @@ class BitTileImages:
         return self.bits * (math.log(2.0) - binary_entropy(float(self.crossover)))
 
     def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n`` joint pairs: images ``(n, 1, 28, 28)`` and codes ``(n, d)`` (0.0 / 1.0), drawn from ``generator``."""
+        """``n`` joint pairs: images ``(n, 1, 28, 28)`` and codes ``(n, d)`` (0.0 / 1.0), drawn from ``generator``, on
+        its device."""
         check_int("n", n, 1, what="a positive integer")
-        b = torch.randint(0, 2, (n, self.bits), generator=generator)
-        flip = torch.rand(n, self.bits, generator=generator) < float(self.crossover)
-        x = torch.zeros(n, 1, _SIDE, _SIDE)
+        dev = generator.device
+        b = torch.randint(0, 2, (n, self.bits), generator=generator, device=dev)
+        flip = torch.rand(n, self.bits, generator=generator, device=dev) < float(self.crossover)
+        x = torch.zeros(n, 1, _SIDE, _SIDE, device=dev)
         for k in range(self.bits):
             rows, cols = self._slot(k)
             for bit in (0, 1):
                 where = (b[:, k] == bit).nonzero().flatten()
                 pool = self._pools[bit]
-                pick = torch.randint(0, len(pool), (len(where),), generator=generator)
-                x[where, :, rows, cols] = pool[pick]
+                pick = torch.randint(0, len(pool), (len(where),), generator=generator, device=dev)
+                x[where, :, rows, cols] = pool.to(dev)[pick]
         return x, (b ^ flip.long()).float()
 
     def bits_of(self, x: torch.Tensor) -> torch.Tensor:
@@ -137,7 +139,7 @@ class BitTileImages:
         for k in range(self.bits):
             rows, cols = self._slot(k)
             for i in range(x.shape[0]):
-                key = x[i, :, rows, cols].contiguous().numpy().tobytes()
+                key = x[i, :, rows, cols].detach().cpu().contiguous().numpy().tobytes()
                 if key not in self._lookup:
                     raise ValueError(f"image {i}, tile {k}: not a tile of classes {self.classes}")
                 out[i, k] = self._lookup[key]
@@ -153,12 +155,12 @@ class BitTileImages:
     def log_ratio(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """``log p(x, z) / (p(x) p(z)) = Σ_k log(P(z_k | b_k) / ½)`` for matched rows: ``(n,)`` float64, nats."""
         agree, differ = self._log_terms()
-        same = (self.bits_of(x) == z.long()).double()
+        same = (self.bits_of(x) == z.long().cpu()).double()
         return (same * agree + (1.0 - same) * differ).sum(dim=1)
 
     def oracle_scores(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """``S[i, j] = log p(x_i, z_j) / (p(x_i) p(z_j))``: ``(n, n)`` float64, the best critic there is."""
         agree, differ = self._log_terms()
         b = self.bits_of(x)
-        same = (b[:, None, :] == z.long()[None, :, :]).double()  # (n, n, d)
+        same = (b[:, None, :] == z.long().cpu()[None, :, :]).double()  # (n, n, d)
         return (same * agree + (1.0 - same) * differ).sum(dim=2)

@@ -256,6 +256,18 @@ def test_contrastive_comparison_full_profile_smoke(real_formats, tmp_path, asser
 
 
 @pytest.mark.slow
+def test_image_mi_full_profile_smoke(real_formats, assert_plain):
+    from rrlib.experiments import image_mi
+
+    config = smoke(FULL_CONFIGS["image_mi"]())
+    assert config.critic_hidden == 2048 and config.levels == image_mi.ImageMIConfig.full().levels
+    metrics = image_mi.run(config).metrics()
+    assert_plain(metrics, "image_mi")
+    assert len(metrics["levels"]) == len(config.levels)
+    assert all(len(v) == 2 for level in metrics["levels"] for v in level["estimates"].values())
+
+
+@pytest.mark.slow
 def test_saliency_maps_full_profile_smoke(real_formats, tmp_path, assert_plain):
     """Chapter 09's full path reads exported weights: export them from a smoke-sized Table 4 run, then draw."""
     tables = smoke(FULL_CONFIGS["downstream_tables[fashion-mnist]"]())
