@@ -25,7 +25,7 @@ import torch
 from rrlib.jsonable import to_jsonable
 from rrlib.mi.bounds import dv, make_bound
 from rrlib.mi.estimator import build_critic, fit_critic
-from rrlib.runtime import select_device, torch_generator
+from rrlib.runtime import seeded, select_device, torch_generator
 from rrlib.synthetic_images import MAX_BITS, BitTileImages
 
 __all__ = ["CRITICS", "ImageMIConfig", "ImageMIResult", "run"]
@@ -96,9 +96,7 @@ def _critic(name: str, task: BitTileImages, config: ImageMIConfig, seed: int, de
     from rrlib.train.encoder import PixelCritic
 
     if name == "encode_and_dot":
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            critic = PixelCritic("fashion-mnist", z_dim=task.bits, hidden=config.critic_hidden)
+        critic = seeded(lambda: PixelCritic("fashion-mnist", z_dim=task.bits, hidden=config.critic_hidden), seed)
         return critic.to(device), task.sample
     critic = build_critic("separable", 28 * 28, task.bits, seed=seed).to(device)
 

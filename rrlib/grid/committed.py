@@ -224,8 +224,9 @@ def add_rows(src: str | os.PathLike, dest: str | os.PathLike, out_root: str | os
     added = new["metrics"]
     rows = [r for r in ALL_ROWS if r in (*old_config["rows"], *new_config["rows"])]
     metrics["config"]["rows"] = rows
-    metrics["table"] = {r: (metrics["table"] | added["table"])[r] for r in rows}
-    metrics["row_labels"] = {r: (metrics["row_labels"] | added["row_labels"])[r] for r in rows}
+    table, labels = metrics["table"] | added["table"], metrics["row_labels"] | added["row_labels"]
+    metrics["table"] = {r: table[r] for r in rows}
+    metrics["row_labels"] = {r: labels[r] for r in rows}
     for flag, cells_flagged in added["flags"].items():
         metrics["flags"].setdefault(flag, []).extend(cells_flagged)
     metrics["timings"].update(added["timings"])

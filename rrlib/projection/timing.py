@@ -76,13 +76,7 @@ def _encoder_step(objective: str, g: torch.nn.Module, t: torch.nn.Module, opt: t
     head = contrastive.ProjectionHead(g.rep_dim, c.projection_dim).to(device)
     optimizer = torch.optim.Adam([*g.parameters(), *head.parameters()], lr=1e-4)
 
-    def step() -> float:
-        v1, v2 = contrastive.two_views(x, 0, 0, 0)
-        v_adv = contrastive.adversarial_view(g, head, v1, v2, threat, c.temperature,
-                                             contrastive.view_generator(0, 0, 0, 2))
-        return contrastive.contrastive_step(g, head, optimizer, v1, v2, v_adv, c.temperature, c.adv_weight)
-
-    return step
+    return lambda: contrastive.training_step(g, head, optimizer, x, threat, c.temperature, c.adv_weight, 0, 0, 0)
 
 
 def _callable(u: Unit, device: torch.device, shrink: bool) -> tuple[Callable[[], object], int]:

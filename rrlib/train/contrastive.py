@@ -60,7 +60,7 @@ from rrlib.data.loaders import mix_seeds
 from rrlib.runtime import managed_modes
 
 __all__ = ["CROP_ASPECT", "CROP_SCALE", "FLIP_PROBABILITY", "ProjectionHead", "adversarial_view", "augment",
-           "contrastive_step", "heldout_contrastive", "nt_xent", "two_views", "view_generator"]
+           "contrastive_step", "heldout_contrastive", "nt_xent", "training_step", "two_views", "view_generator"]
 
 #: Area fraction of the random resized crop (SimCLR: (0.08, 1); narrowed for 28×28 images).
 CROP_SCALE = (0.6, 1.0)
@@ -203,6 +203,17 @@ def contrastive_step(encoder: nn.Module, head: nn.Module, optimizer: torch.optim
     loss.backward()
     optimizer.step()
     return float(loss.detach())
+
+
+def training_step(encoder: nn.Module, head: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+                  threat: ThreatModel, temperature: float, adv_weight: float, seed: int, epoch: int,
+                  step: int) -> float:
+    """The whole ``adv-contrastive`` step on a batch ``x``: the two views of batch ``step`` of ``epoch``
+    (:func:`two_views`), the adversary on the first (:func:`adversarial_view`, its random start from
+    ``view_generator(seed, epoch, step, 2)``) and the update (:func:`contrastive_step`); returns ``L`` (nats)."""
+    v1, v2 = two_views(x, seed, epoch, step)
+    v_adv = adversarial_view(encoder, head, v1, v2, threat, temperature, view_generator(seed, epoch, step, 2))
+    return contrastive_step(encoder, head, optimizer, v1, v2, v_adv, temperature, adv_weight)
 
 
 def heldout_contrastive(encoder: nn.Module, head: nn.Module, batches: list[torch.Tensor], threat: ThreatModel,

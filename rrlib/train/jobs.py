@@ -356,11 +356,8 @@ class ContrastiveJob(EncoderJob):
     def step(self, batch: tuple[torch.Tensor, torch.Tensor], epoch: int, step: int, global_step: int) -> StepOutput:
         c = self.config
         x = batch[0].to(self.device, non_blocking=True)  # labels are never read
-        v1, v2 = contrastive.two_views(x, c.seed, epoch, step)
-        v_adv = contrastive.adversarial_view(self.encoder, self.head, v1, v2, self.threat, c.temperature,
-                                             contrastive.view_generator(c.seed, epoch, step, 2))
-        loss = contrastive.contrastive_step(self.encoder, self.head, self.optimizer, v1, v2, v_adv, c.temperature,
-                                            c.adv_weight)
+        loss = contrastive.training_step(self.encoder, self.head, self.optimizer, x, self.threat, c.temperature,
+                                         c.adv_weight, c.seed, epoch, step)
         return _finite_step("loss", "the contrastive loss", loss, x.shape[0], epoch, step)
 
     def end_epoch(self, epoch: int, sums: dict[str, Any]) -> dict[str, Any]:
