@@ -17,21 +17,32 @@ seed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from rrlib.grid.committed import REPO_ROOT
 from rrlib.jsonable import to_jsonable
 from rrlib.mi.bounds import dv, make_bound
 from rrlib.mi.estimator import build_critic, fit_critic
-from rrlib.runtime import seeded, select_device, torch_generator
+from rrlib.runtime import atomic_write_text, seeded, select_device, torch_generator
 from rrlib.synthetic_images import MAX_BITS, BitTileImages
 
-__all__ = ["CRITICS", "ImageMIConfig", "ImageMIResult", "run"]
+__all__ = ["CRITICS", "RESULT_PATH", "ImageMIConfig", "ImageMIResult", "load_result", "main", "run"]
 
 #: The critics compared (see the module docstring).
 CRITICS = ("encode_and_dot", "separable")
+#: The committed medium run (see the module docstring).
+RESULT_PATH = REPO_ROOT / "results" / "image_mi_medium.json"
+#: The staircase of the medium and full profiles ``(bits, crossover)``: 0.19, 0.69, 0.74, 1.39, 1.47, 2.77, 4.16
+#: and 6.24 nats — the paper's range (Figures 2–3 measure 0–1.74 nats) and beyond.
+STAIRCASE = ((1, 0.2), (1, 0.0), (2, 0.1), (2, 0.0), (4, 0.1), (4, 0.0), (6, 0.0), (9, 0.0))
 
 
 @dataclass(frozen=True)
@@ -71,11 +82,16 @@ class ImageMIConfig:
         return cls(seeds=(seed,), device=device)
 
     @classmethod
+    def medium(cls, seed: int = 0, device: str = "auto") -> ImageMIConfig:
+        """The :data:`STAIRCASE` (0.19–6.24 nats) at the medium run's critic width 128 (its Table 4 encoders'),
+        2,000 steps, three seeds: about 1.5 hours on one CPU core."""
+        return cls(levels=STAIRCASE, steps=2000, critic_hidden=128, eval_batches=8, seeds=(seed, seed + 1, seed + 2),
+                   device=device)
+
+    @classmethod
     def full(cls, seed: int = 0, device: str = "auto") -> ImageMIConfig:
-        """The paper's range (0–2 nats) and beyond (a staircase to 6.2 nats), the paper's critic width 2048, 5,000
-        steps, three seeds."""
-        levels = ((1, 0.2), (1, 0.0), (2, 0.1), (2, 0.0), (4, 0.1), (4, 0.0), (6, 0.0), (9, 0.0))
-        return cls(levels=levels, steps=5000, critic_hidden=2048, eval_batches=16, seeds=(seed, seed + 1, seed + 2),
+        """The :data:`STAIRCASE` at the paper's critic width 2048, 5,000 steps, three seeds."""
+        return cls(levels=STAIRCASE, steps=5000, critic_hidden=2048, eval_batches=16, seeds=(seed, seed + 1, seed + 2),
                    device=device)
 
 
@@ -85,6 +101,9 @@ class ImageMIResult:
 
     config: ImageMIConfig
     levels: list[dict[str, Any]]
+    #: wall seconds per ``"<bits>x<crossover>/<critic>/seed<k>"`` (not in :meth:`metrics`: timings differ per run;
+    #: a run reloaded from the cache keeps the seconds of the run that measured it).
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         """``levels``: ``[{"bits", "crossover", "true_mi", "estimates": {critic: [per seed]}, "per_location":
@@ -118,24 +137,100 @@ def _per_location(critic: torch.nn.Module, task: BitTileImages, config: ImageMIC
             "grid": values.reshape(side, side).tolist() if side * side == len(values) else values.tolist()}
 
 
-def run(config: ImageMIConfig, *, show_progress: bool = False) -> ImageMIResult:
-    """Train every critic on every level for every seed and collect the held-out estimates."""
+def _cell(name: str, task: BitTileImages, config: ImageMIConfig, seed: int, device: torch.device,
+          show_progress: bool) -> dict[str, Any]:
+    """One critic trained on one level with one seed: ``{"estimate", "seconds"}`` and, for the paper's critic,
+    ``"per_location"``."""
+    start = time.perf_counter()
+    critic, sampler = _critic(name, task, config, seed, device)
+    fit = fit_critic(critic, config.bound, sampler, steps=config.steps, batch=config.batch, lr=config.lr, seed=seed,
+                     eval_batches=config.eval_batches, show_progress=show_progress,
+                     desc=f"{task.bits} bits, p = {task.crossover}, {name}, seed {seed}")
+    record: dict[str, Any] = {"estimate": float(fit.heldout)}
+    if name == "encode_and_dot":
+        record["per_location"] = _per_location(critic, task, config, seed, device)
+    record["seconds"] = time.perf_counter() - start
+    return record
+
+
+def run(config: ImageMIConfig, *, show_progress: bool = False, cache_dir: str | Path | None = None) -> ImageMIResult:
+    """Train every critic on every level for every seed and collect the held-out estimates.
+
+    With ``cache_dir`` every finished (level, critic, seed) is written there atomically as it ends and reloaded
+    instead of retrained (each is seeded on its own, so a resumed run gives the same numbers); the caller owns the
+    folder (:func:`main` locks it and checks its configuration)."""
     device = select_device(config.device)
-    levels = []
+    cache = None if cache_dir is None else Path(cache_dir)
+    levels, seconds = [], {}
     for bits, p in config.levels:
         task = BitTileImages(bits, float(p), data_root=config.data_root)
         entry: dict[str, Any] = {"bits": bits, "crossover": float(p), "true_mi": task.mi, "estimates": {}}
         for name in config.critics:
             values = []
             for seed in config.seeds:
-                critic, sampler = _critic(name, task, config, seed, device)
-                fit = fit_critic(critic, config.bound, sampler, steps=config.steps, batch=config.batch, lr=config.lr,
-                                 seed=seed, eval_batches=config.eval_batches, show_progress=show_progress,
-                                 desc=f"{bits} bits, p = {p}, {name}")
-                values.append(float(fit.heldout))
+                key = f"{bits}x{float(p)}/{name}/seed{seed}"
+                path = None if cache is None else cache / (key.replace("/", "-") + ".json")
+                if path is not None and path.is_file():
+                    record = json.loads(path.read_text())
+                else:
+                    record = _cell(name, task, config, seed, device, show_progress)
+                    if path is not None:
+                        atomic_write_text(path, json.dumps(record) + "\n")
+                values.append(record["estimate"])
+                seconds[key] = record["seconds"]
                 if name == "encode_and_dot" and seed == config.seeds[0]:
-                    entry["per_location"] = _per_location(critic, task, config, seed, device)
+                    entry["per_location"] = record["per_location"]
             entry["estimates"][name] = values
         levels.append(entry)
-    return ImageMIResult(config, levels)
+    return ImageMIResult(config, levels, seconds)
 
+
+def load_result(path: str | Path = RESULT_PATH) -> dict[str, Any] | None:
+    """The committed medium run (``{"metrics", "provenance"}``), or ``None`` while it has not been made."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m rrlib.experiments.image_mi``: run a profile into a JSON with provenance (see the module)."""
+    from rrlib.console import error_line
+    from rrlib.provenance import provenance
+    from rrlib.runtime import configure_threads
+    from rrlib.train.run_folder import RunFolderError, claim_run_folder
+
+    parser = argparse.ArgumentParser(prog="python -m rrlib.experiments.image_mi", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="medium", help="quick, medium or full (default medium)")
+    parser.add_argument("--out", default=str(RESULT_PATH), help="the JSON to write; must not exist")
+    parser.add_argument("--seed", type=int, default=0, help="the first training seed (default 0)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
+    parser.add_argument("--data-root", default=None, help="folder holding FashionMNIST/raw (default: the book's)")
+    args = parser.parse_args(argv)
+    makers = {"quick": ImageMIConfig.quick, "medium": ImageMIConfig.medium, "full": ImageMIConfig.full}
+    out = Path(args.out)
+    try:
+        if args.profile not in makers:
+            raise ValueError(f"--profile {args.profile!r}: valid choices: {', '.join(makers)}")
+        if out.exists():
+            raise ValueError(f"--out {out} exists: finished results are never overwritten; move it away or give "
+                             "another --out")
+        select_device(args.device)
+        config = makers[args.profile](args.seed, args.device)
+        if args.data_root is not None:
+            config = replace(config, data_root=args.data_root)
+        configure_threads()
+        start = time.perf_counter()
+        with claim_run_folder(out.with_name(out.name + ".partial"), "image-mi", config) as folder:
+            folder.accept()
+            result = run(config, show_progress=True, cache_dir=folder.path)
+    except (ValueError, RuntimeError, RunFolderError) as err:
+        return error_line(err)
+    prov = provenance(config, timings=result.seconds, total_seconds=time.perf_counter() - start, device=args.device)
+    prov["note"] = ("wall_seconds_total counts this invocation only; cells reloaded from the .partial cache keep the "
+                    "seconds of the invocation that measured them")
+    atomic_write_text(out, json.dumps({"metrics": result.metrics(), "provenance": prov}, indent=1) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
