@@ -12,6 +12,14 @@ so ``I(X; Z) = I(B; Z) = Σ_k I(B_k; Z_k)``. It is the same interface as :mod:`r
 ``sample(n, generator)``, ``log_ratio``, ``oracle_scores``), with images for ``x``: the paper's encode-and-dot
 critic can be checked on image data against a number no estimator produced.
 
+**Worst case.** Let an adversary replace ``X`` by any ``X' = X + δ(X)`` with ``‖δ‖∞ ≤ ε`` (the paper's threat model,
+applied to the image; ``Z`` is not recomputed). If ``2ε`` is less than :meth:`BitTileImages.class_distance` ``Δ``, the
+smallest ℓ∞ distance between a tile of one class and a tile of the other, then no point lies within ε of tiles of
+both classes, so every tile slot of ``X'`` still tells its bit, ``B`` is a function of ``X'``, and
+``min_δ I(X'; Z) = I(X; Z)`` exactly (data processing gives ``≤``; reading ``B`` back gives ``≥``):
+:meth:`BitTileImages.worst_case_mi`. For ``2ε ≥ Δ`` some tiles of the two classes can be moved onto one point and
+the minimum depends on how the adversary pairs them; it is not computed (``None``).
+
 Layout: up to 4 bits on a 2×2 grid of 14×14 tiles (2×2 average pooling), up to 16 on a 4×4 grid of 7×7 tiles
 (4×4 pooling); unused tiles are black. Shapes: ``x`` ``(n, 1, 28, 28)`` in [0, 1], ``z`` ``(n, d)`` of 0.0 / 1.0.
 """
@@ -144,6 +152,20 @@ class BitTileImages:
                     raise ValueError(f"image {i}, tile {k}: not a tile of classes {self.classes}")
                 out[i, k] = self._lookup[key]
         return out
+
+    def class_distance(self, chunk: int = 512) -> float:
+        """``Δ``: the smallest ℓ∞ distance between a tile of the first class's pool and one of the second's (pixel
+        values in [0, 1]; brute force over every pair, in chunks of ``chunk`` tiles)."""
+        a, b = (pool.flatten(1).double() for pool in self._pools)
+        return min(float(torch.cdist(a[i:i + chunk], b, p=float("inf")).min()) for i in range(0, len(a), chunk))
+
+    def worst_case_mi(self, eps: float, distance: float | None = None) -> float | None:
+        """``min over ‖δ(X)‖∞ ≤ eps of I(X + δ(X); Z)`` in nats: :attr:`mi` when ``2 eps < Δ`` (see the module
+        docstring), else ``None`` (not computed). ``distance``: ``Δ`` if already known (:meth:`class_distance`)."""
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (math.isfinite(eps) and eps >= 0):
+            raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
+        delta = self.class_distance() if distance is None else float(distance)
+        return self.mi if 2.0 * float(eps) < delta else None
 
     def _log_terms(self) -> tuple[float, float]:
         p = float(self.crossover)

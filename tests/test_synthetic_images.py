@@ -77,3 +77,16 @@ def test_bad_arguments_and_foreign_images_are_named(tiny_fmnist_root):
         task.log_ratio(x, z)
     with pytest.raises(ValueError, match="image 0, tile 0: not a tile of classes"):
         task.bits_of(torch.full((1, 1, 28, 28), 0.5))
+
+
+def test_class_distance_is_the_brute_force_minimum_and_decides_the_worst_case(tiny_fmnist_root):
+    # Δ against a pair-by-pair loop over every tile of the two pools (the tiny folder's 64 training images)
+    task = BitTileImages(2, 0.1, data_root=str(tiny_fmnist_root))
+    a, b = task._pools
+    brute = min(float((s - t).abs().max()) for s in a for t in b)
+    delta = task.class_distance(chunk=3)
+    assert delta == pytest.approx(brute, abs=1e-12) and delta > 0  # the pools share no tile
+    assert task.worst_case_mi(0.49 * delta, delta) == task.mi  # balls of radius eps < Δ/2 never meet
+    assert task.worst_case_mi(0.5 * delta, delta) is None and task.worst_case_mi(0.0) == task.mi
+    with pytest.raises(ValueError, match=r"eps must be a finite number >= 0, got -0\.1"):
+        task.worst_case_mi(-0.1)

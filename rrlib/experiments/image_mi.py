@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,13 @@ from rrlib.grid.committed import REPO_ROOT
 from rrlib.jsonable import to_jsonable
 from rrlib.mi.bounds import dv, make_bound
 from rrlib.mi.estimator import build_critic, fit_critic
+from rrlib.paper import FIGURE_2
 from rrlib.runtime import atomic_write_text, seeded, select_device, torch_generator
+from rrlib.stats import summarize, t_interval
 from rrlib.synthetic_images import MAX_BITS, BitTileImages
 
-__all__ = ["CRITICS", "RESULT_PATH", "ImageMIConfig", "ImageMIResult", "load_result", "main", "run"]
+__all__ = ["CRITICS", "PAPER_RANGE", "RESULT_PATH", "STAIRCASE", "ImageMIConfig", "ImageMIResult", "level_summaries",
+           "load_result", "main", "run"]
 
 #: The critics compared (see the module docstring).
 CRITICS = ("encode_and_dot", "separable")
@@ -43,6 +47,8 @@ RESULT_PATH = REPO_ROOT / "results" / "image_mi_medium.json"
 #: The staircase of the medium and full profiles ``(bits, crossover)``: 0.19, 0.69, 0.74, 1.39, 1.47, 2.77, 4.16
 #: and 6.24 nats — the paper's range (Figures 2–3 measure 0–1.74 nats) and beyond.
 STAIRCASE = ((1, 0.2), (1, 0.0), (2, 0.1), (2, 0.0), (4, 0.1), (4, 0.0), (6, 0.0), (9, 0.0))
+#: The paper's regime in nats: from 0 to the largest logit-layer MI of its Figure 2 (1.74, Baseline-H robust).
+PAPER_RANGE = (0.0, max(p.normal_mi for points in FIGURE_2.values() for p in points.values()))
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,25 @@ def _cell(name: str, task: BitTileImages, config: ImageMIConfig, seed: int, devi
         record["per_location"] = _per_location(critic, task, config, seed, device)
     record["seconds"] = time.perf_counter() - start
     return record
+
+
+def level_summaries(metrics: Mapping[str, Any], level: float = 0.95) -> list[dict[str, Any]]:
+    """Per level of ``metrics`` (:meth:`ImageMIResult.metrics`) and critic: the mean estimate over seeds, its
+    Student-t interval at ``level`` (``None`` for one seed; the unit of replication is the critic's training seed),
+    ``ratio`` = mean / true MI and ``shortfall`` = true MI − mean (nats); ``in_paper_range`` marks levels within
+    :data:`PAPER_RANGE`."""
+    out = []
+    for lv in metrics["levels"]:
+        true = float(lv["true_mi"])
+        critics = {}
+        for name, values in lv["estimates"].items():
+            s = summarize(values)
+            interval = list(t_interval(s.mean, s.se, s.df, level)) if s.n > 1 else None
+            critics[name] = {"mean": s.mean, "interval": interval, "n": s.n, "ratio": s.mean / true if true else None,
+                             "shortfall": true - s.mean}
+        out.append({"bits": lv["bits"], "crossover": lv["crossover"], "true_mi": true, "critics": critics,
+                    "in_paper_range": PAPER_RANGE[0] <= true <= PAPER_RANGE[1]})
+    return out
 
 
 def run(config: ImageMIConfig, *, show_progress: bool = False, cache_dir: str | Path | None = None) -> ImageMIResult:
