@@ -54,3 +54,43 @@ def test_bad_configurations_name_the_value():
         ImageMIConfig(bound="kl")
     with pytest.raises(ValueError, match="seeds"):
         ImageMIConfig(seeds=())
+
+
+def test_a_cached_run_resumes_to_the_same_numbers_without_retraining(tiny_fmnist_root, tmp_path):
+    config = _tiny(tiny_fmnist_root, levels=((1, 0.1),), seeds=(0,))
+    first = run(config, cache_dir=tmp_path).metrics()
+    files = sorted(tmp_path.iterdir())
+    assert [f.name for f in files] == ["1x0.1-encode_and_dot-seed0.json", "1x0.1-separable-seed0.json"]
+    stamps = [f.stat().st_mtime_ns for f in files]
+    assert run(config, cache_dir=tmp_path).metrics() == first == run(config).metrics()
+    assert [f.stat().st_mtime_ns for f in files] == stamps  # reloaded, not rewritten
+
+
+def test_level_summaries_are_student_t_over_seeds():
+    from rrlib.experiments.image_mi import PAPER_RANGE, level_summaries
+    from rrlib.stats import t_quantile
+
+    # values 0.1, 0.2, 0.3: mean 0.2, sd 0.1, se 0.1/sqrt(3); true MI ln 2 (one bit, p = 0)
+    metrics = {"levels": [{"bits": 1, "crossover": 0.0, "true_mi": math.log(2),
+                           "estimates": {"encode_and_dot": [0.1, 0.2, 0.3], "separable": [0.6]}},
+                          {"bits": 9, "crossover": 0.0, "true_mi": 9 * math.log(2), "estimates": {"separable": [5.0]}}]}
+    first, second = level_summaries(metrics)
+    c = first["critics"]["encode_and_dot"]
+    half = t_quantile(0.95, 2) * 0.1 / math.sqrt(3)  # the two-sided 95 % quantile, 4.303
+    assert c["mean"] == pytest.approx(0.2) and c["interval"] == pytest.approx([0.2 - half, 0.2 + half])
+    assert c["ratio"] == pytest.approx(0.2 / math.log(2)) and c["shortfall"] == pytest.approx(math.log(2) - 0.2)
+    assert first["critics"]["separable"]["interval"] is None  # one seed: no interval
+    assert first["in_paper_range"] and not second["in_paper_range"] and PAPER_RANGE == (0.0, 1.74)
+
+
+def test_the_command_refuses_an_existing_out_and_a_bad_profile(tmp_path, capsys):
+    from rrlib.experiments.image_mi import main
+
+    out = tmp_path / "done.json"
+    out.write_text("{}")
+    assert main(["--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: --out {out} exists: finished results are never overwritten; move it away or give another --out"]
+    assert main(["--profile", "huge", "--out", str(tmp_path / "x.json")]) == 2
+    assert "--profile 'huge': valid choices: quick, medium, full" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["done.json"]  # nothing else was created
