@@ -37,6 +37,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from rrlib.experiments.bmi_scoreboard import ScoreboardConfig
 from rrlib.experiments.contrastive_comparison import ComparisonConfig
 from rrlib.experiments.image_mi import ImageMIConfig
 from rrlib.experiments.mine import MineConfig, RunSpec
@@ -177,6 +178,10 @@ SMOKE_RULES: dict[type, dict[str, Rule]] = {
     # known MI on images (issue 21): every level and both critics kept, the training shrunk
     ImageMIConfig: {"levels": KEEP, "critics": KEEP, "bound": KEEP, "steps": 2, "batch": 8, "lr": KEEP,
                     "critic_hidden": KEEP, "eval_batches": 1, "seeds": _first_two, "device": KEEP, "data_root": KEEP},
+    # the bmi scoreboard: every task, bound and size task kept (each task's sampler runs), two seeds, the smallest
+    # sample that holds one batch of 256 in each half (512) and one further size, 2 steps per run
+    ScoreboardConfig: {"tasks": KEEP, "bounds": KEEP, "seeds": _first_two, "n": 512, "size_tasks": KEEP,
+                       "sizes": (520,), "steps": 2, "device": KEEP},
 }
 
 
@@ -197,6 +202,7 @@ def full_configs(seed: int = 0, device: str = "auto") -> dict[str, Any]:
         **{f"downstream_tables[{d}]": TablesConfig.full(seed, device, dataset=d) for d in sorted(TABLES)},
         "contrastive_comparison": ComparisonConfig.full(seed, device),
         "image_mi": ImageMIConfig.full(seed, device),
+        "bmi_scoreboard": ScoreboardConfig.full(seed, device),
     }
 
 

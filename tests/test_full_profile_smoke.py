@@ -268,6 +268,26 @@ def test_image_mi_full_profile_smoke(real_formats, assert_plain):
 
 
 @pytest.mark.slow
+def test_bmi_scoreboard_full_profile_smoke(assert_plain):
+    from rrlib.experiments import bmi_scoreboard
+    from rrlib.mi.bmi_tasks import TASKS
+    from rrlib.mi.bounds import BOUND_NAMES
+
+    full = FULL_CONFIGS["bmi_scoreboard"]()
+    config = smoke(full)
+    assert (config.tasks, config.bounds, config.size_tasks) == (tuple(TASKS), BOUND_NAMES, full.size_tasks)
+    metrics = bmi_scoreboard.run(config).metrics()
+    assert_plain(metrics, "bmi_scoreboard")
+    # every task, bound and seed of the full protocol ran (40 x 6 x 2 at n = 512, the 6 size tasks also at 520)
+    assert len(metrics["runs"]) == config.n_runs == 40 * 6 * 2 + 6 * 6 * 2
+    assert list(metrics["tasks"]) == list(TASKS) and len(metrics["tasks"]) == 40
+    assert all(list(by) == list(BOUND_NAMES) and all(c["n_runs"] == 2 for c in by.values())
+               for by in metrics["scores"].values())
+    assert list(metrics["samples_needed"]) == list(full.size_tasks)
+    assert all(r["steps"] <= 2 for r in metrics["runs"])
+
+
+@pytest.mark.slow
 def test_saliency_maps_full_profile_smoke(real_formats, tmp_path, assert_plain):
     """Chapter 09's full path reads exported weights: export them from a smoke-sized Table 4 run, then draw."""
     tables = smoke(FULL_CONFIGS["downstream_tables[fashion-mnist]"]())
