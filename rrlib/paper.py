@@ -38,6 +38,10 @@ FIGURE_2: dict[str, dict[str, Figure2Point]] = {
     "DenseNet121": {"standard": Figure2Point(0.02, 1.14, 0.0), "robust": Figure2Point(1.08, 1.72, 54.3)},
 }
 
+#: The paper's MI regime in nats: from 0 to the largest logit-layer MI in Figure 2 (1.74, Baseline-H robust); the
+#: per-neuron MI of Figure 3 (0.02-0.35 nats) lies inside it.
+PAPER_MI_RANGE = (0.0, max(p.normal_mi for points in FIGURE_2.values() for p in points.values()))
+
 #: Numbers stated in the text of Section 6.1 about Figure 2 (|Y| = 10).
 FIGURE_2_TEXT = {
     "bound_at_zero_worst_mi_percent": 30.1,

@@ -69,7 +69,7 @@ def test_true_mi_and_dims_are_the_tasks(cached):
         task = get_task(task_id)
         assert entry["true_mi"] == task.mutual_information  # exact: the same float
         assert (entry["dim_x"], entry["dim_y"], entry["name"]) == (task.dim_x, task.dim_y, task.task_name)
-        assert entry["paper_regime"] is bool(task.mutual_information <= 2.0)
+        assert entry["paper_regime"] is bool(task.mutual_information <= 1.74)
     assert metrics["tasks"]["1v1-normal-0.75"]["true_mi"] == -0.5 * math.log(1 - 0.75**2)
 
 
@@ -228,12 +228,12 @@ def test_command_line_never_writes_over_a_result(tmp_path, capsys):
 def test_summary_splits_by_the_papers_regime_only_when_both_occur(cached):
     _, metrics = cached
     both = summary_markdown(metrics, "t", "s")  # both tiny tasks are within 2 nats: no split columns
-    assert "MI > 2" not in both and "every one within the paper's regime" in both
+    assert "MI > 1.74" not in both and "every one within the paper's regime" in both
     changed = copy.deepcopy(metrics)
     changed["tasks"]["multinormal-dense-2-2-0.5"]["paper_regime"] = False
     split = summary_markdown(changed, "t", "s")
     header = next(line for line in split.splitlines() if line.startswith("| bound"))
-    assert "within 1.5×, MI ≤ 2" in header and "within 1.5×, MI > 2" in header
+    assert "within 1.5×, MI ≤ 1.74" in header and "within 1.5×, MI > 1.74" in header
     dv = next(line for line in split.splitlines() if line.startswith("| DV"))
     within = [metrics["scores"][t]["dv"]["within"] for t in TINY.tasks]
     assert dv.split(" | ")[1:4] == [f"{int(within[0])} / 1", f"{int(within[1])} / 1", f"{sum(within)} / 2"]

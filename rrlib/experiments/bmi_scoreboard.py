@@ -51,19 +51,21 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rrlib.grid.committed import REPO_ROOT
 from rrlib.jsonable import to_jsonable
 from rrlib.mi.bmi_scoring import FAIL_FRACTION, WITHIN_LN_RATIO, samples_needed, score_cell
 from rrlib.mi.bmi_tasks import TASKS, get_task
 from rrlib.mi.bounds import BOUND_NAMES
 from rrlib.mi.external import SampleOptions, check_sizes, estimate_from_arrays
+from rrlib.paper import PAPER_MI_RANGE
 from rrlib.runtime import DEVICE_CHOICES, atomic_write_text, progress, select_device
 
-__all__ = ["MEDIUM_SIZE_TASKS", "PAPER_REGIME_NATS", "PROFILES", "QUICK_TASKS", "ScoreboardConfig",
-           "ScoreboardResult", "main", "run", "run_key"]
+__all__ = ["MEDIUM_SIZE_TASKS", "PAPER_REGIME_NATS", "PROFILES", "QUICK_TASKS", "RESULT_PATH", "ScoreboardConfig",
+           "ScoreboardResult", "load_result", "main", "run", "run_key"]
 
 #: The paper's (Zhu, Zhang, Evans, ICML 2020) Figures 2-3 measure MI of 0-1.74 nats; a task with true MI at most
 #: this many nats is in the paper's regime. (All 40 bmi tasks are: their true MI is 0.18-1.71 nats.)
-PAPER_REGIME_NATS = 2.0
+PAPER_REGIME_NATS = PAPER_MI_RANGE[1]
 
 #: The quick profile's tasks: the 1 x 1 normal, a transform of it, the 1 x 1 Student-t, a dense and a 2-pair 5 x 5
 #: Gaussian.
@@ -75,6 +77,9 @@ QUICK_TASKS = ("1v1-normal-0.75", "half_cube-1v1-normal-0.75", "student-identity
 MEDIUM_SIZE_TASKS = ("1v1-normal-0.75", "student-identity-1-1-1", "multinormal-dense-5-5-0.5",
                      "multinormal-dense-25-25-0.5", "multinormal-sparse-5-5-2-2.0",
                      "half_cube-multinormal-sparse-5-5-2-2.0")
+
+#: The committed medium run (its command is in the module docstring).
+RESULT_PATH = REPO_ROOT / "results" / "bmi_scoreboard_medium.json"
 
 #: The profiles :func:`main` accepts.
 PROFILES = ("quick", "medium", "full")
@@ -331,6 +336,12 @@ def run(config: ScoreboardConfig, *, show_progress: bool = False, cache_dir: str
 
 
 # ------------------------------------------------------------------------------------------------ command line
+def load_result(path: str | Path = RESULT_PATH) -> dict[str, Any] | None:
+    """The committed medium run (``{"metrics", "provenance"}``), or ``None`` while it has not been made."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def _profile(name: str, seed: int, device: str) -> ScoreboardConfig:
     if name not in PROFILES:
         raise ValueError(f"--profile {name!r}: unknown profile; valid choices: {', '.join(PROFILES)}")

@@ -32,7 +32,7 @@ from rrlib.grid.committed import REPO_ROOT
 from rrlib.jsonable import to_jsonable
 from rrlib.mi.bounds import dv, make_bound
 from rrlib.mi.estimator import build_critic, fit_critic
-from rrlib.paper import FIGURE_2
+from rrlib.paper import PAPER_MI_RANGE
 from rrlib.runtime import atomic_write_text, seeded, select_device, torch_generator
 from rrlib.stats import summarize, t_interval
 from rrlib.synthetic_images import MAX_BITS, BitTileImages
@@ -47,8 +47,8 @@ RESULT_PATH = REPO_ROOT / "results" / "image_mi_medium.json"
 #: The staircase of the medium and full profiles ``(bits, crossover)``: 0.19, 0.69, 0.74, 1.39, 1.47, 2.77, 4.16
 #: and 6.24 nats — the paper's range (Figures 2–3 measure 0–1.74 nats) and beyond.
 STAIRCASE = ((1, 0.2), (1, 0.0), (2, 0.1), (2, 0.0), (4, 0.1), (4, 0.0), (6, 0.0), (9, 0.0))
-#: The paper's regime in nats: from 0 to the largest logit-layer MI of its Figure 2 (1.74, Baseline-H robust).
-PAPER_RANGE = (0.0, max(p.normal_mi for points in FIGURE_2.values() for p in points.values()))
+#: The paper's regime in nats (:data:`rrlib.paper.PAPER_MI_RANGE`: 0 to Figure 2's largest MI, 1.74).
+PAPER_RANGE = PAPER_MI_RANGE
 
 
 @dataclass(frozen=True)
