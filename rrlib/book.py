@@ -266,6 +266,7 @@ READS_OTHER_CHAPTERS = ("10_reproduction_report",)
 #: the long chapters first when no ``_timings.json`` of an earlier run exists.
 QUICK_SECONDS_GUESS = {
     "06_vulnerability_robustness": 187.0, "08_downstream": 112.0, "11_beyond_contrastive": 90.0,
+    "12_outside_ground_truth": 150.0,
     "05_worst_case_mi": 67.0, "04_mine": 62.0,
 }
 

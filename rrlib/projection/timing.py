@@ -142,6 +142,27 @@ def _callable(u: Unit, device: torch.device, shrink: bool) -> tuple[Callable[[],
         opt = torch.optim.Adam(net.parameters(), lr=5e-4)
         gen, steps = torch_generator(0, device), 2 if shrink else 20
         return (lambda: train_steps(net, bound, opt, sampler, gen, steps, p["batch"], iter(()))), steps
+    if k == "image_critic_step":
+        from rrlib.mi.bounds import make_bound
+        from rrlib.mi.estimator import build_critic, train_steps
+        from rrlib.runtime import torch_generator
+
+        bits = p["bits"]
+        if p["critic"] == "encode_and_dot":
+            net = PixelCritic("fashion-mnist", z_dim=bits, hidden=p["hidden"]).to(device)
+            flat = False
+        else:
+            net, flat = build_critic("separable", 28 * 28, bits).to(device), True
+
+        def images(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+            """Random pixels and bits of the shapes BitTileImages gives (its tiles need Fashion-MNIST on disk)."""
+            x = torch.rand(n, 1, 28, 28, generator=generator, device=generator.device)
+            z = torch.randint(0, 2, (n, bits), generator=generator, device=generator.device).float()
+            return (x.flatten(1) if flat else x), z
+
+        opt = torch.optim.Adam(net.parameters(), lr=5e-4)
+        gen, steps = torch_generator(0, device), 2 if shrink else 20
+        return (lambda: train_steps(net, make_bound("dv"), opt, images, gen, steps, p["batch"], iter(()))), steps
     if k == "oracle_trial":
         from rrlib.experiments.mine import oracle_experiment
 

@@ -316,6 +316,7 @@ def full_profile_work() -> list[WorkItem]:
     out += _chapter_09()
     out.append(WorkItem("10_reproduction_report", "reads results", unit("none"), 0, False, "no computation"))
     out += _chapter_11()
+    out += _chapter_12()
     return out
 
 
@@ -327,3 +328,34 @@ def _chapter_11() -> list[WorkItem]:
     return table_work(ComparisonConfig.full().tables, chapter="11_beyond_contrastive")
 
 
+
+
+def _chapter_12() -> list[WorkItem]:
+    """Chapter 12: the bmi scoreboard (:mod:`rrlib.experiments.bmi_scoreboard`) and known MI on images
+    (:mod:`rrlib.experiments.image_mi`), full profiles."""
+    from rrlib.experiments.bmi_scoreboard import ScoreboardConfig
+    from rrlib.experiments.image_mi import ImageMIConfig
+    from rrlib.mi.bmi_tasks import get_task
+
+    ch, out = "12_outside_ground_truth", []
+    board = ScoreboardConfig.full()
+    runs: dict[int, int] = {}
+    for task_id in board.tasks:
+        task = get_task(task_id)
+        d = max(task.dim_x, task.dim_y)
+        runs[d] = runs.get(d, 0) + len(board.sizes_of(task_id)) * len(board.seeds)
+    for bound in board.bounds:
+        for d, n_runs in sorted(runs.items()):
+            u = unit("staircase_step", data="gaussian", critic="separable", bound=bound, dim=d, batch=256, hidden=256,
+                     embed=32, layers=1)
+            out.append(WorkItem(ch, f"bmi scoreboard: {bound}", u, n_runs * board.steps, False,
+                                f"tasks of larger dimension {d}: a {d}×{d} Gaussian step stands in; every run counted "
+                                "at its 10,000-step budget (early stopping ends most sooner); test passes not counted"))
+    images = ImageMIConfig.full()
+    for critic in images.critics:
+        for bits, _ in images.levels:
+            u = unit("image_critic_step", critic=critic, hidden=images.critic_hidden if critic == "encode_and_dot"
+                     else 256, batch=images.batch, bits=bits)
+            out.append(WorkItem(ch, f"known MI on images: {critic}", u, images.steps * len(images.seeds), False,
+                                "training steps; held-out batches not counted"))
+    return out

@@ -32,9 +32,10 @@ def staircase_markdown(metrics: Mapping[str, Any], name: str, scale: str) -> str
         rows.append([str(s["bits"]), f"{s['crossover']:g}", f"{s['true_mi']:.2f}{mark}"]
                     + [_cell(s["critics"][c]) for c in critics] + ["–" if best is None else f"{best:.2f}"])
     interval = (f"mean over {n} training seeds [95 % Student-t interval]" if n > 1 else "one training seed")
-    caption = (f"Known MI on images, {scale}: each critic's held-out DV estimate (nats; {interval}; in brackets after "
-               "it, the share of the exact MI), and the paper's critic's largest value at a single location on one "
-               f"held-out batch. † marks levels inside the paper's Figure 2 range (0–{PAPER_RANGE[1]:.2f} nats).")
+    caption = (f"Known MI on images, {scale}: each critic's held-out DV estimate (nats; {interval}; in "
+               "parentheses, the share of the exact MI it reaches), and the paper's critic's largest value at a "
+               "single location on one held-out batch. † marks levels inside the paper's Figure 2 range "
+               f"(0–{PAPER_RANGE[1]:.2f} nats).")
     header = ["bits", "p", "exact MI"] + [_SHORT.get(c, c) for c in critics] + ["best location"]
     return captioned_table(caption, name, header, rows)
 
