@@ -237,3 +237,28 @@ def test_summary_splits_by_the_papers_regime_only_when_both_occur(cached):
     dv = next(line for line in split.splitlines() if line.startswith("| DV"))
     within = [metrics["scores"][t]["dv"]["within"] for t in TINY.tasks]
     assert dv.split(" | ")[1:4] == [f"{int(within[0])} / 1", f"{int(within[1])} / 1", f"{sum(within)} / 2"]
+
+
+def test_trust_and_cost_sentences_state_the_runs_numbers():
+    from rrlib.rendering.bmi_scoreboard import cost_markdown, trust_markdown
+
+    def score(within, ln_ratio, failed=0):
+        return {"within": within, "ln_ratio": ln_ratio, "n_failed": failed, "n_runs": 3}
+
+    metrics = {
+        "tasks": {"a": {"name": "Task A", "true_mi": 0.41, "paper_regime": True},
+                  "b": {"name": "Task B", "true_mi": 0.22, "paper_regime": True},
+                  "c": {"name": "Task C", "true_mi": 1.02, "paper_regime": True}},
+        "scores": {"a": {"dv": score(True, -0.05)}, "b": {"dv": score(False, None, 3)},
+                   "c": {"dv": score(False, -0.62, 1)}},
+        # three runs: 2 + 4 + 6 = 12 s; 1,000 + 2,000 + 10,000 steps of a 10,000-step budget
+        "runs": [{"steps": 1000}, {"steps": 2000}, {"steps": 10_000}],
+        "timing": {"runs": 3, "total_seconds": 12.0, "seconds_per_run": 4.0, "seconds_per_1000_steps": 1.0},
+        "config": {"steps": 10_000}}
+    text = trust_markdown(metrics, "dv", "a test run")
+    assert text.startswith("In a test run, DV is within a factor 1.5 of the true MI on 1 of the 3 tasks.")
+    assert "It misses on 2: Task B (0.22 nats: every run failed); Task C (1.02 nats: ln ratio −0.62, 1 of 3 runs " \
+           "failed)." in text
+    cost = cost_markdown(metrics, 3480, "a test run")
+    assert "4.0 s per run and 1.0 s per 1,000 critic steps; 2 of them stopped early" in cost
+    assert "full profile's 3,480 runs (bmi's protocol: 10 seeds) would take 3.9 hours" in cost  # 3480 * 4 / 3600

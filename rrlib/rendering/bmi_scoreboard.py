@@ -15,7 +15,8 @@ from typing import Any
 from rrlib.plotting.mi import BOUND_TITLES
 from rrlib.rendering.tables import captioned_table
 
-__all__ = ["FAIL_MARK", "samples_needed_markdown", "scoreboard_markdown", "summary_markdown"]
+__all__ = ["FAIL_MARK", "cost_markdown", "samples_needed_markdown", "scoreboard_markdown", "summary_markdown",
+           "trust_markdown"]
 
 #: Marks a cell with failed runs (bmi's rule): ``✗k`` = k runs failed and were left out of the mean.
 FAIL_MARK = "✗"
@@ -154,3 +155,40 @@ def samples_needed_markdown(metrics: Mapping[str, Any], name: str, scale: str) -
                "the mean estimate over the seeds is within a factor 1.5 of the true MI (|ln ratio| < ln 1.5) at "
                "every larger size run; \"> n\": not within at the largest size.")
     return captioned_table(caption, name, ["task", "true MI"] + [_bound_title(b) for b in bounds], rows)
+
+
+def trust_markdown(metrics: Mapping[str, Any], bound: str, scale: str) -> str:
+    """Sentences on where ``bound`` (e.g. the paper's ``"dv"``) is within a factor 1.5 of the truth in ``metrics``
+    (at its main n) and where it is not, naming each task of the second kind with its ln ratio and failures; every
+    number from the run (``scale`` names it)."""
+    within, missed = [], []
+    for task_id, task in metrics["tasks"].items():
+        score = metrics["scores"][task_id][bound]
+        (within if score["within"] else missed).append((task, score))
+    title = _bound_title(bound)
+    text = (f"In {scale}, {title} is within a factor 1.5 of the true MI on {len(within)} of the "
+            f"{len(metrics['tasks'])} tasks")
+    in_regime = sum(task["paper_regime"] for task, _ in within)
+    text += f" ({in_regime} of them in the paper's regime)." if in_regime != len(within) else "."
+    if missed:
+        shown = []
+        for task, score in missed:
+            ratio = "every run failed" if score["ln_ratio"] is None else f"ln ratio {_signed(score['ln_ratio'])}"
+            failed = f", {score['n_failed']} of {score['n_runs']} runs failed" if score["n_failed"] and \
+                score["ln_ratio"] is not None else ""
+            shown.append(f"{task['name']} ({task['true_mi']:.2f} nats: {ratio}{failed})")
+        text += f" It misses on {len(missed)}: " + "; ".join(shown) + "."
+    return text
+
+
+def cost_markdown(metrics: Mapping[str, Any], full_runs: int, scale: str) -> str:
+    """A sentence on what ``metrics``' runs cost (their own recorded seconds) and, at that rate per run, bmi's full
+    protocol of ``full_runs`` runs on the same machine (``scale`` names the run)."""
+    t = metrics["timing"]
+    per_run, budget = t["seconds_per_run"], metrics["config"]["steps"]
+    early = sum(r["steps"] < budget for r in metrics["runs"])
+    return (f"The {t['runs']:,} runs of {scale} took {t['total_seconds'] / 3600:.2f} hours of one CPU thread in all, "
+            f"{per_run:.1f} s per run and {t['seconds_per_1000_steps']:.1f} s per 1,000 critic steps; {early:,} of "
+            f"them stopped early, before their {budget:,}-step budget. At {per_run:.1f} s per run, the full "
+            f"profile's {full_runs:,} runs (bmi's protocol: 10 seeds) would take {full_runs * per_run / 3600:.1f} "
+            "hours on one thread.")
