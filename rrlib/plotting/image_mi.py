@@ -54,7 +54,7 @@ def per_location_figure(metrics: Mapping[str, Any], indices: Sequence[int]) -> F
     chosen = [metrics["levels"][i] for i in indices]
     grids = [np.asarray(lv["per_location"]["grid"], dtype=float) for lv in chosen]
     high = max(float(g.max()) for g in grids)
-    fig, axes = new_figure(ncols=len(chosen), width=PAGE_WIDTH / len(chosen), height=2.9)
+    fig, axes = new_figure(ncols=len(chosen), width=PAGE_WIDTH / max(len(chosen), 2), height=2.9)
     with style():
         image = None
         for ax, lv, grid in zip(axes[0], chosen, grids, strict=True):
