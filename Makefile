@@ -8,7 +8,7 @@ PROFILE ?= quick
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rrbook-lock-$(shell sha256sum requirements-lock.txt requirements-autoattack.txt pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: venv data browser book chapters test lint clean gpu-prepare gpu-check
+.PHONY: venv data browser tools book chapters test lint clean gpu-prepare gpu-check
 
 venv: $(STAMP) data browser
 
@@ -41,6 +41,14 @@ $(STAMP): requirements-lock.txt requirements-autoattack.txt pyproject.toml
 	@rm -f $(VENV)/.rrbook-lock-*
 	@touch $(STAMP)
 
+# cffconvert (validates CITATION.cff in tests/test_publishing.py) in an environment of its own: it needs
+# jsonschema < 4, which Jupyter's packages in the main environment cannot share. actionlint (the workflows' check)
+# is in the main environment, from requirements-lock.txt.
+TOOLS ?= $(HOME)/.cache/rrbook/tools
+tools:
+	@test -x $(TOOLS)/bin/cffconvert || (python3 -m venv $(TOOLS) && \
+	  $(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check cffconvert==2.0.0)
+
 book: venv
 	$(PY) -m rrlib.book build --profile $(PROFILE)
 
@@ -52,9 +60,9 @@ lint: venv
 
 # One pytest-xdist worker per core, each taking a whole test file at a time, the longest chapters first
 # (tests/conftest.py): each chapter is executed once, by the worker that takes its file, and module fixtures once.
-test: venv
+test: venv tools
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
+	RRBOOK_TOOLS=$(TOOLS) $(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 # The prepared GPU check (book/how_to_run.md, "The GPU check"): `make gpu-prepare` here fills the ignored folder .gpu/
 # (wheels the lent machine lacks, Fashion-MNIST, the commit); on the lent machine `make gpu-check OUT=<folder>` runs

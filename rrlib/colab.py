@@ -15,7 +15,11 @@ The repository's address lives in one place, ``_config.yml``'s ``repository`` se
   does nothing; on Colab it installs ``rrlib`` from that repository and branch with pip and says how to switch
   the runtime to a GPU when none is attached (the parameters cell's ``device = "auto"`` then picks CUDA);
 * :func:`sync_notebooks` (``python -m rrlib.colab sync-notebooks``) writes that cell into every notebook,
-  idempotently; run it after changing the ``repository`` section or adding a chapter.
+  idempotently; run it after changing the ``repository`` section or adding a chapter;
+* :func:`set_repository` (``python -m rrlib.colab set-repository URL --branch B``) names the repository in
+  ``_config.yml`` (its ``url`` and ``branch`` lines, nothing else of the file) and syncs the notebooks: what the
+  publishing workflow runs with the repository it runs in, so the published book has its Colab buttons and its
+  set-up cells install ``rrlib`` from there, with no hand edit.
 
 >>> repo = Repository("https://github.com/someone/rrbook", "main")
 >>> colab_url("04_mine", repo)
@@ -43,6 +47,7 @@ __all__ = [
     "Repository",
     "colab_url",
     "read_repository",
+    "set_repository",
     "setup_cell",
     "setup_cell_source",
     "stage_config",
@@ -204,6 +209,40 @@ def sync_notebooks(
     return [p for p in paths if sync_notebook(p, repository, write=write)]
 
 
+def _set_in_section(text: str, section: str, values: dict[str, str]) -> str:
+    """``text`` (a YAML file) with the lines ``  key: ...`` of the top-level block ``section:`` set to ``values``
+    (quoted), every other byte kept; a key the block lacks is added at its end."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if re.match(rf"^{section}:\s*(#.*)?$", line)), None)
+    if start is None:
+        lines += [f"{section}:\n"] if not text or text.endswith("\n") else [f"\n{section}:\n"]
+        start = len(lines) - 1
+    end = next((i for i in range(start + 1, len(lines)) if re.match(r"^\S", lines[i])), len(lines))
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1  # blank lines before the next block stay after the values
+    todo = dict(values)
+    for i in range(start + 1, end):
+        match = re.match(r"^(\s+)([A-Za-z_]+):", lines[i])
+        if match and match[2] in todo:
+            lines[i] = f"{match[1]}{match[2]}: {json.dumps(todo.pop(match[2]))}\n"
+    lines[end:end] = [f"  {key}: {json.dumps(value)}\n" for key, value in todo.items()]
+    return "".join(lines)
+
+
+def set_repository(url: str, branch: str = "main", root: str | Path = CONFIG_PATH.parent
+                   ) -> tuple[Repository, list[Path]]:
+    """Name ``url`` (``https://github.com/<owner>/<name>``) and ``branch`` in ``root/_config.yml`` and sync the
+    set-up cell of every notebook of ``root/notebooks``; returns the repository and the notebooks that changed.
+    A bad URL or branch raises ``ValueError`` before anything is written."""
+    repository = Repository(url.strip(), branch)
+    root = Path(root)
+    config = root / "_config.yml"
+    text = config.read_text()
+    config.write_text(_set_in_section(text, "repository", {"url": repository.clone_url,
+                                                           "branch": repository.branch}))
+    return repository, sync_notebooks(root / "notebooks", config)
+
+
 def stage_config(source: str | Path, target: str | Path) -> Repository | None:
     """Write the ``_config.yml`` the book is built from (``target``) from the repository's (``source``).
 
@@ -256,11 +295,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sync = commands.add_parser("sync-notebooks", help="(re)write the set-up cell of every chapter notebook")
     sync.add_argument("--check", action="store_true", help="only report out-of-date notebooks (exit 1 if any)")
     commands.add_parser("links", help="print every chapter's open-in-Colab address")
+    where = commands.add_parser("set-repository", help="name the book's GitHub repository in _config.yml and sync the "
+                                "notebooks (the publishing workflow runs it)")
+    where.add_argument("url", metavar="URL", help="https://github.com/<owner>/<name>")
+    where.add_argument("--branch", default="main", help="the branch Colab and the set-up cells use (default main)")
+    where.add_argument("--root", default=str(CONFIG_PATH.parent), help=argparse.SUPPRESS)
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the parsed ``sync-notebooks``/``links`` (:func:`add_arguments`); returns the exit code."""
     try:
+        if args.colab_command == "set-repository":
+            repository, changed = set_repository(args.url, args.branch, args.root)
+            print(f"repository: {repository.clone_url} (branch {repository.branch}); "
+                  f"{len(changed)} notebook set-up cells rewritten")
+            return 0
         if args.colab_command == "links":
             repository = read_repository(CONFIG_PATH)
             if repository is None:

@@ -209,3 +209,31 @@ def test_staged_config_switches_the_colab_button(tmp_path):
         link = _theme_colab_link(config, f"notebooks/{name}")
         assert link == colab_url(name, repository)
         assert link.endswith(f"/blob/v1.2/fix/docs/book/notebooks/{name}.ipynb")
+
+
+def test_set_repository_on_a_copy_gives_buttons_and_setup_cells(tmp_path, capsys):
+    # what the publishing workflow does with `github.server_url`/`github.repository` and the branch, on a copy
+    shutil.copy(REPO_ROOT / "_config.yml", tmp_path / "_config.yml")
+    shutil.copytree(REPO_ROOT / "notebooks", tmp_path / "notebooks")
+    before = (tmp_path / "_config.yml").read_text()
+    assert main(["set-repository", "https://github.com/someone/rrbook", "--branch", "pages-test",
+                 "--root", str(tmp_path)]) == 0
+    assert "repository: https://github.com/someone/rrbook (branch pages-test)" in capsys.readouterr().out
+    after = (tmp_path / "_config.yml").read_text()
+    changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
+    assert changed == [('  url: ""', '  url: "https://github.com/someone/rrbook"'),
+                       ("  branch: main", '  branch: "pages-test"')]  # comments and all else byte for byte
+    repository = read_repository(tmp_path / "_config.yml")
+    assert repository == Repository("https://github.com/someone/rrbook", "pages-test")
+    stage_config(tmp_path / "_config.yml", tmp_path / "staged.yml")
+    staged = yaml.safe_load((tmp_path / "staged.yml").read_text())
+    assert staged["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    for name in chapters():
+        assert _theme_colab_link(staged, f"notebooks/{name}") == colab_url(name, repository)
+        cell = next(c for c in nbformat.read(tmp_path / "notebooks" / f"{name}.ipynb", as_version=4).cells
+                    if c.cell_type == "code")
+        assert cell.source == setup_cell_source(repository)
+        assert '"rrlib @ git+https://github.com/someone/rrbook@pages-test"' in cell.source
+    assert main(["set-repository", "https://gitlab.com/a/b", "--root", str(tmp_path)]) == 1
+    assert "not a GitHub repository address" in capsys.readouterr().err
+    assert (tmp_path / "_config.yml").read_text() == after  # a refused URL writes nothing
