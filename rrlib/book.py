@@ -57,9 +57,9 @@ from rrlib.jsonable import to_jsonable
 from rrlib.profiles import get_profile
 
 __all__ = ["BOOK_PROFILES", "CHAPTER_NAME", "METRICS_ENV", "QUICK_SECONDS_GUESS", "READS_OTHER_CHAPTERS", "REPO_ROOT",
-           "ChapterFailed", "ChapterRun", "add_arguments", "build_book", "chapters", "default_jobs", "format_timings",
-           "glue_keys", "kernel_thread_env", "load_metrics", "longest_first", "main", "metrics_dir", "publish",
-           "record_metrics", "run_chapters", "run_command", "stage_book", "to_jsonable"]
+           "ChapterFailed", "ChapterRun", "add_arguments", "build_book", "chapter_line", "chapters", "default_jobs",
+           "format_timings", "glue_keys", "kernel_thread_env", "load_metrics", "longest_first", "main", "metrics_dir",
+           "publish", "record_metrics", "run_chapters", "run_command", "stage_book", "to_jsonable"]
 
 #: The profiles a whole book runs in (:mod:`rrlib.profiles`; ``medium`` results are committed, not re-run here).
 BOOK_PROFILES = ("quick", "full")
@@ -206,7 +206,6 @@ def run_chapters(
         env["RRBOOK_FORCE_FULL"] = "1"
     env.update(kernel_thread_env(jobs=jobs))
     position = {name: index for index, name in enumerate(selected, start=1)}
-    run_start = time.perf_counter()
 
     def execute(name: str) -> ChapterRun:
         return _execute_chapter(name, root, output_dir, metrics_directory, profile=profile, seed=seed, device=device,
@@ -227,7 +226,6 @@ def run_chapters(
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
     timings.update({run.name: round(run.wall_s, 2) for run in runs})
     write_json_atomic(timings_path, timings)
-    log(format_timings(runs, time.perf_counter() - run_start), flush=True)
     return runs
 
 
@@ -304,7 +302,6 @@ def _execute_chapter(name: str, root: Path, output_dir: Path, metrics_directory:
     executed = output_dir / f"{name}.ipynb"
     metrics_path = metrics_directory / f"{name}.json"
     metrics_path.unlink(missing_ok=True)
-    log(f"{label} {name} (profile={profile}, seed={seed}, device={device}) ...", flush=True)
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -339,7 +336,7 @@ def _execute_chapter(name: str, root: Path, output_dir: Path, metrics_directory:
         "machine": f"{platform.machine()} {os.cpu_count()} cpu",
     }
     write_json_atomic(metrics_path, recorded)
-    log(f"      {name} done in {wall:.1f} s", flush=True)
+    log(chapter_line(label, name, wall), flush=True)
     return ChapterRun(name, executed, metrics_path, wall)
 
 
@@ -372,6 +369,15 @@ def _hide_default_parameters(executed: Path) -> None:
         if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
             tags.append("remove-cell")
     nbformat.write(notebook, executed)
+
+
+def chapter_line(label: str, name: str, wall_s: float) -> str:
+    """The one line a finished chapter prints: ``[k/n] name  seconds``.
+
+    >>> chapter_line("[4/12]", "04_mine", 84.61)
+    '[4/12]  04_mine                            84.6 s'
+    """
+    return f"{label:<7} {name:<32} {wall_s:7.1f} s"
 
 
 def format_timings(runs: Sequence[ChapterRun], wall_s: float | None = None) -> str:
@@ -443,7 +449,7 @@ def build_book(root: Path = REPO_ROOT, *, staging: Path | None = None) -> Path:
         print(completed.stdout, flush=True)
         raise SystemExit(f"jupyter-book build failed (exit {completed.returncode}); see the warnings above")
     html = root / "_build" / "html"
-    print(f"book rendered: {html / 'index.html'}", flush=True)
+    print(f"book: {html / 'index.html'}", flush=True)
     return html
 
 
@@ -482,7 +488,11 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     try:
         if not (args.book_command == "build" and args.skip_run):
-            run_chapters(args.profile, only=args.only, seed=args.seed, device=args.device, force=args.force)
+            start = time.perf_counter()
+            runs = run_chapters(args.profile, only=args.only, seed=args.seed, device=args.device, force=args.force)
+            if args.book_command == "run":  # `build` prints only the chapters' lines and the site's path
+                print(f"{len(runs)} chapters: {sum(r.wall_s for r in runs):.1f} s of chapter time in "
+                      f"{time.perf_counter() - start:.1f} s", flush=True)
         if args.book_command == "build":
             build_book()
     except (ChapterFailed, ValueError, RuntimeError, FileNotFoundError) as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import nbformat
@@ -62,8 +63,13 @@ def _tiny_book(tmp_path, repository: Repository | None = None):
 
 
 @pytest.mark.slow
-def test_tiny_book_builds_offline_with_math_and_figures(tmp_path):
+def test_tiny_book_builds_offline_with_math_and_figures(tmp_path, capfd):
     html = _tiny_book(tmp_path)
+    # a quiet build: one line per chapter with its time, then the site's path; no kernel warning, no MyST dump
+    out, err = capfd.readouterr()
+    lines = (out + err).splitlines()
+    assert len(lines) == 2 and re.fullmatch(r"\[1/1\]\s+01_figure\s+\d+\.\d s", lines[0]), lines
+    assert lines[1] == f"book: {html / 'index.html'}"
 
     page = (html / "notebooks" / "01_figure.html").read_text()
     assert "0.50" in page and "<img" in page  # glued number and the figure are rendered
