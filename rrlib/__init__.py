@@ -15,3 +15,17 @@ All mutual-information values are in nats.
 """
 
 __version__ = "0.1.0"
+
+#: The public API for a reader's own model (:mod:`rrlib.own_model`), importable as ``from rrlib import measure``;
+#: the packages' public names are listed in their own ``__all__`` (:mod:`rrlib.theory`, :mod:`rrlib.mi`,
+#: :mod:`rrlib.attacks`, :mod:`rrlib.data`) and in each module's.
+__all__ = ["Interval", "Vulnerability", "measure", "threat_for", "train_worst_case"]
+
+
+def __getattr__(name: str):
+    """Import :mod:`rrlib.own_model` on first use of one of its public names (``import rrlib`` stays light)."""
+    if name in __all__:
+        from rrlib import own_model
+
+        return getattr(own_model, name)
+    raise AttributeError(f"module 'rrlib' has no attribute {name!r}")

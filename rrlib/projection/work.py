@@ -307,7 +307,9 @@ def full_profile_work() -> list[WorkItem]:
     from rrlib.grid.config import TablesConfig
     from rrlib.paper import TABLES
 
-    out = [WorkItem(ch, "whole experiment (NumPy, CPU)", unit("cpu_chapter", experiment=mod, profile="full"), 1,
+    out = [WorkItem("00_your_own_model", "a reader's model", unit("none"), 0, False,
+                    "not projected: the page measures whatever model the reader brings")]
+    out += [WorkItem(ch, "whole experiment (NumPy, CPU)", unit("cpu_chapter", experiment=mod, profile="full"), 1,
                     False, "device-independent; timed by running it once on the CPU")
            for ch, mod in CPU_EXPERIMENTS.items()]
     out += _chapter_04() + _chapter_05() + _chapter_06() + _chapter_07()
