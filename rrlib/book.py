@@ -264,32 +264,39 @@ READS_OTHER_CHAPTERS = ("10_reproduction_report",)
 #: the long chapters first when no ``_timings.json`` of an earlier run exists.
 QUICK_SECONDS_GUESS = {
     "06_vulnerability_robustness": 187.0, "08_downstream": 112.0, "11_beyond_contrastive": 90.0,
-    "12_outside_ground_truth": 150.0,
+    "12_outside_ground_truth": 150.0, "00_your_own_model": 80.0,
     "05_worst_case_mi": 67.0, "04_mine": 62.0,
 }
 
 
-def _kernel_manager() -> dict[str, Any]:
-    """``{"kernel_manager_class": ...}``: on POSIX, a kernel manager that talks to the kernel over local (IPC)
-    sockets in Jupyter's runtime folder instead of TCP, so that no kernel prints ipykernel's "running over TCP without
-    encryption" warning into the build log (a local socket is not reachable from the network either); elsewhere
-    ``{}`` (papermill's default, TCP)."""
-    if os.name != "posix":
-        return {}
+def _kernel_manager(kernel_log: Path) -> dict[str, Any]:
+    """``{"kernel_manager_class": ...}``: a kernel manager whose kernel writes its own stderr (ipykernel's log, for
+    instance the "KeyboardInterrupt caught in kernel" that jupyter_client's interrupt-before-shutdown provokes when
+    it lands inside a message handler) to ``kernel_log`` instead of the build's terminal; a cell's output still
+    reaches the executed notebook. On POSIX the manager also talks to the kernel over local (IPC) sockets in
+    Jupyter's runtime folder instead of TCP, so that no kernel warns "running over TCP without encryption" (a local
+    socket is not reachable from the network either); elsewhere it keeps papermill's TCP."""
     import uuid
 
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.paths import jupyter_runtime_dir
 
-    class LocalSocketKernelManager(AsyncKernelManager):
+    class QuietKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
-            runtime = Path(jupyter_runtime_dir())
-            runtime.mkdir(parents=True, exist_ok=True)
-            self.transport = "ipc"
-            self.ip = str(runtime / f"rrbook-kernel-{uuid.uuid4().hex[:12]}")
+            if os.name == "posix":
+                runtime = Path(jupyter_runtime_dir())
+                runtime.mkdir(parents=True, exist_ok=True)
+                self.transport = "ipc"
+                self.ip = str(runtime / f"rrbook-kernel-{uuid.uuid4().hex[:12]}")
 
-    return {"kernel_manager_class": LocalSocketKernelManager}
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            kernel_log.parent.mkdir(parents=True, exist_ok=True)
+            with kernel_log.open("ab") as err:  # the child keeps its own copy of the descriptor
+                kw["stderr"] = err
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return {"kernel_manager_class": QuietKernelManager}
 
 
 def _execute_chapter(name: str, root: Path, output_dir: Path, metrics_directory: Path, *, profile: str, seed: int,
@@ -302,6 +309,8 @@ def _execute_chapter(name: str, root: Path, output_dir: Path, metrics_directory:
     executed = output_dir / f"{name}.ipynb"
     metrics_path = metrics_directory / f"{name}.json"
     metrics_path.unlink(missing_ok=True)
+    kernel_log = output_dir / f"{name}.kernel.log"
+    kernel_log.unlink(missing_ok=True)
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -313,12 +322,13 @@ def _execute_chapter(name: str, root: Path, output_dir: Path, metrics_directory:
             language="python",
             progress_bar=False,
             request_save_on_cell_execute=False,
-            **_kernel_manager(),
+            **_kernel_manager(kernel_log),
         )
     except PapermillExecutionError as error:
         raise ChapterFailed(
             f"chapter {name!r} failed in cell {error.cell_index} (execution count {error.exec_count}): "
             f"{error.ename}: {error.evalue}\n  executed copy with the traceback: {executed}"
+            f"\n  the kernel's own log: {kernel_log}"
         ) from None
     wall = time.perf_counter() - start
     _hide_default_parameters(executed)

@@ -19,7 +19,9 @@ import torch
 from matplotlib.figure import Figure
 
 from rrlib.book import REPO_ROOT
+from rrlib.plotting import bmi_scoreboard as bmi_plots
 from rrlib.plotting import checks, section5
+from rrlib.plotting import image_mi as image_mi_plots
 from rrlib.plotting import mi as mi_plots
 from rrlib.plotting import theory as theory_plots
 from rrlib.plotting import vulnerability as vulnerability_plots
@@ -234,6 +236,22 @@ def saliency():
     return images, maps, kernel_maps, kernels
 
 
+@pytest.fixture(scope="module")
+def bmi_scoreboard_medium():
+    """Chapter 12's committed bmi scoreboard: 40 tasks x 6 bounds, the widest heat map of the book."""
+    from rrlib.experiments.bmi_scoreboard import load_result
+
+    return load_result()["metrics"]
+
+
+@pytest.fixture(scope="module")
+def image_mi_medium():
+    """Chapter 12's committed known-MI image run: every level, both critics, the per-location grids."""
+    from rrlib.experiments.image_mi import load_result
+
+    return load_result()["metrics"]
+
+
 #: Every figure the chapters show: (its number in the book and a name, the ``mystnb.figure.name`` the notebook gives
 #: it, the fixture it is drawn from, how the notebook draws it).
 FIGURES: list[tuple[str, str, str, Callable]] = [
@@ -275,7 +293,17 @@ FIGURES: list[tuple[str, str, str, Callable]] = [
      lambda s: section5.kernel_grid(s[0], s[2], s[3], {"normal": "DIM", "worst": "ours"})),
     ("9.4 saliency, all maps", "fig-saliency-all", "saliency",
      lambda s: section5.saliency_grid(s[0], {_map_label(k): m for k, m in s[1].items()})),
+    ("12.1 bmi ln ratios", "fig-ch12-bmi", "bmi_scoreboard_medium", bmi_plots.ln_ratio_figure),
+    ("12.2 image staircase", "fig-ch12-staircase", "image_mi_medium", image_mi_plots.staircase_figure),
+    ("12.3 per-location DV", "fig-ch12-locations", "image_mi_medium",
+     lambda m: image_mi_plots.per_location_figure(m, _image_levels(m))),
 ]
+
+
+def _image_levels(metrics):
+    from rrlib.rendering.image_mi import per_location_levels
+
+    return per_location_levels(metrics)
 
 
 def _map_label(key: str) -> str:
