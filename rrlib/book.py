@@ -453,7 +453,10 @@ def build_book(root: Path = REPO_ROOT, *, staging: Path | None = None) -> Path:
     executable = Path(sys.executable).parent / "jupyter-book"
     command = [str(executable), "build", str(staging), "--path-output", str(root), "-W", "-n", "--keep-going"]
     # quiet on success (no banner, no configuration dump); everything it said, on failure
-    completed = subprocess.run(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # the book's Sphinx extension (rrlib.made_by, named in _config.yml) is imported from this checkout's rrlib
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    completed = subprocess.run(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=env)
     if completed.returncode != 0:
         print("$", " ".join(command), flush=True)
         print(completed.stdout, flush=True)
