@@ -259,7 +259,10 @@ def test_trust_and_cost_sentences_state_the_runs_numbers():
     assert text.startswith("In a test run, DV is within a factor 1.5 of the true MI on 1 of the 3 tasks.")
     assert "It misses on 2: Task B (0.22 nats: every run failed); Task C (1.02 nats: ln ratio −0.62, 1 of 3 runs " \
            "failed)." in text
-    cost = cost_markdown(metrics, 3480, 10_000, "a test run")
+    cost = cost_markdown(metrics, 3480, 10_000, "a test run", threads=1)
+    assert "took 0.00 hours in all on 1 torch thread, 4.0 s per run" in cost and "shared" not in cost
+    assert "on 2 torch threads of a machine that other runs shared" in cost_markdown(
+        metrics, 3480, 10_000, "a test run", threads=2, shared=True)
     assert "4.0 s per run and 1.0 s per 1,000 critic steps; 2 of them stopped early" in cost
     assert "full profile's 3,480 runs (bmi's protocol: 10 seeds) would take 3.9 hours" in cost  # 3480 * 4 / 3600
-    assert "do not measure its cost" in cost_markdown(metrics, 3480, 20_000, "a test run")
+    assert "do not measure its cost" in cost_markdown(metrics, 3480, 20_000, "a test run", threads=1)

@@ -181,17 +181,21 @@ def trust_markdown(metrics: Mapping[str, Any], bound: str, scale: str) -> str:
     return text
 
 
-def cost_markdown(metrics: Mapping[str, Any], full_runs: int, full_steps: int, scale: str) -> str:
-    """A sentence on what ``metrics``' runs cost (their own recorded seconds) and, when they had the full protocol's
-    step budget ``full_steps``, what bmi's full protocol of ``full_runs`` runs takes at that rate on the same machine
-    (``scale`` names the run)."""
+def cost_markdown(metrics: Mapping[str, Any], full_runs: int, full_steps: int, scale: str, threads: int,
+                  shared: bool = False) -> str:
+    """A sentence on what ``metrics``' runs cost (their own recorded seconds, on ``threads`` torch threads; with
+    ``shared``, on a machine that other runs shared, so the seconds overstate the cost) and, when they had the full
+    protocol's step budget ``full_steps``, what bmi's full protocol of ``full_runs`` runs takes at that rate on the
+    same machine (``scale`` names the run)."""
     t = metrics["timing"]
     per_run, budget = t["seconds_per_run"], metrics["config"]["steps"]
     early = sum(r["steps"] < budget for r in metrics["runs"])
-    return (f"The {t['runs']:,} runs of {scale} took {t['total_seconds'] / 3600:.2f} hours of one CPU thread in all, "
+    where = f"{threads} torch thread{'s' if threads != 1 else ''}" + (
+        " of a machine that other runs shared at the time (so these seconds overstate the cost)" if shared else "")
+    return (f"The {t['runs']:,} runs of {scale} took {t['total_seconds'] / 3600:.2f} hours in all on {where}, "
             f"{per_run:.1f} s per run and {t['seconds_per_1000_steps']:.1f} s per 1,000 critic steps; {early:,} of "
             f"them stopped early, before their {budget:,}-step budget. "
             + (f"At {per_run:.1f} s per run, the full profile's {full_runs:,} runs (bmi's protocol: 10 seeds) would "
-               f"take {full_runs * per_run / 3600:.1f} hours on one thread." if budget == full_steps else
+               f"take {full_runs * per_run / 3600:.1f} hours at the same rate." if budget == full_steps else
                f"With a budget other than the full protocol's {full_steps:,} steps these runs do not measure its "
                "cost."))
