@@ -155,6 +155,7 @@ def test_tables_name_every_task_and_bound(cached):
     _, metrics = cached
     table = scoreboard_markdown(metrics, "tab-bmi-scoreboard", "a tiny test run")
     assert table.startswith(":::{table}") and ":name: tab-bmi-scoreboard" in table and table.endswith(":::")
+    assert ":class: compact" in table  # nine columns: smaller type (book/_static/rrbook.css)
     body = [line for line in table.splitlines() if line.startswith("| ")]
     assert len(body) == 1 + len(TINY.tasks)  # header + one row per task
     for task_id in TINY.tasks:

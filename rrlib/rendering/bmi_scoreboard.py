@@ -45,14 +45,15 @@ def _bound_title(bound: str) -> str:
 
 
 def scoreboard_markdown(metrics: Mapping[str, Any], name: str, scale: str) -> str:
-    """Table ``name``: one row per task (its name, dimensions and true MI in nats), one column per bound; each cell
+    """Table ``name`` (in smaller type): one row per task (its name, which gives its dimensions, and true MI in
+    nats), one column per bound; each cell
     the mean estimate over the non-failed seeds (nats) and, in brackets, bmi's ln ratio; bold where the estimate is
     within a factor 1.5 of the truth; ``✗k`` where k runs failed. ``scale`` names the run in the caption (e.g.
     "this page's quick run")."""
     bounds = list(metrics["config"]["bounds"])
     rows = []
     for task_id, task in metrics["tasks"].items():
-        rows.append([task["name"], f"{task['dim_x']} × {task['dim_y']}", f"{task['true_mi']:.2f}"]
+        rows.append([task["name"], f"{task['true_mi']:.2f}"]
                     + [_cell(metrics["scores"][task_id][b]) for b in bounds])
     n_seeds = len(metrics["config"]["seeds"])
     rules = metrics["rules"]
@@ -62,8 +63,8 @@ def scoreboard_markdown(metrics: Mapping[str, Any], name: str, scale: str) -> st
                f"(|ln ratio| < ln 1.5 = {rules['within_ln_ratio']:.3f}). {FAIL_MARK}k: k runs failed by bmi's "
                f"rule (estimate negative, not finite, or below {rules['fail_fraction']:.0%} of the cell's best) "
                "and are left out of the mean; –: every run failed.")
-    header = ["task", "dims", "true MI"] + [_bound_title(b) for b in bounds]
-    return captioned_table(caption, name, header, rows)
+    header = ["task", "true MI"] + [_bound_title(b) for b in bounds]
+    return captioned_table(caption, name, header, rows, compact=True)
 
 
 def _counts(metrics: Mapping[str, Any], bound: str, regime: bool | None) -> tuple[int, int, int, int]:

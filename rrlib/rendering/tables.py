@@ -42,11 +42,14 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def captioned_table(caption: str, name: str | None, header: list[str], rows: list[list[str]]) -> str:
+def captioned_table(caption: str, name: str | None, header: list[str], rows: list[list[str]], *,
+                    compact: bool = False) -> str:
     """A MyST ``{table}`` with a numbered caption (and, given ``name``, a label for ``{numref}`name```) around a
-    markdown table."""
+    markdown table; ``compact`` sets it in smaller type (class ``compact``, book/_static/rrbook.css), for a table of
+    many numeric columns that would not fit the text column otherwise."""
     label = f":name: {name}\n" if name else ""
-    return f":::{{table}} {caption}\n{label}:align: center\n\n{markdown_table(header, rows)}\n:::"
+    css = ":class: compact\n" if compact else ""
+    return f":::{{table}} {caption}\n{label}{css}:align: center\n\n{markdown_table(header, rows)}\n:::"
 
 
 def table_or_captioned(head: list[str], rows: list[list[str]], caption: str | None = None,
