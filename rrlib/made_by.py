@@ -8,11 +8,12 @@ A code cell of a chapter that shows a figure or a table says where its numbers c
     "rrbook": {"made_by": {"metrics": "images", "results": "results/image_mi_medium.json"}}
     "rrbook": {"made_by": {"page": "a sweep of 200 values of ε"}}         # drawn from numbers not stored
 
-``metrics`` is a key (dots for nested keys), or a list of keys, of the chapter's metrics
-(``_build/metrics/NAME.json``, written by :func:`rrlib.book.publish`); ``results`` a committed result file
-(``results/README.md`` says how each was made), which the cell shows instead whenever the file exists in the
-checkout the book is built from (the chapters load it exactly then); ``page`` says what the page computed when the
-numbers drawn are not stored in the metrics. The line under each of its figures and tables then reads, in small type::
+``metrics`` is a key (dots for nested keys; a final ``*`` for every key with that prefix, e.g. ``aligned_*``), or a list
+of keys, of the chapter's metrics (``_build/metrics/NAME.json``, written by :func:`rrlib.book.publish`); ``results`` a
+committed result file (``results/README.md`` says how each was made), which the cell shows instead whenever the file
+exists in the checkout the book is built from (the chapters load it exactly then); ``page`` says what the page computed
+when the numbers drawn are not stored in the metrics. The line under each of its figures and tables then reads, in
+small type::
 
     Made by python -m rrlib.book run --profile quick --only 12_outside_ground_truth (seed 0) at commit 1a2b3c4d5e;
     data: 12_outside_ground_truth.json → scoreboard
