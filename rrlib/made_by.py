@@ -155,7 +155,18 @@ def _annotate(app, doctree: nodes.document, docname: str) -> None:
         element.parent.insert(element.parent.index(element) + 1, _line(text))
 
 
+def _outdated_by_commit(app, env, added, changed, removed) -> list[str]:
+    """Every page, when the checkout's commit (or its uncommitted state) differs from the last build's: the lines
+    are written when a page is, and an incremental build rewrites only the pages whose sources changed."""
+    from rrlib.book import REPO_ROOT
+
+    commit = checkout_commit(str(REPO_ROOT))
+    previous, env.rrbook_made_by_commit = getattr(env, "rrbook_made_by_commit", None), commit
+    return sorted(env.found_docs) if previous != commit else []
+
+
 def setup(app) -> dict[str, Any]:
-    """Register the extension: it runs on every resolved page."""
+    """Register the extension: it runs on every resolved page, and on every page again when the commit changed."""
+    app.connect("env-get-outdated", _outdated_by_commit)
     app.connect("doctree-resolved", _annotate)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
