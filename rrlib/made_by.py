@@ -8,11 +8,12 @@ A code cell of a chapter that shows a figure or a table says where its numbers c
     "rrbook": {"made_by": {"metrics": "images", "results": "results/image_mi_medium.json"}}
     "rrbook": {"made_by": {"page": "a sweep of 200 values of ε"}}         # drawn from numbers not stored
 
-``metrics`` is a key (dots for nested keys), or a list of keys, of the chapter's metrics
-(``_build/metrics/NAME.json``, written by :func:`rrlib.book.publish`); ``results`` a committed result file
-(``results/README.md`` says how each was made), which the cell shows instead whenever the file exists in the
-checkout the book is built from (the chapters load it exactly then); ``page`` says what the page computed when the
-numbers drawn are not stored in the metrics. The line under each of its figures and tables then reads, in small type::
+``metrics`` is a key (dots for nested keys; a final ``*`` for every key with that prefix, e.g. ``aligned_*``), or a list
+of keys, of the chapter's metrics (``_build/metrics/NAME.json``, written by :func:`rrlib.book.publish`); ``results`` a
+committed result file (``results/README.md`` says how each was made), which the cell shows instead whenever the file
+exists in the checkout the book is built from (the chapters load it exactly then); ``page`` says what the page computed
+when the numbers drawn are not stored in the metrics. The line under each of its figures and tables then reads, in
+small type::
 
     Made by python -m rrlib.book run --profile quick --only 12_outside_ground_truth (seed 0) at commit 1a2b3c4d5e;
     data: 12_outside_ground_truth.json → scoreboard
@@ -154,7 +155,18 @@ def _annotate(app, doctree: nodes.document, docname: str) -> None:
         element.parent.insert(element.parent.index(element) + 1, _line(text))
 
 
+def _outdated_by_commit(app, env, added, changed, removed) -> list[str]:
+    """Every page, when the checkout's commit (or its uncommitted state) differs from the last build's: the lines
+    are written when a page is, and an incremental build rewrites only the pages whose sources changed."""
+    from rrlib.book import REPO_ROOT
+
+    commit = checkout_commit(str(REPO_ROOT))
+    previous, env.rrbook_made_by_commit = getattr(env, "rrbook_made_by_commit", None), commit
+    return sorted(env.found_docs) if previous != commit else []
+
+
 def setup(app) -> dict[str, Any]:
-    """Register the extension: it runs on every resolved page."""
+    """Register the extension: it runs on every resolved page, and on every page again when the commit changed."""
+    app.connect("env-get-outdated", _outdated_by_commit)
     app.connect("doctree-resolved", _annotate)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -11,6 +11,7 @@ import yaml
 
 from rrlib.book import REPO_ROOT, build_book, run_chapters
 from rrlib.colab import Repository, colab_url, sync_notebook
+from rrlib.made_by import checkout_commit
 
 TOC = """format: jb-book
 root: book/intro
@@ -30,7 +31,12 @@ See {doc}`../notebooks/01_figure`.
 """
 
 
-def _tiny_book(tmp_path, repository: Repository | None = None):
+#: The figure cell's metadata: a numbered figure and, as every figure and table of the book, what made it.
+FIGURE = {"mystnb": {"figure": {"caption": "A line.", "name": "fig-line"}}}
+MADE_BY = {"rrbook": {"made_by": {"metrics": "answer"}}}
+
+
+def _tiny_book(tmp_path, repository: Repository | None = None, figure_metadata: dict | None = None):
     shutil.copy2(REPO_ROOT / "_config.yml", tmp_path / "_config.yml")
     if repository is not None:
         config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
@@ -46,14 +52,16 @@ def _tiny_book(tmp_path, repository: Repository | None = None):
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell('profile = "quick"\nseed = 0\ndevice = "auto"')
     params.metadata["tags"] = ["parameters"]
+    figure = nbformat.v4.new_code_cell(
+        "from myst_nb import glue\nimport rrlib.book\nfrom rrlib.plotting import new_figure\n"
+        "fig, axes = new_figure()\naxes[0, 0].plot([0, 1], [0, 1])\nglue('answer', 0.5, display=False)\n"
+        "rrlib.book.record_metrics('01_figure', {'answer': 0.5})\nfig"
+    )
+    figure.metadata.update({**FIGURE, **MADE_BY} if figure_metadata is None else figure_metadata)
     nb.cells = [
         nbformat.v4.new_markdown_cell("# A figure\n\nThe value is {glue:text}`answer:.2f` nats."),
         params,
-        nbformat.v4.new_code_cell(
-            "from myst_nb import glue\nimport rrlib.book\nfrom rrlib.plotting import new_figure\n"
-            "fig, axes = new_figure()\naxes[0, 0].plot([0, 1], [0, 1])\nglue('answer', 0.5, display=False)\n"
-            "rrlib.book.record_metrics('01_figure', {'answer': 0.5})\nfig"
-        ),
+        figure,
     ]
     nbformat.write(nb, tmp_path / "notebooks" / "01_figure.ipynb")
     sync_notebook(tmp_path / "notebooks" / "01_figure.ipynb", repository)
@@ -80,6 +88,21 @@ def test_tiny_book_builds_offline_with_math_and_figures(tmp_path, capfd):
 
     # the repository's _config.yml names no repository: no launch button, and the set-up cell is not rendered
     assert "colab.research.google.com" not in page and "Set-up for Google Colab" not in page
+
+    # rrlib.made_by (named in _config.yml): the line right under the figure says what made it
+    made_by = re.search(r'</figure>\s*<p class="made-by">([^<]*)</p>', page)
+    assert made_by, "no made-by line right after the figure"
+    text = made_by.group(1)
+    assert "python -m rrlib.book run --profile quick --only 01_figure (seed 0)" in text
+    assert f"at commit {checkout_commit(str(REPO_ROOT))};" in text and "01_figure.json → answer" in text
+
+
+@pytest.mark.slow
+def test_a_figure_that_does_not_say_what_made_it_fails_the_build(tmp_path, capfd):
+    with pytest.raises(SystemExit, match="jupyter-book build failed"):
+        _tiny_book(tmp_path, figure_metadata=FIGURE)
+    out, err = capfd.readouterr()
+    assert "has no 'rrbook: made_by' metadata (rrlib.made_by)" in out + err
 
 
 @pytest.mark.slow

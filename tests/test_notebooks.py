@@ -88,3 +88,72 @@ def test_prose_pastes_only_published_numbers(name, chapter_metrics):
     published = glue_keys({k: v for k, v in chapter_metrics(name).items() if k != "_meta"})
     assert referenced, f"{name}: no glued numbers in the prose"
     assert referenced <= set(published), f"{name}: prose pastes unpublished keys {sorted(referenced - set(published))}"
+
+
+# ----------------------------------------------------------------------------- the "made by" line (rrlib.made_by)
+#: A table in a cell's Markdown output: a MyST table directive, or a pipe table's header and delimiter rows.
+MARKDOWN_TABLE = re.compile(r"\{(?:list-|csv-)?table\}|^ *\|.*\|[ \t]*\n *\|[ :|-]*-[ :|-]*\| *$", re.M)
+MADE_BY_FIELDS = {"metrics", "results", "page"}
+
+
+def _shows_figure_or_table(cell) -> bool:
+    """Whether an executed code cell shows a figure (``mystnb.figure`` metadata or an image output) or a table (a
+    Markdown table, or an HTML one such as a DataFrame's): what the book puts a made-by line under."""
+    if "figure" in cell.metadata.get("mystnb", {}):
+        return True
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        if any(mime.startswith("image/") for mime in data):
+            return True
+        if MARKDOWN_TABLE.search(data.get("text/markdown", "")) or "<table" in data.get("text/html", ""):
+            return True
+    return False
+
+
+def _metrics_keys(made_by: dict) -> list[str]:
+    keys = made_by.get("metrics") or []
+    return [keys] if isinstance(keys, str) else list(keys)
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_made_by_annotations_are_well_formed(name):
+    """Each ``rrbook: made_by`` names metrics keys, a committed results file that exists, or what the page
+    computed (rrlib/made_by.py's docstring)."""
+    from rrlib.made_by import annotation
+
+    for cell in _load(name).cells:
+        made_by = annotation(cell.metadata)
+        if made_by is None:
+            continue
+        where = f"{name}, cell {cell.get('id')}"
+        assert cell.cell_type == "code" and set(made_by) <= MADE_BY_FIELDS, f"{where}: {made_by}"
+        assert made_by.keys() & {"metrics", "results"} or made_by.get("page"), f"{where}: names no data"
+        assert all(isinstance(k, str) and k for k in _metrics_keys(made_by)), f"{where}: {made_by}"
+        results = made_by.get("results")
+        if results is not None:
+            assert results.startswith("results/") and (REPO_ROOT / results).is_file(), f"{where}: no {results}"
+        if "page" in made_by:
+            assert isinstance(made_by["page"], str) and made_by["page"].strip(), f"{where}: empty 'page'"
+            assert "metrics" not in made_by and "results" not in made_by, f"{where}: page, or stored data"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_figure_and_table_says_what_made_it(name, chapter_metrics, chapters_workdir):
+    """Every cell of the executed chapter that shows a figure or a table carries ``rrbook: made_by`` metadata (else
+    the book's build warns and fails), and every metrics key a cell names (also a cell that shows a table only
+    when a committed file exists) is a key of the chapter's metrics (dots: nested; a final ``*``: a prefix)."""
+    import fnmatch
+
+    from rrlib.book import glue_keys
+    from rrlib.made_by import annotation
+
+    published = set(glue_keys({k: v for k, v in chapter_metrics(name).items() if k != "_meta"}))
+    executed = nbformat.read(chapters_workdir / "executed" / f"{name}.ipynb", as_version=4)
+    bare = [cell.get("id") for cell in executed.cells
+            if cell.cell_type == "code" and _shows_figure_or_table(cell) and annotation(cell.metadata) is None]
+    assert not bare, f"{name}: cells {bare} show a figure or table without 'rrbook: made_by' metadata"
+    for cell in _load(name).cells:
+        made_by = annotation(cell.metadata) or {}
+        unknown = [k for k in _metrics_keys(made_by) if not fnmatch.filter(published, k)]
+        assert not unknown, f"{name}, cell {cell.get('id')}: {unknown} are not keys of its metrics"
