@@ -42,6 +42,7 @@ import torch
 
 from rrlib.validation import check_bool, check_int, check_nonnegative_float
 
+#: The norms of a :class:`ThreatModel`, ℓ∞ and ℓ2.
 NORM_CHOICES = ("linf", "l2")
 _NORM_ALIASES = {"linf": "linf", "inf": "linf", "l_inf": "linf", "l2": "l2", "2": "l2", "l_2": "l2"}
 _TINY = 1e-12

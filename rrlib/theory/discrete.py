@@ -56,7 +56,7 @@ class FanoCheck:
 
     @property
     def slack(self) -> float:
-        """``error - data_processing_bound``: ``≥ 0`` when Fano and data processing hold along the coupling."""
+        """``error - data_processing_bound``, which is ``≥ 0`` when Fano and data processing hold along the coupling."""
         return self.error - self.data_processing_bound
 
 

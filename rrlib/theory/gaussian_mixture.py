@@ -40,6 +40,7 @@ from scipy.special import ndtr
 from rrlib.theory.information import binary_entropy, binary_entropy_deficit
 from rrlib.theory.norms import dual_norm, holder_direction, parse_p
 
+#: The two forms of Theorem 3.2's bounds, the one that holds and the one the paper prints (limits swapped).
 BOUND_FORMS = ("corrected", "printed")
 
 __all__ = [
