@@ -82,13 +82,12 @@ def _per_example_norm(t: torch.Tensor, norm: str) -> torch.Tensor:
 class Ball(ABC):
     """The set ``B_p(x, ε) ∩ box`` of allowed perturbed inputs, with its step and projection.
 
-    Parameters
-    ----------
-    eps:
-        Radius ε ≥ 0 of the ball, in the units of the input (for pixels in [0, 1], 8/255 for CIFAR-10).
-    box:
-        ``(low, high)`` valid range of every input coordinate, or ``None`` for an unbounded input space
-        (the Gaussian mixture of Section 3.1).
+    Args:
+        eps:
+            Radius ε ≥ 0 of the ball, in the units of the input (for pixels in [0, 1], 8/255 for CIFAR-10).
+        box:
+            ``(low, high)`` valid range of every input coordinate, or ``None`` for an unbounded input space
+            (the Gaussian mixture of Section 3.1).
     """
 
     norm: str = ""

@@ -288,22 +288,21 @@ def train_model(
 ) -> TrainResult:
     """Train ``config``'s model; resume from ``checkpoint_path`` when it holds an unfinished run.
 
-    Parameters
-    ----------
-    checkpoint_path:
-        Where the atomic checkpoint lives (``None``: no checkpoints, no resumption). It is written at the
-        end of every epoch, every ``checkpoint_every`` optimiser steps and at least every
-        ``checkpoint_seconds``.
-    max_steps:
-        Stop after this many optimiser steps in total (counting those before a resume) and return an
-        unfinished result; rerunning with a larger or no ``max_steps`` continues.
-    callback:
-        Called after every optimiser step with ``{"epoch", "step", "global_step", "loss"}``; an exception it
-        raises aborts training *without* a final checkpoint (as a crash would).
-    data:
-        ``(train, test)`` datasets to use instead of loading ``config.dataset`` (subsets are not re-applied).
-    log:
-        Receives one line per evaluated epoch (e.g. ``print``).
+    Args:
+        checkpoint_path:
+            Where the atomic checkpoint lives (``None``: no checkpoints, no resumption). It is written at the
+            end of every epoch, every ``checkpoint_every`` optimiser steps and at least every
+            ``checkpoint_seconds``.
+        max_steps:
+            Stop after this many optimiser steps in total (counting those before a resume) and return an
+            unfinished result; rerunning with a larger or no ``max_steps`` continues.
+        callback:
+            Called after every optimiser step with ``{"epoch", "step", "global_step", "loss"}``; an exception it
+            raises aborts training *without* a final checkpoint (as a crash would).
+        data:
+            ``(train, test)`` datasets to use instead of loading ``config.dataset`` (subsets are not re-applied).
+        log:
+            Receives one line per evaluated epoch (e.g. ``print``).
 
     The loop is :func:`rrlib.train.fit.fit` running a :class:`~rrlib.train.jobs.SupervisedJob`. Under ``torchrun``
     (``rrlib.distributed``) the run is data-parallel: every rank trains on its share of each batch, DDP averages
