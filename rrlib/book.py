@@ -452,8 +452,11 @@ def build_book(root: Path = REPO_ROOT, *, staging: Path | None = None) -> Path:
     staging = stage_book(root, staging=staging)
     executable = Path(sys.executable).parent / "jupyter-book"
     command = [str(executable), "build", str(staging), "--path-output", str(root), "-W", "-n", "--keep-going"]
+    # the API reference (book/api/) imports this clone's rrlib, and _config.yml loads rrlib.api_reference
+    pythonpath = os.pathsep.join(dict.fromkeys(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])))
     # quiet on success (no banner, no configuration dump); everything it said, on failure
-    completed = subprocess.run(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    completed = subprocess.run(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PYTHONPATH": pythonpath})
     if completed.returncode != 0:
         print("$", " ".join(command), flush=True)
         print(completed.stdout, flush=True)
