@@ -385,7 +385,7 @@ def chapter_line(label: str, name: str, wall_s: float) -> str:
     """The one line a finished chapter prints: ``[k/n] name  seconds``.
 
     >>> chapter_line("[4/12]", "04_mine", 84.61)
-    '[4/12]  04_mine                            84.6 s'
+    '[4/12]  04_mine                             84.6 s'
     """
     return f"{label:<7} {name:<32} {wall_s:7.1f} s"
 
