@@ -385,7 +385,7 @@ def chapter_line(label: str, name: str, wall_s: float) -> str:
     """The one line a finished chapter prints: ``[k/n] name  seconds``.
 
     >>> chapter_line("[4/12]", "04_mine", 84.61)
-    '[4/12]  04_mine                            84.6 s'
+    '[4/12]  04_mine                             84.6 s'
     """
     return f"{label:<7} {name:<32} {wall_s:7.1f} s"
 
@@ -452,11 +452,12 @@ def build_book(root: Path = REPO_ROOT, *, staging: Path | None = None) -> Path:
     staging = stage_book(root, staging=staging)
     executable = Path(sys.executable).parent / "jupyter-book"
     command = [str(executable), "build", str(staging), "--path-output", str(root), "-W", "-n", "--keep-going"]
+    # the API reference (book/api/) imports this clone's rrlib, and _config.yml loads rrlib.api_reference and
+    # rrlib.made_by from it
+    pythonpath = os.pathsep.join(dict.fromkeys(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])))
     # quiet on success (no banner, no configuration dump); everything it said, on failure
-    # the book's Sphinx extension (rrlib.made_by, named in _config.yml) is imported from this checkout's rrlib
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     completed = subprocess.run(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=env)
+                               env={**os.environ, "PYTHONPATH": pythonpath})
     if completed.returncode != 0:
         print("$", " ".join(command), flush=True)
         print(completed.stdout, flush=True)

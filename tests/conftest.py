@@ -25,8 +25,10 @@ def pytest_configure(config) -> None:
 
 
 #: Test files that read every chapter, run after the chapters' own files, in this order (the report executes
-#: chapter 10 from the others' metrics; the prose test and the layout test read or render all ten).
-WHOLE_BOOK_FILES = ("test_chapter_10_reproduction_report.py", "test_notebooks.py", "test_layout.py")
+#: chapter 10 from the others' metrics; the prose test reads all of them; the layout and API-reference tests read the
+#: rendered book, :func:`built_book`).
+WHOLE_BOOK_FILES = ("test_chapter_10_reproduction_report.py", "test_notebooks.py", "test_layout.py",
+                    "test_api_reference.py")
 #: Module-scoped fixtures too cheap to make their file a long unit of work (``file.py::name``, or a conftest
 #: fixture's name).
 CHEAP_MODULE_FIXTURES = {"one_torch_thread", "test_full_profile_smoke.py::data_root"}
@@ -131,6 +133,42 @@ def chapter_metrics(chapters_workdir: Path):
         return cache[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def built_book(chapter_metrics, chapters_workdir: Path) -> Path:
+    """The whole book rendered once per test session, also when xdist's workers share the session (a lock file; a
+    failed build is not repeated: the others raise its recorded failure), and its ``_build/html``.
+
+    Its pages are the book's own: every chapter executed by this session in the quick profile (:func:`chapter_metrics`,
+    which executes only the ones no earlier test has) and ``book/``, rendered with Jupyter Book exactly as ``python -m
+    rrlib.book build`` renders them, into the session's folder, never into the clone's ``_build``."""
+    from filelock import FileLock
+
+    from rrlib.book import REPO_ROOT, build_book, chapters
+
+    for name in chapters():
+        chapter_metrics(name)
+    root = chapters_workdir / "book"
+    done, failed = chapters_workdir / "book.done", chapters_workdir / "book.failed"
+    with FileLock(str(chapters_workdir / "book.lock")):
+        if failed.exists():
+            raise RuntimeError(failed.read_text())
+        if not done.exists():
+            # a book root whose sources are the repository's and whose executed chapters are this session's
+            (root / "_build").mkdir(parents=True, exist_ok=True)
+            for name in ("_config.yml", "_toc.yml", "book"):
+                if not (root / name).is_symlink():
+                    (root / name).symlink_to(REPO_ROOT / name)
+            if not (root / "_build" / "executed").is_symlink():
+                (root / "_build" / "executed").symlink_to(chapters_workdir / "executed")
+            try:
+                build_book(root)
+            except SystemExit as error:  # build_book's one line, after Jupyter Book's warnings (captured output)
+                failed.write_text(str(error))
+                raise RuntimeError(str(error)) from None
+            done.touch()
+    return root / "_build" / "html"
 
 
 def _assert_plain(value, where: str = "metrics") -> None:

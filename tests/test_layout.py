@@ -3,17 +3,16 @@ of every rendered page, measured in headless Chromium at a 1280 px window (:mod:
 
 The pages are the book's own: the chapters this session executed in the quick profile (``chapter_metrics``; the
 chapter tests, which run before this file, have executed them already) and ``book/``, rendered with Jupyter Book
-exactly as ``python -m rrlib.book build`` renders them, into a throw-away folder. Without Selenium, Chromium or
+exactly as ``python -m rrlib.book build`` renders them, into a throw-away folder, once per session (the
+``built_book`` fixture, which tests/test_api_reference.py reads too). Without Selenium, Chromium or
 chromium-driver the test is skipped with one line saying what to install (``make`` installs them where it can).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from rrlib.book import REPO_ROOT, build_book, chapters
+from rrlib.book import REPO_ROOT
 from rrlib.layout import find_overflows, find_raised_math, missing_browser, pages
 from rrlib.rendering.tables import breakable
 
@@ -32,17 +31,6 @@ def _needs_browser() -> None:
     reason = missing_browser()
     if reason is not None:
         pytest.skip(reason)
-
-
-def _book_root(tmp_path: Path, executed: Path) -> Path:
-    """A book root whose sources are the repository's (``_config.yml``, ``_toc.yml``, ``book/``) and whose
-    executed chapters are this session's, so that :func:`build_book` renders into ``tmp_path`` and not ``_build``."""
-    root = tmp_path / "book"
-    (root / "_build").mkdir(parents=True)
-    for name in ("_config.yml", "_toc.yml", "book"):
-        (root / name).symlink_to(REPO_ROOT / name)
-    (root / "_build" / "executed").symlink_to(executed)
-    return root
 
 
 def test_a_page_that_only_redirects_is_not_measured(tmp_path):
@@ -94,12 +82,9 @@ def test_inline_math_under_the_themes_rule_rides_high_and_the_book_css_sets_it_d
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # run alone, it first executes every chapter (about 15 minutes on one busy CPU thread)
-def test_no_table_code_block_figure_or_equation_is_wider_than_the_text_column(chapter_metrics, chapters_workdir,
-                                                                               tmp_path):
+def test_no_table_code_block_figure_or_equation_is_wider_than_the_text_column(request):
     _needs_browser()
-    for name in chapters():
-        chapter_metrics(name)  # executes only the chapters that no earlier test of this session has executed
-    html = build_book(_book_root(tmp_path, chapters_workdir / "executed"))
+    html = request.getfixturevalue("built_book")  # the session's one rendering of the book (after the skip)
 
     # each element may be TOLERANCE_PX wider than the column (its borders and rounding), no more
     too_wide = find_overflows(html, tolerance_px=TOLERANCE_PX)

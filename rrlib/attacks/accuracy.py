@@ -108,23 +108,22 @@ def evaluate_accuracy(
 ) -> Accuracy:
     """Natural and (with ``threat``) PGD accuracy of ``model`` on ``data``; see the module docstring.
 
-    Parameters
-    ----------
-    data:
-        ``(x, y)`` (images in the threat's box, integer labels), cut into ``batch_size`` chunks (``None``: one
-        batch), or any iterable of ``(x, y)`` batches (e.g. a :class:`rrlib.data.BatchLoader`).
-    device:
-        Move every batch there first (``None``: leave it where it is).
-    natural:
-        Score the clean points (``False``: only the attacked ones, e.g. for a model evaluated in train mode, whose
-        clean forward pass would draw dropout noise).
-    losses:
-        Also sum the cross-entropy (nats) of the clean and attacked predictions.
-    generator, eval_mode:
-        Passed to :func:`rrlib.attacks.adversarial_examples` (random starts; eval mode during the attack and the
-        predictions).
-    autocast:
-        A factory of the context (e.g. CUDA autocast) that the predictions and the attack run in.
+    Args:
+        data:
+            ``(x, y)`` (images in the threat's box, integer labels), cut into ``batch_size`` chunks (``None``: one
+            batch), or any iterable of ``(x, y)`` batches (e.g. a :class:`rrlib.data.BatchLoader`).
+        device:
+            Move every batch there first (``None``: leave it where it is).
+        natural:
+            Score the clean points (``False``: only the attacked ones, e.g. for a model evaluated in train mode, whose
+            clean forward pass would draw dropout noise).
+        losses:
+            Also sum the cross-entropy (nats) of the clean and attacked predictions.
+        generator, eval_mode:
+            Passed to :func:`rrlib.attacks.adversarial_examples` (random starts; eval mode during the attack and the
+            predictions).
+        autocast:
+            A factory of the context (e.g. CUDA autocast) that the predictions and the attack run in.
     """
     from rrlib import attacks  # at call time: tests replace rrlib.attacks.adversarial_examples with a spy
 

@@ -172,34 +172,32 @@ def pgd(
 ) -> AttackResult:
     """Projected gradient ascent (``maximize=True``) or descent on ``objective`` inside ``B_p(x, ε) ∩ box``.
 
-    Parameters
-    ----------
-    objective:
-        ``objective(x') -> J``, differentiable in ``x'`` (shape of ``x``). ``J`` has shape ``(B,)`` (per-example
-        objective, best iterate kept per example) or ``()`` (one scalar for the batch, best iterate kept for the
-        whole batch, as in Algorithm 1 of the supplement).
-    x:
-        Clean batch ``(B, ...)``, batch dimension first, inside ``threat.box``. Never modified. The device of the
-        attack is ``x.device``.
-    threat:
-        The :class:`~rrlib.attacks.ThreatModel`: the ball (norm, ε, box) and the search (S steps of length η,
-        random start, restarts; the best result over runs is kept, per example or per batch).
-    maximize:
-        ``True`` ascends ``J`` (an attack on a loss), ``False`` descends it (Algorithm 1 descends the MI estimate).
-    generator:
-        A ``torch.Generator`` for the random starts; ``None`` uses torch's global RNG.
-    keep_best:
-        Return the best iterate seen (the start, every step and the last point are scored), as ``use_best`` in
-        MadryLab's ``robustness``; ``False`` returns the last iterate.
-    modules, eval_mode:
-        The ``nn.Module`` (s) inside ``objective`` whose train/eval mode is managed: set to eval during the attack
-        when ``eval_mode`` (default) and restored afterwards.
-    warn_zero_grad:
-        Emit :class:`ZeroGradientWarning` when the first gradient is exactly zero for the whole batch.
+    Args:
+        objective:
+            ``objective(x') -> J``, differentiable in ``x'`` (shape of ``x``). ``J`` has shape ``(B,)`` (per-example
+            objective, best iterate kept per example) or ``()`` (one scalar for the batch, best iterate kept for the
+            whole batch, as in Algorithm 1 of the supplement).
+        x:
+            Clean batch ``(B, ...)``, batch dimension first, inside ``threat.box``. Never modified. The device of the
+            attack is ``x.device``.
+        threat:
+            The :class:`~rrlib.attacks.ThreatModel`: the ball (norm, ε, box) and the search (S steps of length η,
+            random start, restarts; the best result over runs is kept, per example or per batch).
+        maximize:
+            ``True`` ascends ``J`` (an attack on a loss), ``False`` descends it (Algorithm 1 descends the MI estimate).
+        generator:
+            A ``torch.Generator`` for the random starts; ``None`` uses torch's global RNG.
+        keep_best:
+            Return the best iterate seen (the start, every step and the last point are scored), as ``use_best`` in
+            MadryLab's ``robustness``; ``False`` returns the last iterate.
+        modules, eval_mode:
+            The ``nn.Module`` (s) inside ``objective`` whose train/eval mode is managed: set to eval during the attack
+            when ``eval_mode`` (default) and restored afterwards.
+        warn_zero_grad:
+            Emit :class:`ZeroGradientWarning` when the first gradient is exactly zero for the whole batch.
 
-    Returns
-    -------
-    :class:`AttackResult` ``(x, value)``: the attacked batch (detached) and the objective there.
+    Returns:
+        An :class:`AttackResult` ``(x, value)``, the attacked batch (detached) and the objective there.
     """
     if not isinstance(threat, ThreatModel):
         raise TypeError(f"threat must be a rrlib.attacks.ThreatModel, got {type(threat).__name__}")

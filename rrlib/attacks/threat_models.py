@@ -42,6 +42,7 @@ import torch
 
 from rrlib.validation import check_bool, check_int, check_nonnegative_float
 
+#: The norms of a :class:`ThreatModel`, ℓ∞ and ℓ2.
 NORM_CHOICES = ("linf", "l2")
 _NORM_ALIASES = {"linf": "linf", "inf": "linf", "l_inf": "linf", "l2": "l2", "2": "l2", "l_2": "l2"}
 _TINY = 1e-12
@@ -81,13 +82,12 @@ def _per_example_norm(t: torch.Tensor, norm: str) -> torch.Tensor:
 class Ball(ABC):
     """The set ``B_p(x, ε) ∩ box`` of allowed perturbed inputs, with its step and projection.
 
-    Parameters
-    ----------
-    eps:
-        Radius ε ≥ 0 of the ball, in the units of the input (for pixels in [0, 1], 8/255 for CIFAR-10).
-    box:
-        ``(low, high)`` valid range of every input coordinate, or ``None`` for an unbounded input space
-        (the Gaussian mixture of Section 3.1).
+    Args:
+        eps:
+            Radius ε ≥ 0 of the ball, in the units of the input (for pixels in [0, 1], 8/255 for CIFAR-10).
+        box:
+            ``(low, high)`` valid range of every input coordinate, or ``None`` for an unbounded input space
+            (the Gaussian mixture of Section 3.1).
     """
 
     norm: str = ""

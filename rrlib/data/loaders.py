@@ -51,6 +51,7 @@ def cifar_augment(images: torch.Tensor, generator: torch.Generator) -> torch.Ten
     return out
 
 
+#: Training-time augmentations by name (``images, generator -> images``), as ``make_loader(augment=...)`` takes them.
 AUGMENTATIONS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {"cifar": cifar_augment}
 
 

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field, replace
 from rrlib.attacks import ThreatModel
 from rrlib.validation import check_nonnegative_float, check_optional_int, check_positive_float
 
+#: The splits of every dataset.
 SPLITS = ("train", "test")
+#: The batch size of the paper's experiments.
 PAPER_BATCH_SIZE = 128
 
 
@@ -73,6 +75,7 @@ _IDX = (
 _IDX_FILES = {"train": _IDX, "test": _IDX}
 _CIFAR = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta")
 
+#: Every dataset the book knows, by canonical name.
 DATASETS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec(
         "mnist",
@@ -157,6 +160,7 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
 }
 
+#: Other spellings of the datasets' names (:func:`canonical_name` maps them).
 ALIASES = {
     "fashion_mnist": "fashion-mnist",
     "fashionmnist": "fashion-mnist",

@@ -11,16 +11,16 @@ averaged over locations (``reduction="mean"``) or returned per location (``reduc
 
 Bounds (``E_p`` = mean over the diagonal, ``E_q`` = mean over the off-diagonal; ``r = p(x,z)/(p(x)p(z))``):
 
-==========  ====================================================================  ======================
-name        reported value                                                        optimal critic ``T*``
-==========  ====================================================================  ======================
-``dv``      ``E_p[T] − log E_q[e^T]`` (Donsker–Varadhan; the paper's Eq. in §4)   ``log r + c``
-``nwj``     ``E_p[T] − e^{-1} E_q[e^T]`` (Nguyen–Wainwright–Jordan, "f-GAN KL")    ``1 + log r``
-``infonce`` ``log n + (1/n) Σ_i [T_ii − log Σ_j e^{T_ij}]``  (≤ log n always)         ``log r + c(x)``
-``js``      trained on the Jensen–Shannon objective, reported with NWJ at ``T + 1``  ``log r``
-``smile``   trained on JS, reported with DV whose ``E_q`` uses ``clip(T, −τ, τ)``    ``log r`` (τ → ∞)
-``mine``    DV value, gradient with a moving-average denominator (:class:`MINE`)    ``log r + c``
-==========  ====================================================================  ======================
+===========  =======================================================================  =====================
+name         reported value                                                           optimal critic ``T*``
+===========  =======================================================================  =====================
+``dv``       ``E_p[T] − log E_q[e^T]`` (Donsker–Varadhan; the paper's Eq. in §4)      ``log r + c``
+``nwj``      ``E_p[T] − e^{-1} E_q[e^T]`` (Nguyen–Wainwright–Jordan, "f-GAN KL")      ``1 + log r``
+``infonce``  ``log n + (1/n) Σ_i [T_ii − log Σ_j e^{T_ij}]`` (≤ log n always)         ``log r + c(x)``
+``js``       trained on the Jensen–Shannon objective, reported with NWJ at ``T + 1``  ``log r``
+``smile``    trained on JS, reported with DV whose ``E_q`` uses ``clip(T, −τ, τ)``    ``log r`` (τ → ∞)
+``mine``     DV value, gradient with a moving-average denominator (:class:`MINE`)     ``log r + c``
+===========  =======================================================================  =====================
 
 *Objective vs reported value.* For ``js``, ``smile`` and ``mine`` the quantity whose gradient trains the
 critic is not the number reported as the MI estimate. :class:`Bound` and :class:`MINE` make this explicit: calling
@@ -62,6 +62,7 @@ __all__ = [
 ]
 
 REDUCTIONS = ("mean", "none")
+#: The bounds :func:`make_bound` knows, by name.
 BOUND_NAMES = ("dv", "nwj", "infonce", "js", "smile", "mine")
 
 
@@ -72,7 +73,7 @@ def check_scores(scores: torch.Tensor) -> torch.Tensor:
     Raises ``TypeError`` for a non-tensor or non-floating dtype and ``ValueError`` for a wrong rank, a
     non-square matrix, ``n < 2`` or non-finite entries.
 
-    On the CPU the returned view passes its gradient back through :func:`rrlib.runtime.flush_subnormal_grad`:
+    On the CPU the returned view passes its gradient back through ``rrlib.runtime.flush_subnormal_grad``:
     every bound's log-sum-exp gradient reaches the critic without subnormal entries (values are unchanged).
     """
     if not isinstance(scores, torch.Tensor):

@@ -193,7 +193,7 @@ class FlatCritic(nn.Module):
 def encode_and_dot_critics(in_channels: int, z_dim: int, hidden: int = 2048, *,
                            gradient: str = "representation") -> Callable[[int], nn.Module]:
     """``seed ↦`` an :class:`EncodeAndDotCritic` initialised under ``torch.manual_seed(seed)`` (the global RNG is
-    restored afterwards, :func:`rrlib.runtime.seeded`), the critic of the paper's ``estimate-mi``.
+    restored afterwards, ``rrlib.runtime.seeded``), the critic of the paper's ``estimate-mi``.
 
     ``gradient="representation"`` (the official code) makes the critic detach its pixel input (``detach_x``).
     """

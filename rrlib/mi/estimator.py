@@ -45,6 +45,7 @@ __all__ = [
     "train_steps",
 ]
 
+#: The critics :func:`build_critic` builds, by name.
 CRITIC_NAMES = ("separable", "concat")
 Sampler = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 

@@ -61,9 +61,11 @@ from rrlib.mi.bounds import dv
 from rrlib.runtime import managed_modes, seeded
 from rrlib.validation import check_bool, check_int, check_optional_int, check_positive_float
 
-#: An MI estimate from a score matrix: ``scores -> 0-dim tensor`` in nats (e.g. :func:`rrlib.mi.bounds.dv`).
+#: An MI estimate from a score matrix, ``scores -> 0-dim tensor`` in nats (e.g. :func:`rrlib.mi.bounds.dv`).
 MIEstimator = Callable[[torch.Tensor], torch.Tensor]
+#: Which gradient Algorithm 1's adversary follows (:class:`EstimatorConfig`'s ``gradient``).
 GRADIENT_PATHS = ("representation", "full")
+#: Which critic Algorithm 2 reports, the best held-out iterate or the last (:class:`EstimatorConfig`'s ``select``).
 SELECTIONS = ("best", "last")
 
 __all__ = [

@@ -39,6 +39,7 @@ __all__ = [
     "scaled",
 ]
 
+#: The architectures :func:`build_model` builds, by name (Baseline-H and the CIFAR networks).
 MODELS = ("baseline_h", *CIFAR_NETS)
 
 

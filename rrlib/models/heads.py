@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
+#: The heads :func:`build_head` builds, FC 200 → FC n_classes or one linear layer.
 HEADS = ("mlp", "linear")
 
 

@@ -7,7 +7,7 @@ chapters of the book are checked against.
 
 from __future__ import annotations
 
-from rrlib.theory.discrete import DiscreteRobustnessProblem
+from rrlib.theory.discrete import DiscreteRobustnessProblem, FanoCheck
 from rrlib.theory.gaussian_mixture import (
     BOUND_FORMS,
     GaussianMixture,
@@ -35,6 +35,7 @@ __all__ = [
     "LOG2",
     "P_CHOICES",
     "DiscreteRobustnessProblem",
+    "FanoCheck",
     "GaussianMixture",
     "adversarial_accuracy_upper_bound",
     "adversarial_risk_lower_bound",

@@ -56,24 +56,23 @@ class FanoCheck:
 
     @property
     def slack(self) -> float:
-        """``error - data_processing_bound``: ``≥ 0`` when Fano and data processing hold along the coupling."""
+        """``error - data_processing_bound``, which is ``≥ 0`` when Fano and data processing hold along the coupling."""
         return self.error - self.data_processing_bound
 
 
 class DiscreteRobustnessProblem:
     """A finite robustness problem with exact worst-case MI and exact adversarial risks.
 
-    Parameters
-    ----------
-    joint:
-        ``(N, K)`` table ``P[X = x, Y = y]``, non-negative, summing to 1.
-    neighbours:
-        ``(N, N)`` boolean matrix, ``neighbours[x, x']`` true iff ``x'`` is in the ε-ball of ``x`` (must be
-        reflexive: every point is in its own ball).
-    codes:
-        ``(N,)`` integers, ``codes[x] = g(x)`` in ``{0, …, n_codes - 1}``.
-    n_codes:
-        ``M = |Z|``; defaults to ``max(codes) + 1``.
+    Args:
+        joint:
+            ``(N, K)`` table ``P[X = x, Y = y]``, non-negative, summing to 1.
+        neighbours:
+            ``(N, N)`` boolean matrix, ``neighbours[x, x']`` true iff ``x'`` is in the ε-ball of ``x`` (must be
+            reflexive: every point is in its own ball).
+        codes:
+            ``(N,)`` integers, ``codes[x] = g(x)`` in ``{0, …, n_codes - 1}``.
+        n_codes:
+            ``M = |Z|``; defaults to ``max(codes) + 1``.
     """
 
     def __init__(self, joint: ArrayLike, neighbours: ArrayLike, codes: ArrayLike, n_codes: int | None = None):

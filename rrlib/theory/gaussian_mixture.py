@@ -40,6 +40,7 @@ from scipy.special import ndtr
 from rrlib.theory.information import binary_entropy, binary_entropy_deficit
 from rrlib.theory.norms import dual_norm, holder_direction, parse_p
 
+#: The two forms of Theorem 3.2's bounds, the one that holds and the one the paper prints (limits swapped).
 BOUND_FORMS = ("corrected", "printed")
 
 __all__ = [
@@ -112,12 +113,11 @@ def theorem_3_2_bounds_from_gap(
 class GaussianMixture:
     """The symmetric Gaussian mixture (3.1) with exact quantities for ``g(x) = sgn(wᵀx)``.
 
-    Parameters
-    ----------
-    theta:
-        Class mean ``θ*``, shape ``(d,)``.
-    cov:
-        Shared covariance ``Σ*``, shape ``(d, d)``, symmetric positive definite.
+    Args:
+        theta:
+            Class mean ``θ*``, shape ``(d,)``.
+        cov:
+            Shared covariance ``Σ*``, shape ``(d, d)``, symmetric positive definite.
 
     Methods taking ``(w, eps, p)`` accept ``w`` of shape ``(d,)`` (any non-zero scale), ``eps ≥ 0`` as a float
     or an array (results broadcast over ``eps``), and ``p`` in {1, 2, ∞} (``math.inf``, ``numpy.inf`` or

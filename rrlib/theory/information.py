@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+#: ``log 2`` in nats, the entropy of a fair bit.
 LOG2 = float(np.log(2.0))
 
 __all__ = [
@@ -77,7 +78,7 @@ def binary_entropy_deficit(t: ArrayLike) -> float | np.ndarray:
     """``log 2 - H2(1/2 - t/2) = ∫_{1/2 - t/2}^{1/2} H2'(θ) dθ`` for ``t`` in [0, 1], in nats.
 
     This is the loss of entropy of a fair bit pushed to ``P[Z = 1] = 1/2 - t/2``; it is the closed form of the
-    representation vulnerability in the Gaussian mixture (see :mod:`rrlib.theory.gaussian_mixture`). It is
+    representation vulnerability in the Gaussian mixture (see :class:`rrlib.theory.GaussianMixture`). It is
     computed without cancellation for small ``t`` as ``t·atanh(t) + log(1 - t²)/2`` (≈ t²/2), and as
     ``log 2 - H2((1 - t)/2)`` for ``t ≥ 1/2``. Increasing in ``t``, from 0 at ``t = 0`` to ``log 2`` at ``t = 1``.
     """

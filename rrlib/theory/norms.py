@@ -20,6 +20,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
+#: The norms ``p`` that :func:`parse_p` accepts, as its error messages name them.
 P_CHOICES = "1, 2 or infinity (math.inf, numpy.inf or the string 'inf')"
 
 __all__ = ["P_CHOICES", "dual_exponent", "dual_norm", "holder_direction", "lp_norm", "p_key", "parse_p"]

@@ -17,8 +17,9 @@ from rrlib.train.cache import (
     load_result,
     save_result,
 )
-from rrlib.train.checkpoint import atomic_write, atomic_write_text, load_checkpoint, save_checkpoint
-from rrlib.train.fit import TIMING_KEYS, Job, fit
+from rrlib.train.checkpoint import CheckpointError, atomic_write, atomic_write_text, load_checkpoint, save_checkpoint
+from rrlib.train.fit import TIMING_KEYS, Job, StepOutput, fit
+from rrlib.train.run_folder import FinishedRunError
 from rrlib.train.supervised import (
     TrainConfig,
     TrainResult,
@@ -33,7 +34,10 @@ from rrlib.train.supervised import (
 
 __all__ = [
     "TIMING_KEYS",
+    "CheckpointError",
+    "FinishedRunError",
     "Job",
+    "StepOutput",
     "TrainConfig",
     "TrainResult",
     "atomic_write",

@@ -64,7 +64,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any], *, keep_prev
 
     The new file is written completely (to a temporary file, synced) before the old one is moved to ``.prev``, so
     at every instant at least one good checkpoint is on disk: if the newest is later damaged (a disk error, a
-    truncated copy), :func:`read_checkpoint` falls back to the previous one.
+    truncated copy), the training loop's reader (``rrlib.train.checkpoint.read_checkpoint``) falls back to the
+    previous one.
     """
     path = Path(path)
     previous = previous_path(path)

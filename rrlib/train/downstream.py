@@ -11,7 +11,7 @@ with Adam and a constant learning rate (the paper's 1e-4).
   adversarial batches). With ε = 0 this is standard training exactly (tested).
 
 Evaluation after every ``eval_every`` epochs: natural accuracy and PGD accuracy (the dataset's ε, steps and
-step size; no random start, no restarts — the paper's attack, which is weak; :mod:`rrlib.robustness_eval` adds
+step size; no random start, no restarts — the paper's attack, which is weak; ``rrlib.robustness_eval`` adds
 AutoAttack) on a validation split and on the test split. Accuracies are fractions in [0, 1].
 
 **Best epoch and E.S.** The "best" epoch is the evaluated epoch with the highest *adversarial* accuracy on the
@@ -72,6 +72,7 @@ __all__ = [
     "train_classifier",
 ]
 
+#: How a head is trained, on clean images (``standard``) or by PGD adversarial training of h (``robust``).
 CLASSIFIER_LOSSES = ("standard", "robust")
 KIND = "downstream classifier"
 
@@ -322,7 +323,7 @@ def train_classifier(
     shorter one, which the straight run may skip when ``eval_every > 1``; the weights are the same). Raises
     :class:`rrlib.train.checkpoint.CheckpointError` for an encoder folder without a finished checkpoint (or a
     damaged one) and ``ValueError`` when the encoder was trained on another dataset; nothing on disk is
-    overwritten. ``out_dir`` is a run folder (:mod:`rrlib.train.run_folder`), as for the encoder.
+    overwritten. ``out_dir`` is a run folder (``rrlib.train.run_folder``), as for the encoder.
     """
     if not isinstance(config, ClassifierConfig):
         raise TypeError(f"config must be a ClassifierConfig, got {type(config).__name__}")

@@ -20,7 +20,7 @@ and two beyond the paper (issue 20), on the same encoder, data and threat model:
   InfoNCE estimate of the attacked batch (the official code's ``--va-mode nce``). It separates the worst-case
   principle from the DV bound. Its history keeps the held-out DV numbers of the others (now of a critic trained on
   InfoNCE; DV is a valid lower bound for any critic) and adds the held-out InfoNCE ones.
-* ``"adv-contrastive"`` — RoCL-style adversarial contrastive learning (:mod:`rrlib.train.contrastive`: two augmented
+* ``"adv-contrastive"`` — RoCL-style adversarial contrastive learning (``rrlib.train.contrastive``: two augmented
   views, a projection head, NT-Xent at a temperature, an instance-wise PGD adversary on one view). Its settings are
   those of :class:`ContrastiveConfig`, a subclass of :class:`EncoderConfig` with the contrastive fields, so that the
   configurations (and the hashes keying committed results) of the MI objectives stay exactly what they were. It
@@ -106,7 +106,7 @@ __all__ = [
     "train_encoder",
 ]
 
-#: The paper's two objectives (DIM, the "Hjelm et al." rows, and Eq. 5.4, "Ours"): what chapter 07 trains.
+#: The paper's two objectives, DIM (the "Hjelm et al." rows) and Eq. 5.4 ("Ours"), which chapter 07 trains.
 PAPER_LOSSES = ("normal", "worst")
 #: The objectives of an :class:`EncoderConfig` (MI maximisation with a critic).
 MI_LOSSES = ("normal", "worst", "worst-infonce")
@@ -132,9 +132,10 @@ def _adversarial_batch(critic: nn.Module, encoder: nn.Module, x: torch.Tensor, t
 
 # ----------------------------------------------------------------------------------------------------- models
 class PixelEncoder(PixelBaselineH):
-    """g for pixels in [0, 1]: :class:`InputNormalize` (the dataset's) → :class:`BaselineHEncoder` → z (64-d).
+    """g for pixels in [0, 1]: :class:`~rrlib.models.InputNormalize` (the dataset's) →
+    :class:`~rrlib.models.BaselineHEncoder` → z (64-d).
 
-    ``g(x)`` is ``g.representation(x)``; ``features`` and ``conv2`` come from :class:`PixelBaselineH`.
+    ``g(x)`` is ``g.representation(x)``; ``features`` and ``conv2`` come from :class:`~rrlib.models.PixelBaselineH`.
 
     >>> g = PixelEncoder("fashion-mnist", width=0.125)
     >>> tuple(g(torch.rand(2, 1, 28, 28)).shape), tuple(g.conv2(torch.rand(2, 1, 28, 28)).shape)
@@ -149,7 +150,7 @@ class PixelEncoder(PixelBaselineH):
 
 
 class PixelCritic(nn.Module):
-    """The paper's critic on pixels: the same input normalisation, then :class:`EncodeAndDotCritic`.
+    """The paper's critic on pixels: the same input normalisation, then :class:`~rrlib.mi.critics.EncodeAndDotCritic`.
 
     Scores ``(L, n, n)`` for ``(x, z)``; the image is detached inside (the official code), so gradients with
     respect to ``x`` flow only through ``z``.
@@ -227,7 +228,7 @@ class EncoderConfig:
 
 @dataclass(frozen=True)
 class ContrastiveConfig(EncoderConfig):
-    """An ``adv-contrastive`` encoder run (:mod:`rrlib.train.contrastive`): the fields of :class:`EncoderConfig`
+    """An ``adv-contrastive`` encoder run (``rrlib.train.contrastive``): the fields of :class:`EncoderConfig`
     (``critic_hidden`` only sizes the untouched critic kept in the checkpoint; ``eps``/``steps``/``step_size`` are
     the instance-wise adversary's) and the contrastive ones.
 
@@ -324,8 +325,8 @@ def encoder_step(encoder: nn.Module, critic: nn.Module, optimizer: torch.optim.O
 def split_batch_step(joint: nn.Module, encoder: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer,
                      x: torch.Tensor, threat: ThreatModel | None) -> float:
     """:func:`encoder_step` of a data-parallel run: ``x`` is this rank's share of the batch, ``joint`` the DDP-wrapped
-    :class:`rrlib.train.ddp_mi.JointDV` of ``encoder`` and ``critic``; the DV (and Algorithm 1's objective) is that
-    of the whole batch (:func:`rrlib.train.ddp_mi.global_dv`). Returns the batch's DV before the update (nats)."""
+    ``rrlib.train.ddp_mi.JointDV`` of ``encoder`` and ``critic``; the DV (and Algorithm 1's objective) is that
+    of the whole batch (``rrlib.train.ddp_mi.global_dv``). Returns the batch's DV before the update (nats)."""
     from rrlib.train.ddp_mi import RowCritic, global_dv
 
     if threat is not None:
@@ -449,13 +450,13 @@ def train_encoder(
             the run like a crash (the last epoch checkpoint stays).
         on_epoch: called with each epoch's history record once that epoch is checkpointed.
 
-    The loop is :func:`rrlib.train.fit.fit` running an :class:`EncoderJob`. Under ``torchrun``
-    (:mod:`rrlib.distributed`) the run is data-parallel: each rank holds ``batch_size / world
-    size`` images of every batch, the DV bound and Algorithm 1 use the whole batch (:mod:`rrlib.train.ddp_mi`), DDP
+    The loop is :func:`rrlib.train.fit.fit` running an :class:`~rrlib.train.jobs.EncoderJob`. Under ``torchrun``
+    (``rrlib.distributed``) the run is data-parallel: each rank holds ``batch_size / world
+    size`` images of every batch, the DV bound and Algorithm 1 use the whole batch (``rrlib.train.ddp_mi``), DDP
     averages the gradients of encoder and critic, the held-out estimates run on rank 0 and rank 0 alone writes
     (the checkpoint holds the unwrapped modules and resumes with any number of processes).
 
-    ``out_dir`` is a run folder (:mod:`rrlib.train.run_folder`): one run at a time, checked before anything is
+    ``out_dir`` is a run folder (``rrlib.train.run_folder``): one run at a time, checked before anything is
     computed, ``config.json`` written once the run is accepted, ``metrics.json`` once it has finished (never over a
     finished one of this configuration); a refused run changes nothing.
 

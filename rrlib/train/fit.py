@@ -90,9 +90,9 @@ class Job:
     checkpoint_kind: str = ""
     #: Checkpoints written before the one loop may lack ``"kind"`` (supervised ones did).
     kind_optional: bool = False
-    #: The progress is stored under this key (``None``: at the top level of the checkpoint).
+    #: The progress is stored under this key (``None`` stores it at the top level of the checkpoint).
     state_key: str | None = None
-    #: Configuration fields that may differ on resume (``("epochs",)``: a finished run may be extended).
+    #: Configuration fields that may differ on resume (``("epochs",)`` lets a finished run be extended).
     ignore: tuple[str, ...] = ()
     #: ``metrics.json`` also for an unfinished (stopped) run.
     metrics_unfinished: bool = False

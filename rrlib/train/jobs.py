@@ -296,10 +296,10 @@ class EncoderJob(Job):
 
 class InfoNCEEncoderJob(EncoderJob):
     """``worst-infonce``: Eq. (5.4) with :func:`rrlib.mi.bounds.infonce` in place of DV — Algorithm 1 lowers the
-    critic's InfoNCE estimate and the step ascends InfoNCE on the attacked batch (:func:`encoder_step` with
-    ``bound=infonce``). The record: ``train_infonce``, the held-out DV numbers of the other objectives (same critic,
-    Algorithm 1 lowering DV) and the held-out InfoNCE ones (``heldout_infonce_normal`` / ``_worst``; InfoNCE ≤
-    log batch size)."""
+    critic's InfoNCE estimate and the step ascends InfoNCE on the attacked batch
+    (:func:`~rrlib.train.encoder.encoder_step` with ``bound=infonce``). The record: ``train_infonce``, the
+    held-out DV numbers of the other objectives (same critic, Algorithm 1 lowering DV) and the held-out InfoNCE ones
+    (``heldout_infonce_normal`` / ``_worst``; InfoNCE ≤ log batch size)."""
 
     def prepare(self, device: torch.device, data_root: str | os.PathLike | None) -> Any:
         if dist.is_distributed():
@@ -325,7 +325,7 @@ class InfoNCEEncoderJob(EncoderJob):
 
 
 class ContrastiveJob(EncoderJob):
-    """``adv-contrastive`` (:mod:`rrlib.train.contrastive`): per batch two views, the instance-wise PGD adversary on
+    """``adv-contrastive`` (``rrlib.train.contrastive``): per batch two views, the instance-wise PGD adversary on
     the first, one Adam step on encoder and projection head. The checkpoint holds ``encoder``, ``critic`` (its
     untouched initialisation, so that every encoder checkpoint reads alike), ``projection_head`` and ``optimizer``
     (of encoder and head). Views and the adversary's random start come from generators seeded by ``(seed, epoch,
@@ -374,7 +374,7 @@ class ContrastiveJob(EncoderJob):
 
 
 def encoder_job(config: EncoderConfig) -> EncoderJob:
-    """The job that trains ``config``: :class:`ContrastiveJob` for a :class:`ContrastiveConfig`,
+    """The job that trains ``config``: :class:`ContrastiveJob` for a :class:`~rrlib.train.encoder.ContrastiveConfig`,
     :class:`InfoNCEEncoderJob` for ``worst-infonce``, :class:`EncoderJob` for ``normal`` and ``worst``."""
     if isinstance(config, ContrastiveConfig):
         return ContrastiveJob(config)

@@ -77,8 +77,11 @@ __all__ = [
     "read_stored_config",
 ]
 
+#: The checkpoint of a run folder.
 CHECKPOINT_FILE = "checkpoint.pt"
+#: The configuration of a run folder, written once its run has started.
 CONFIG_FILE = "config.json"
+#: The metrics of a run folder, written when its run finishes.
 METRICS_FILE = "metrics.json"
 LOCK_FILE = "run.lock"
 #: ``flock`` errors that mean "this file system cannot lock", not "another process holds the lock".

@@ -155,7 +155,7 @@ class TrainConfig:
         return resolve_threat(self.dataset, eps, self.steps, self.step_size, names={"eps": "eval_eps"})
 
     def to_json(self) -> str:
-        """The canonical JSON of this configuration (see :mod:`rrlib.train.cache`)."""
+        """The canonical JSON of this configuration (:func:`rrlib.train.cache.canonical_json`)."""
         return canonical_json(self)
 
 
@@ -242,7 +242,7 @@ def evaluate(
 
     The model is evaluated in eval mode and its train/eval mode restored afterwards. ``device`` defaults
     to the model's. Returns ``{"nat_acc", "nat_loss"[, "adv_acc", "adv_loss"]}``; accuracies in [0, 1].
-    In a distributed run (:mod:`rrlib.distributed`) every rank scores its contiguous share of ``data`` and the
+    In a distributed run (``rrlib.distributed``) every rank scores its contiguous share of ``data`` and the
     sums are added over the ranks: the same counts as one process, the losses up to the order of the sums.
     """
     dev = next(model.parameters()).device if device is None else select_device(device)
@@ -288,29 +288,28 @@ def train_model(
 ) -> TrainResult:
     """Train ``config``'s model; resume from ``checkpoint_path`` when it holds an unfinished run.
 
-    Parameters
-    ----------
-    checkpoint_path:
-        Where the atomic checkpoint lives (``None``: no checkpoints, no resumption). It is written at the
-        end of every epoch, every ``checkpoint_every`` optimiser steps and at least every
-        ``checkpoint_seconds``.
-    max_steps:
-        Stop after this many optimiser steps in total (counting those before a resume) and return an
-        unfinished result; rerunning with a larger or no ``max_steps`` continues.
-    callback:
-        Called after every optimiser step with ``{"epoch", "step", "global_step", "loss"}``; an exception it
-        raises aborts training *without* a final checkpoint (as a crash would).
-    data:
-        ``(train, test)`` datasets to use instead of loading ``config.dataset`` (subsets are not re-applied).
-    log:
-        Receives one line per evaluated epoch (e.g. ``print``).
+    Args:
+        checkpoint_path:
+            Where the atomic checkpoint lives (``None``: no checkpoints, no resumption). It is written at the
+            end of every epoch, every ``checkpoint_every`` optimiser steps and at least every
+            ``checkpoint_seconds``.
+        max_steps:
+            Stop after this many optimiser steps in total (counting those before a resume) and return an
+            unfinished result; rerunning with a larger or no ``max_steps`` continues.
+        callback:
+            Called after every optimiser step with ``{"epoch", "step", "global_step", "loss"}``; an exception it
+            raises aborts training *without* a final checkpoint (as a crash would).
+        data:
+            ``(train, test)`` datasets to use instead of loading ``config.dataset`` (subsets are not re-applied).
+        log:
+            Receives one line per evaluated epoch (e.g. ``print``).
 
-    The loop is :func:`rrlib.train.fit.fit` running a :class:`SupervisedJob`. Under ``torchrun``
-    (:mod:`rrlib.distributed`) the run is data-parallel: every rank trains on its share of each batch, DDP averages
+    The loop is :func:`rrlib.train.fit.fit` running a :class:`~rrlib.train.jobs.SupervisedJob`. Under ``torchrun``
+    (``rrlib.distributed``) the run is data-parallel: every rank trains on its share of each batch, DDP averages
     the gradients, evaluation is split over the ranks and rank 0 alone writes the checkpoint and logs; the
     checkpoint holds the unwrapped model and resumes with any number of processes.
 
-    The checkpoint's folder is a run folder (:mod:`rrlib.train.run_folder`): one run at a time, ``config.json``
+    The checkpoint's folder is a run folder (``rrlib.train.run_folder``): one run at a time, ``config.json``
     written once the folder and the checkpoint are accepted, ``metrics.json`` written when the call returns (never
     over a finished one of this configuration), a finished run whose checkpoint is gone is not retrained
     (:class:`rrlib.train.run_folder.FinishedRunError`), and a refused run changes nothing.
