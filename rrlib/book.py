@@ -265,7 +265,7 @@ READS_OTHER_CHAPTERS = ("10_reproduction_report",)
 QUICK_SECONDS_GUESS = {
     "06_vulnerability_robustness": 187.0, "08_downstream": 112.0, "11_beyond_contrastive": 90.0,
     "12_outside_ground_truth": 150.0, "00_your_own_model": 80.0,
-    "05_worst_case_mi": 67.0, "04_mine": 62.0,
+    "05_worst_case_mi": 67.0, "04_mine": 62.0, "13_updates_and_corrections": 13.0,
 }
 
 

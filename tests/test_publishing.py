@@ -74,6 +74,14 @@ def test_the_gpu_workflow_is_manual_and_runs_the_full_profile():
     assert any("rrlib.book run --profile full --device cuda" in r for r in _runs(workflow))
 
 
+def test_every_checkout_fetches_the_whole_history():
+    # the page "Updates and corrections" dates errata and result changes from git; a shallow clone gives no dates
+    for workflow in WORKFLOWS:
+        steps = [s for job in yaml.safe_load(workflow.read_text())["jobs"].values() for s in job["steps"]]
+        checkouts = [s for s in steps if s.get("uses", "").startswith("actions/checkout@")]
+        assert checkouts and all(s.get("with", {}).get("fetch-depth") == 0 for s in checkouts), workflow.name
+
+
 def _cffconvert() -> Path:
     tools = Path(os.environ.get("RRBOOK_TOOLS", Path.home() / ".cache" / "rrbook" / "tools"))
     binary = tools / "bin" / "cffconvert"

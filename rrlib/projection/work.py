@@ -317,6 +317,8 @@ def full_profile_work() -> list[WorkItem]:
         out += table_work(TablesConfig.full(dataset=ds))
     out += _chapter_09()
     out.append(WorkItem("10_reproduction_report", "reads results", unit("none"), 0, False, "no computation"))
+    out.append(WorkItem("13_updates_and_corrections", "reads the git history", unit("none"), 0, False,
+                        "no computation"))
     out += _chapter_11()
     out += _chapter_12()
     return out

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["IMPOSSIBLE_MARK", "breakable", "captioned_table", "markdown_table", "norm_name", "table_or_captioned"]
+__all__ = ["IMPOSSIBLE_MARK", "breakable", "captioned_table", "markdown_table", "norm_name", "nowrap",
+           "table_or_captioned"]
 
 #: The marker of an impossible MI estimate (below zero, or worst case above normal) in the tables of chapters 06–07.
 IMPOSSIBLE_MARK = "†"
@@ -34,6 +35,16 @@ def breakable(text: str, longer_than: int = 30) -> str:
         return word if any(mark in word for mark in "`[{<") else _BREAK_AFTER.sub("<wbr>", word)
 
     return re.sub(rf"\S{{{longer_than + 1},}}", split, text)
+
+
+def nowrap(text: str) -> str:
+    """``text`` kept on one line in HTML (a date in a narrow column: ``2026-11-30``, not ``2026-`` / ``11-30``), its
+    characters unchanged, so copied text is too.
+
+    >>> nowrap("2026-11-30")
+    '<span style="white-space: nowrap">2026-11-30</span>'
+    """
+    return f'<span style="white-space: nowrap">{text}</span>'
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

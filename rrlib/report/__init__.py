@@ -17,7 +17,9 @@ recorded (:func:`rrlib.book.load_metrics`). Nothing is typed by hand; one module
 * :mod:`~rrlib.report.encoder_rv` — the fresh-critic RV of the medium run's encoders (§5's claim), measured and
   committed to ``results/``;
 * :mod:`~rrlib.report.downstream` — chapter 08's inputs beside its own run (committed-run provenance, the attack
-  ladder, the tables' command line).
+  ladder, the tables' command line);
+* :mod:`~rrlib.report.updates` — the page "Updates and corrections" after the report: each erratum's date and every
+  change to the committed results, read from the git history (its tables in :mod:`~rrlib.report.markdown`).
 
 Every threshold (``TOLERANCE_Z``, the claims' ``CLAIM_LEVEL``, ``MIN_REPLICATES`` and ``COMPARABLE_POINTS``,
 §6.1's ``MI_CLAIM_Z`` and ``ACCURACY_CLAIM_Z``) is defined in :mod:`rrlib.stats`. Lookup tables are read where they
@@ -48,8 +50,11 @@ from rrlib.report.markdown import (
     claim_rules_markdown,
     claims_markdown,
     counts_markdown,
+    dated_errata_markdown,
     errata_markdown,
     inputs_markdown,
+    result_files_markdown,
+    result_updates_markdown,
     rules_markdown,
     section_markdown,
 )
@@ -82,10 +87,10 @@ __all__ = [
     "VULNERABILITY_MEDIUM",
     "REPRODUCED", "ROW_KEY", "TABLE_POINTS", "TOLERANCE_Z", "VALUE_VERDICTS", "Erratum", "Report", "Row", "Section",
     "answer_markdown", "build", "chapter_command", "claim_rules_markdown", "claims_markdown", "combine_verdicts",
-    "counts_markdown",
+    "counts_markdown", "dated_errata_markdown",
     "errata_markdown", "figure_verdict", "inputs_markdown", "load_inputs", "neuron_summary", "paper_table_oddities",
-    "printed_tolerance", "rules_markdown", "section_markdown", "table_cell_verdict", "table_command",
-    "theory_verdict",
+    "printed_tolerance", "result_files_markdown", "result_updates_markdown", "rules_markdown", "section_markdown",
+    "table_cell_verdict", "table_command", "theory_verdict",
 ]
 
 

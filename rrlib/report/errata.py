@@ -59,7 +59,7 @@ _MONTE_CARLO = ("; ch. 02's Monte Carlo ({mc_samples:,} samples) puts the estima
 
 def _fill(key: str, **values: Any) -> Erratum:
     t = ERRATA[key]
-    return Erratum(*(text.format(**values) for text in (t.where, t.printed, t.finding, t.evidence)))
+    return Erratum(*(text.format(**values) for text in (t.where, t.printed, t.finding, t.evidence)), key=key)
 
 
 def paper_table_oddities() -> tuple[list[tuple[str, tuple[str, str], str]], list[tuple[str, str, tuple, tuple]]]:

@@ -1,12 +1,13 @@
 """The reproduction report as markdown: each section as a captioned table, the inputs it read, the verdict counts,
-the errata, and the verdict rules written out from the constants :mod:`rrlib.report.rules` applies."""
+the errata, and the verdict rules written out from the constants :mod:`rrlib.report.rules` applies; and the updates
+page's tables (:mod:`rrlib.report.updates`: the errata with their dates, the changes to our committed results)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timezone
 
-from rrlib.rendering.tables import breakable, captioned_table
+from rrlib.rendering.tables import breakable, captioned_table, nowrap
 from rrlib.report.inputs import FIGURE_DATASET
 from rrlib.report.rules import (
     DIFFERS,
@@ -23,6 +24,7 @@ from rrlib.report.rules import (
     printed_tolerance,
 )
 from rrlib.report.types import CLAIM_GROUPS, Report, Section, claim_group
+from rrlib.report.updates import FULL, FileChange, Updates, headline, history_note
 from rrlib.stats import (
     ACCURACY_CLAIM_Z,
     CANNOT_JUDGE,
@@ -41,8 +43,8 @@ from rrlib.stats import (
     t_quantile,
 )
 
-__all__ = ["answer_markdown", "claims_markdown", "counts_markdown", "errata_markdown", "inputs_markdown",
-           "rules_markdown", "section_markdown"]
+__all__ = ["answer_markdown", "claims_markdown", "counts_markdown", "dated_errata_markdown", "errata_markdown",
+           "inputs_markdown", "result_files_markdown", "result_updates_markdown", "rules_markdown", "section_markdown"]
 
 
 def _cell(text: str) -> str:
@@ -247,3 +249,63 @@ def claim_rules_markdown() -> str:
         f"{ZERO_ADVERSARIAL_ACCURACY:.0%} adversarial accuracy; \"much more\" worst-case MI above "
         f"{KEPT_WORST_MI_NATS:g} nats.",
     ])
+
+
+# ------------------------------------------------------------------------------------------- updates and corrections
+def dated_errata_markdown(updates: Updates) -> str:
+    """The errata, oldest first, with the date and commit that first listed each; without a full history the one
+    sentence of :func:`~rrlib.report.updates.history_note` and the errata undated."""
+    if updates.history != FULL:
+        rows = [[_cell(e.where), _cell(e.finding)] for e in updates.errata]
+        table = captioned_table("Errata found by the book in the paper.", "tab-updates-errata", ["where", "finding"],
+                                rows)
+        return f"{history_note(updates.history)}\n\n{table}"
+    errata = sorted(updates.errata, key=lambda e: e.commit.time if e.commit else "")
+    rows = [[nowrap(e.commit.date) if e.commit else "—", f"`{e.commit.short}`" if e.commit else "—", _cell(e.where),
+             _cell(e.finding)] for e in errata]
+    return captioned_table("Errata found by the book in the paper, with the date (UTC) and commit that first listed "
+                           "each.", "tab-updates-errata", ["listed", "commit", "where", "finding"], rows)
+
+
+def result_updates_markdown(updates: Updates) -> str:
+    """Every commit that added, changed or deleted a committed result, newest first: date, commit, the files and
+    what the commit says (:func:`~rrlib.report.updates.headline`); empty without a full history."""
+    if updates.history != FULL:
+        return ""
+    rows = [[nowrap(u.commit.date), f"`{u.commit.short}`", _changes_cell(u.changes), _cell(headline(u.commit.subject))]
+            for u in updates.results]
+    n = len(updates.results)
+    return captioned_table(f"The {n} commit{'' if n == 1 else 's'} that added, changed or deleted our committed "
+                           "results (files under `results/`), newest first; dates in UTC.", "tab-updates-results",
+                           ["date", "commit", "files", "what the commit says"], rows)
+
+
+def result_files_markdown(updates: Updates) -> str:
+    """Each committed result file with the date and commit of its last change; empty without a full history."""
+    if updates.history != FULL:
+        return ""
+    rows = [[_cell(_in_results(f.path)), nowrap(f.last.date), f"`{f.last.short}`"] for f in updates.files]
+    return captioned_table("When each committed result file (under `results/`) last changed; dates in UTC.",
+                           "tab-updates-files",
+                           ["file", "last changed", "commit"], rows)
+
+
+def _changes_cell(changes: tuple[FileChange, ...]) -> str:
+    """A commit's changed files, one line per kind of change and folder: ``added a.json, b.json``, or for several
+    files of a sub-folder ``added in weights_medium/: encoder_normal.pt, encoder_worst.pt``."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for change in changes:
+        folder, _, name = _in_results(change.path).rpartition("/")
+        groups.setdefault((change.status, folder), []).append(name)
+    lines = []
+    for (status, folder), names in groups.items():
+        if folder and len(names) > 1:
+            lines.append(f"{status} in {_cell(folder + '/')}: {', '.join(_cell(n) for n in names)}")
+        else:
+            lines.append(f"{status} {', '.join(_cell(f'{folder}/{n}' if folder else n) for n in names)}")
+    return "<br>".join(lines)
+
+
+def _in_results(path: str) -> str:
+    """A path under ``results/`` as the tables name it: without that folder, which their captions name."""
+    return path.removeprefix("results/")

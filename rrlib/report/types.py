@@ -39,12 +39,14 @@ class Section:
 
 @dataclass(frozen=True)
 class Erratum:
-    """A printed statement the book found wrong, with the evidence and where it is."""
+    """A printed statement the book found wrong, with the evidence and where it is; ``key`` names its template in
+    :data:`rrlib.report.errata.ERRATA`."""
 
     where: str
     printed: str
     finding: str
     evidence: str
+    key: str = ""
 
 
 @dataclass(frozen=True)
