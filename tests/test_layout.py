@@ -10,6 +10,8 @@ chromium-driver the test is skipped with one line saying what to install (``make
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
 
 from rrlib.book import REPO_ROOT
@@ -91,3 +93,47 @@ def test_no_table_code_block_figure_or_equation_is_wider_than_the_text_column(re
     assert not too_wide, "wider than the text column at a 1280 px window:\n" + "\n".join(map(str, too_wide))
     raised = find_raised_math(html)
     assert not raised, "inline formulas riding above the baseline:\n" + "\n".join(raised)
+
+
+class _Shown(HTMLParser):
+    """Counts a page's outermost ``<figure>`` and ``<table>`` elements and its ``<p class="made-by">`` lines, and
+    whether each figure or table is followed (after its closing tag, whitespace aside) by such a line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0  # inside how many figures/tables
+        self.shown = 0
+        self.followed = 0
+        self.waiting = False  # an outermost figure/table just closed; is the next element a made-by line?
+
+    def handle_starttag(self, tag, attrs):
+        if self.waiting:
+            self.waiting = False
+            if tag == "p" and "made-by" in (dict(attrs).get("class") or "").split():
+                self.followed += 1
+        if tag in ("figure", "table"):
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("figure", "table"):
+            self.depth -= 1
+            if self.depth == 0:
+                self.shown += 1
+                self.waiting = True
+
+
+@pytest.mark.slow
+def test_every_figure_and_table_of_the_rendered_book_has_its_made_by_line(built_book):
+    """On every page of the whole book as ``make book`` renders it (the chapters, ``book/`` and the API reference),
+    each outermost figure and table is followed directly by its ``<p class="made-by">`` line."""
+    missing, total = [], 0
+    for page in sorted(built_book.rglob("*.html")):
+        if "_static" in page.parts or "_sources" in page.parts:
+            continue
+        parser = _Shown()
+        parser.feed(page.read_text(encoding="utf-8"))
+        total += parser.shown
+        if parser.followed != parser.shown:
+            missing.append(f"{page.relative_to(built_book)}: {parser.shown - parser.followed} of {parser.shown}")
+    assert total > 90  # the chapters show about a hundred figures and tables
+    assert not missing, "figures or tables without a made-by line right after them:\n" + "\n".join(missing)
