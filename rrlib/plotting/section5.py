@@ -106,7 +106,7 @@ def accuracy_frames(metrics: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFr
     """The downstream table of ``metrics`` (:meth:`rrlib.experiments.downstream_tables.TablesResult.metrics`) as
     two grids of accuracies (%), one row per ``g / h`` row: the paper's (columns ``MLP natural``, ``MLP PGD``,
     ``linear natural``, ``linear PGD``; means over its 4 trials) and ours (the same plus ``… AutoAttack``; means
-    over our seeds). A cell that was not run is NaN."""
+    over our seeds). A cell that was not run, and the paper's cells of a row beyond the paper, are NaN."""
     paper, ours = {}, {}
     for row, by_head in metrics["table"].items():
         rep, loss = metrics["row_labels"][row]
@@ -118,7 +118,8 @@ def accuracy_frames(metrics: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFr
                 value = cell.get(column) if cell else None
                 ours[label][f"{title} {name}"] = np.nan if value is None else float(value["mean"])
                 if column != "autoattack":
-                    paper[label][f"{title} {name}"] = np.nan if cell is None else float(cell["paper"][column][0])
+                    printed = cell.get("paper") if cell else None  # None: a row beyond the paper
+                    paper[label][f"{title} {name}"] = np.nan if printed is None else float(printed[column][0])
     return pd.DataFrame.from_dict(paper, orient="index"), pd.DataFrame.from_dict(ours, orient="index")
 
 
