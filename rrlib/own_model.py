@@ -9,10 +9,10 @@ Two calls cover what the book measures (MI in nats):
   interval (:class:`Vulnerability`). The estimator is the book's
   (:func:`rrlib.mi.worst_case.representation_vulnerability`: Algorithm 2, a fresh critic trained on the frozen
   model for every seed, once on clean and once on attacked batches, best held-out iterate). The critic is the
-  paper's encode-and-dot critic on the images (``critic="paper"``: :class:`rrlib.mi.critics.EncodeAndDotCritic`
-  behind the images' per-channel standardisation, exactly :class:`rrlib.train.encoder.PixelCritic` for a dataset
-  with those statistics), or a global separable critic on the flattened image (``critic="global"``), which chapter
-  12 shows comes much closer to the MI of images whose information is spread over the picture.
+  paper's encode-and-dot critic on the images (``critic="paper"``: :class:`rrlib.train.encoder.PixelCritic`,
+  :class:`rrlib.mi.critics.EncodeAndDotCritic` behind the images' own per-channel standardisation), or a global
+  separable critic on the flattened image (``critic="global"``), which chapter 12 shows comes much closer to the MI
+  of images whose information is spread over the picture.
 * :func:`train_worst_case` — train an encoder on your own images by the paper's objective (Eq. 5.4: ascend DV on
   Algorithm 1's worst-case batch) or by DIM (``eps=0``), with the paper's critic, in a plain loop (no
   checkpoints; for long runs use ``python -m rrlib.cli train-encoder`` on a dataset the book knows).
@@ -37,12 +37,12 @@ import torch
 from torch import nn
 
 from rrlib.attacks import ThreatModel
-from rrlib.mi.critics import EncodeAndDotCritic
+from rrlib.mi.critics import FlatCritic
 from rrlib.mi.estimator import build_critic
 from rrlib.mi.plausibility import check_estimates
 from rrlib.mi.worst_case import EstimatorConfig, representation_vulnerability
-from rrlib.models.normalize import InputNormalize
 from rrlib.stats import summarize, t_interval
+from rrlib.train.encoder import PixelCritic
 
 __all__ = ["CRITICS", "Interval", "Vulnerability", "make_critic", "measure", "threat_for", "train_worst_case"]
 
@@ -109,17 +109,6 @@ def threat_for(eps: float, steps: int = 10, step_size: float | None = None) -> T
     return ThreatModel("linf", float(eps), int(steps), float(step_size) if step_size is not None else eps / 5)
 
 
-class _FlatCritic(nn.Module):
-    """A vector critic applied to the flattened image (its scores are those of ``critic(x.flatten(1), z)``)."""
-
-    def __init__(self, critic: nn.Module) -> None:
-        super().__init__()
-        self.critic = critic
-
-    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.critic(x.flatten(1), z)
-
-
 def _channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     mean = x.float().mean(dim=(0, 2, 3))
     std = x.float().std(dim=(0, 2, 3)).clamp_min(1e-6)
@@ -136,24 +125,10 @@ def make_critic(critic: str, x: torch.Tensor, z_dim: int, *, width: int = 2048,
     if x.dim() != 4:
         raise ValueError(f"images must have shape (n, C, H, W), got {tuple(x.shape)}")
     if critic == "paper":
-        mean, std = stats if stats is not None else _channel_stats(x)
-        channels = x.shape[1]
-        return lambda: _PaperCritic(mean, std, channels, z_dim, width)
+        stats = stats if stats is not None else _channel_stats(x)
+        return lambda: PixelCritic(z_dim=z_dim, hidden=width, stats=stats)
     x_dim = int(math.prod(x.shape[1:]))
-    return lambda: _FlatCritic(build_critic("separable", x_dim, z_dim))
-
-
-class _PaperCritic(nn.Module):
-    """The paper's critic on pixels: standardisation, then :class:`EncodeAndDotCritic` with the image detached
-    (the same modules, in the same order, as :class:`rrlib.train.encoder.PixelCritic`)."""
-
-    def __init__(self, mean: Sequence[float], std: Sequence[float], channels: int, z_dim: int, width: int) -> None:
-        super().__init__()
-        self.normalize = InputNormalize(tuple(mean), tuple(std))
-        self.critic = EncodeAndDotCritic(channels, z_dim, width, detach_x=True)
-
-    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.critic(self.normalize(x), z)
+    return lambda: FlatCritic(build_critic("separable", x_dim, z_dim))
 
 
 def measure(model: nn.Module, x_train: torch.Tensor, x_test: torch.Tensor, *, eps: float, steps: int = 10,

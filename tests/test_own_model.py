@@ -80,3 +80,16 @@ def test_bad_input_is_one_clear_error(images):
     with pytest.raises(ValueError, match=r"images must have shape \(n, C, H, W\), got \(48, 784\)"):
         make_critic("paper", x_train.flatten(1), 64)
     assert Interval.of([1.0, 2.0, 3.0]).mean == 2.0
+
+
+def test_the_paper_critic_takes_a_dataset_or_its_statistics_not_both():
+    spec = get_spec("fashion-mnist")
+    x, z = torch.rand(4, 1, 28, 28), torch.randn(4, 8)
+    torch.manual_seed(0)
+    by_name = PixelCritic("fashion-mnist", z_dim=8, hidden=16)
+    torch.manual_seed(0)
+    by_stats = PixelCritic(z_dim=8, hidden=16, stats=(spec.mean, spec.std))
+    assert torch.equal(by_name(x, z), by_stats(x, z))
+    for bad in ({}, {"dataset": "fashion-mnist", "stats": (spec.mean, spec.std)}):
+        with pytest.raises(ValueError, match="a dataset name or stats"):
+            PixelCritic(**bad)

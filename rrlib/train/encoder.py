@@ -55,7 +55,7 @@ checkpoint of another configuration is an error.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -153,14 +153,20 @@ class PixelCritic(nn.Module):
     """The paper's critic on pixels: the same input normalisation, then :class:`~rrlib.mi.critics.EncodeAndDotCritic`.
 
     Scores ``(L, n, n)`` for ``(x, z)``; the image is detached inside (the official code), so gradients with
-    respect to ``x`` flow only through ``z``.
+    respect to ``x`` flow only through ``z``. The normalisation is ``dataset``'s, or, for images of a dataset the
+    book does not know (:func:`rrlib.own_model.measure`), ``stats`` = (per-channel mean, per-channel std).
     """
 
-    def __init__(self, dataset: str, *, z_dim: int = 64, hidden: int = 2048) -> None:
+    def __init__(self, dataset: str | None = None, *, z_dim: int = 64, hidden: int = 2048,
+                 stats: tuple[Sequence[float], Sequence[float]] | None = None) -> None:
         super().__init__()
-        spec = get_spec(dataset)
-        self.normalize = InputNormalize(spec.mean, spec.std)
-        self.critic = EncodeAndDotCritic(spec.channels, z_dim, hidden, detach_x=True)
+        if (dataset is None) == (stats is None):
+            raise ValueError("PixelCritic needs a dataset name or stats=(mean, std), not both")
+        if dataset is not None:
+            stats = (get_spec(dataset).mean, get_spec(dataset).std)
+        mean, std = tuple(stats[0]), tuple(stats[1])
+        self.normalize = InputNormalize(mean, std)
+        self.critic = EncodeAndDotCritic(len(mean), z_dim, hidden, detach_x=True)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.critic(self.normalize(x), z)
