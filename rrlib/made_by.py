@@ -27,7 +27,6 @@ so with ``-W`` the build fails.
 from __future__ import annotations
 
 import json
-import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -56,19 +55,14 @@ def annotation(cell_metadata: dict[str, Any]) -> dict[str, Any] | None:
 @cache
 def checkout_commit(root: str) -> str:
     """The short commit of the git checkout at ``root`` (ten hex digits), with " + uncommitted changes" when tracked
-    files differ from it; "no git commit" outside a git checkout."""
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", "-C", root, *args], capture_output=True, text=True, check=False)
-        except OSError:
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
+    files differ from it (:func:`rrlib.provenance.git_commit`'s ``-dirty``); "no git commit" outside a git checkout."""
+    from rrlib.provenance import git_commit
 
-    commit = git("rev-parse", "--short=10", "HEAD")
-    if not commit:
+    commit = git_commit(root)
+    if commit is None:
         return "no git commit"
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    return commit + (" + uncommitted changes" if dirty else "")
+    dirty = commit.endswith("-dirty")
+    return commit.removesuffix("-dirty")[:10] + (" + uncommitted changes" if dirty else "")
 
 
 def chapter_parameters(notebook: Path) -> dict[str, Any]:
