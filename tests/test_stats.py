@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 import re
 
@@ -112,10 +111,6 @@ def test_combined_se_z_and_the_strict_threshold_rule():
     assert not stats.exceeds(-1.0, 0.1, 2.0)
     assert stats.Difference(1.0, 0.0, 3.0, 4).z == math.inf and stats.Difference(-1.0, 0.0, 3.0, 4).z == -math.inf
     assert math.isnan(stats.unpaired_difference(stats.Summary(1.0, 0.0, 1), stats.Summary(0.0, 0.0, 1)).df)
-
-
-def test_docstring_examples():
-    assert doctest.testmod(stats).failed == 0
 
 
 # ---------------------------------------------------------------------------------------------- thresholds

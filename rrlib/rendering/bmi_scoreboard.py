@@ -46,10 +46,9 @@ def _bound_title(bound: str) -> str:
 
 def scoreboard_markdown(metrics: Mapping[str, Any], name: str, scale: str) -> str:
     """Table ``name`` (in smaller type): one row per task (its name, which gives its dimensions, and true MI in
-    nats), one column per bound; each cell
-    the mean estimate over the non-failed seeds (nats) and, in brackets, bmi's ln ratio; bold where the estimate is
-    within a factor 1.5 of the truth; ``✗k`` where k runs failed. ``scale`` names the run in the caption (e.g.
-    "this page's quick run")."""
+    nats), one column per bound; each cell the mean estimate over the non-failed seeds (nats) and, in brackets, bmi's
+    ln ratio; bold where the estimate is within a factor 1.5 of the truth; ``✗k`` where k runs failed. ``scale``
+    names the run in the caption (e.g. "this page's quick run")."""
     bounds = list(metrics["config"]["bounds"])
     rows = []
     for task_id, task in metrics["tasks"].items():
