@@ -57,3 +57,12 @@ def test_paired_values_and_missing_result(tmp_path):
     np.testing.assert_allclose(rv["normal"], [1.1, 1.2])
     np.testing.assert_allclose(rv["worst"], [0.6, 0.6])
     assert impossible == ["normal seed 1"]
+
+
+def test_encoder_folders_reads_hyphenated_losses(tmp_path):
+    for name in ("worst-infonce-seed2-ab12", "adv-contrastive-seed0-cd34", "normal-seed1-ef56", "notes", "x-seedy-1"):
+        (tmp_path / name).mkdir()
+    assert encoder_rv.encoder_folders(tmp_path) == {
+        ("worst-infonce", 2): tmp_path / "worst-infonce-seed2-ab12",
+        ("adv-contrastive", 0): tmp_path / "adv-contrastive-seed0-cd34",
+        ("normal", 1): tmp_path / "normal-seed1-ef56"}

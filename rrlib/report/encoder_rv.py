@@ -60,13 +60,14 @@ class JudgeSettings:
 
 
 def encoder_folders(root: str | Path) -> dict[tuple[str, int], Path]:
-    """The encoder run folders under ``root`` (``<loss>-seed<k>-<hash>``, as the tables experiment names them):
-    ``(loss, seed) → folder``."""
+    """The encoder run folders under ``root`` (``<loss>-seed<k>-<hash>``, as the tables experiment names them; the
+    loss may hold hyphens, ``worst-infonce-seed0-…``): ``(loss, seed) → folder``."""
     out: dict[tuple[str, int], Path] = {}
     for folder in sorted(Path(root).iterdir()):
         parts = folder.name.split("-")
-        if folder.is_dir() and len(parts) >= 2 and parts[1].startswith("seed") and parts[1][4:].isdigit():
-            out[(parts[0], int(parts[1][4:]))] = folder
+        at = next((i for i, part in enumerate(parts) if i and part.startswith("seed") and part[4:].isdigit()), None)
+        if folder.is_dir() and at is not None:
+            out[("-".join(parts[:at]), int(parts[at][4:]))] = folder
     return out
 
 
