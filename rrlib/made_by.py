@@ -10,10 +10,10 @@ A code cell of a chapter that shows a figure or a table says where its numbers c
 
 ``metrics`` is a key (dots for nested keys; a final ``*`` for every key with that prefix, e.g. ``aligned_*``), or a list
 of keys, of the chapter's metrics (``_build/metrics/NAME.json``, written by :func:`rrlib.book.publish`); ``results`` a
-committed result file (``results/README.md`` says how each was made), which the cell shows instead whenever the file
-exists in the checkout the book is built from (the chapters load it exactly then); ``page`` says what the page computed
-when the numbers drawn are not stored in the metrics. The line under each of its figures and tables then reads, in
-small type::
+committed result file or a list of them (``results/README.md`` says how each was made), which the cell shows
+instead whenever every one exists in the checkout the book is built from (the chapters load them exactly then);
+``page`` says what the page computed when the numbers drawn are not stored in the metrics. The line under each of
+its figures and tables then reads, in small type::
 
     Made by python -m rrlib.book run --profile quick --only 12_outside_ground_truth (seed 0) at commit 1a2b3c4d5e;
     data: 12_outside_ground_truth.json → scoreboard
@@ -88,8 +88,10 @@ def made_by_text(chapter: str, made_by: dict[str, Any] | None, parameters: dict[
     seed = parameters.get("seed", 0)
     line = f"Made by python -m rrlib.book run --profile {profile} --only {chapter} (seed {seed}) at commit {commit}"
     results = made_by.get("results")
-    if results and (root / results).is_file():
-        return f"{line}; data: {results} (committed; results/README.md says how it was made)"
+    files = [results] if isinstance(results, str) else list(results or [])
+    if files and all((root / f).is_file() for f in files):
+        made = "it was" if len(files) == 1 else "each was"
+        return f"{line}; data: {', '.join(files)} (committed; results/README.md says how {made} made)"
     keys = made_by.get("metrics")
     if keys:
         keys = [keys] if isinstance(keys, str) else list(keys)

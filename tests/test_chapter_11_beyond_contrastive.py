@@ -105,3 +105,75 @@ def test_two_seed_pairs_show_intervals_without_verdicts():
     assert {c["verdict"] for c in comps} == {stats.TOO_FEW}
     text = pages.comparisons_markdown(comps, "tab-x", "quick run")
     assert "2 seed pairs are too few to judge" in text and "higher" not in text.split(":::")[-1]
+
+
+def _comparison(rep, column, mean, verdict, head="mlp", loss="robust"):
+    return {"rep": rep, "head": head, "loss": loss, "column": column, "mean": mean, "interval": [mean - 1, mean + 1],
+            "n": 4, "verdict": verdict}
+
+
+def test_the_summary_in_words_counts_the_table_verdicts():
+    comps = [_comparison("contrastive", "autoattack", m, stats.SUPPORTED, head=h) for m, h in ((20.0, "mlp"),
+                                                                                               (25.5, "linear"))]
+    comps += [_comparison("contrastive", "adversarial", 9.0, stats.SUPPORTED),
+              _comparison("contrastive", "adversarial", 0.5, stats.UNDECIDED, head="linear"),
+              _comparison("infonce", "autoattack", -1.0, stats.UNDECIDED),
+              _comparison("infonce", "autoattack", -4.0, stats.CONTRADICTED, head="linear")]
+    text = pages.summary_markdown(comps)
+    assert ("**Adversarial contrastive** against the paper's worst-case MI: under AutoAttack higher with 2 of 2 heads "
+            "(mean differences +20.0 to +25.5 points); under the paper's PGD higher with 1 of 2 heads, cannot tell "
+            "with 1 (mean differences +0.5 to +9.0 points); in natural accuracy: no verdict.") in text
+    assert "under AutoAttack lower with 1 of 2 heads, cannot tell with 1 (mean differences -4.0 to -1.0" in text
+    assert "is not the most robust of the three objectives" in text  # every contrastive AutoAttack cell higher
+    comps[0]["verdict"] = stats.UNDECIDED
+    assert "not the most robust" not in pages.summary_markdown(comps)
+
+
+def _judged(loss, rvs, seed0=0):
+    return [{"loss": loss, "seed": seed0 + i, "normal": [1.5, 1.5], "worst": [1.5 - rv, 1.5 - rv], "rv": [rv, rv],
+             "impossible": [False, False]} for i, rv in enumerate(rvs)]
+
+
+def test_the_fresh_critic_view_pairs_every_objective_with_ours():
+    paper = {"encoders": _judged("normal", [1.0, 0.9, 1.1]) + _judged("worst", [0.4, 0.5, 0.4])}
+    assert cc.fresh_critic_view(paper) is None  # the objectives beyond the paper not judged yet
+    beyond = {"encoders": _judged("worst-infonce", [0.5, 0.6, 0.4]) + _judged("adv-contrastive", [0.2, 0.3, 0.2, 0.9])}
+    view = cc.fresh_critic_view(paper, beyond)
+    assert view["seeds"] == [0, 1, 2]  # seed 3 has only the contrastive encoder: unpaired, left out
+    assert list(view["objectives"]) == list(cc.FRESH_CRITIC_OBJECTIVES)
+    d = {(x["loss"], x["quantity"]): x for x in view["differences"]}
+    # contrastive − ours: −0.2 on each seed (sd 0: the interval is the point), a smaller RV
+    assert d[("adv-contrastive", "rv")]["mean"] == pytest.approx(-0.2)
+    assert d[("adv-contrastive", "rv")]["verdict"] == stats.CONTRADICTED
+    assert d[("normal", "rv")]["verdict"] == stats.SUPPORTED and ("worst", "rv") not in d
+    text = pages.fresh_critic_markdown(view, "tab-fc")
+    assert "| adversarial contrastive (RoCL-style) | 1.500 ± 0.000 | 1.267 ± 0.058 | 0.233 ± 0.058 | " \
+           "-0.200 [-0.200, -0.200] lower |" in text
+    assert "| worst-case MI (ours, Eq. 5.4, DV) | 1.500 ± 0.000 | 1.067 ± 0.058 | 0.433 ± 0.058 | (ours) |" in text
+
+
+def _sweep(values):
+    """values: τ → (standard linear natural, robust AutoAttack of both heads), the same on both seeds."""
+    table = {}
+    for tau, (clean, aa) in values.items():
+        cols = {"natural": [clean] * 2, "adversarial": [clean / 2] * 2, "autoattack": [aa] * 2}
+        table[tau] = {"contrastive/standard": {h: cols for h in ("mlp", "linear")},
+                      "contrastive/robust": {h: cols for h in ("mlp", "linear")}}
+    return {"metrics": {"temperatures": [float(t) for t in values], "seeds": [0, 1], "heads": ["mlp", "linear"],
+                        "table": table, "encoder_train_seconds": {}}}
+
+
+def test_the_temperature_view_names_the_best_and_the_page_says_so():
+    assert cc.temperature_view(None) is None
+    view = cc.temperature_view(_sweep({"0.1": (80.0, 30.0), "0.5": (84.0, 35.0), "1.0": (83.0, 36.0)}))
+    assert view["best_clean"] == "0.5" and view["best_robust"] == "1.0"
+    text = pages.temperature_markdown(view, "tab-t", used=0.5)
+    assert "| 0.5 (used) | 84.0 | 42.0 | 84.0 | 84.0 | 35.0 | 84.0 | 35.0 |" in text and "| 0.1 | 80.0 |" in text
+    reference = {"table": {r: {"linear": {"natural": {"mean": m, "values": [m] * 4}}} for r, m in (
+        ("hjelm/standard", 70.0), ("ours/standard", 75.0), ("supervised/standard", 88.0))}}
+    words = pages.temperature_summary(view, used=0.5, reference=reference)
+    assert "is highest at τ = 0.5 (84.0 %); at the τ the rows above use, 0.5, it is 84.0 %." in words
+    assert "highest at τ = 1 (36.0 %); at τ = 0.5 it is 35.0 %" in words
+    assert ("70.0 % on the DIM encoder, 75.0 % on the paper's worst-case encoder and 88.0 % on Baseline-H trained end "
+            "to end with labels (Table 4's medium run, mean over 4 seeds)") in words
+    assert "With 2 seeds per temperature these are estimates, not verdicts" in words

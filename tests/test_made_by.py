@@ -37,6 +37,12 @@ def test_a_committed_file_is_named_when_it_exists_and_the_metrics_otherwise(tmp_
     assert line(made_by, tmp_path) == (RUN.format(profile="medium", seed=3) + "; data: results/image_mi_medium.json "
                                        "(committed; results/README.md says how it was made)")
     assert line({"results": "results/missing.json"}, tmp_path) == RUN.format(profile="medium", seed=3)
+    (tmp_path / "results" / "b.json").write_text("{}")
+    both = {"metrics": "images", "results": ["results/image_mi_medium.json", "results/b.json"]}
+    assert line(both, tmp_path).endswith("; data: results/image_mi_medium.json, results/b.json (committed; "
+                                         "results/README.md says how each was made)")
+    both["results"].append("results/missing.json")  # one of them absent: the metrics are named
+    assert line(both, tmp_path).endswith("; data: 04_mine.json → images")
 
 
 def test_numbers_the_page_computed_are_said_not_to_be_stored(tmp_path):

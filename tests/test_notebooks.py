@@ -130,8 +130,8 @@ def test_made_by_annotations_are_well_formed(name):
         assert made_by.keys() & {"metrics", "results"} or made_by.get("page"), f"{where}: names no data"
         assert all(isinstance(k, str) and k for k in _metrics_keys(made_by)), f"{where}: {made_by}"
         results = made_by.get("results")
-        if results is not None:
-            assert results.startswith("results/") and (REPO_ROOT / results).is_file(), f"{where}: no {results}"
+        for path in [results] if isinstance(results, str) else results or []:
+            assert path.startswith("results/") and (REPO_ROOT / path).is_file(), f"{where}: no {path}"
         if "page" in made_by:
             assert isinstance(made_by["page"], str) and made_by["page"].strip(), f"{where}: empty 'page'"
             assert "metrics" not in made_by and "results" not in made_by, f"{where}: page, or stored data"

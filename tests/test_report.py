@@ -536,3 +536,30 @@ def test_rows_beyond_the_paper_are_judged_only_on_the_medium_run_and_never_count
     assert judged.counts() == empty.counts()  # not the paper's claims: the counts do not move
     assert "with a standard h, the paper's worst-case MI has higher natural accuracy" in report.section_markdown(
         judged.section("beyond"))
+    assert not [r for r in judged.section("beyond").rows if "vulnerability" in r.item]  # no fresh critic yet
+
+
+def test_fresh_critic_rv_rows_beyond_the_paper():
+    from rrlib.experiments.contrastive_comparison import fresh_critic_view
+
+    def result(loss, rvs, worst=1.0):
+        return {"encoders": [{"loss": loss, "seed": s, "normal": [worst + rv], "worst": [worst], "rv": [rv],
+                              "impossible": [worst < 0]} for s, rv in enumerate(rvs)]}
+
+    # ours 0.4 on every seed; InfoNCE 0.6, 0.7, 0.5, 0.6 (theirs − ours: mean 0.2, sd 0.0816, so the t(3) interval
+    # is 0.2 ± 3.182 × 0.0408 = [0.070, 0.330]: above 0); contrastive's seed 3 impossible (worst-case MI < 0)
+    contrastive = result("adv-contrastive", [0.3, 0.5, 0.4, 0.1])
+    contrastive["encoders"][3].update(worst=[-0.2], impossible=[True])
+    fresh = fresh_critic_view({"encoders": result("normal", [0.9] * 4)["encoders"] + result("worst", [0.4] * 4)[
+        "encoders"]}, {"encoders": result("worst-infonce", [0.6, 0.7, 0.5, 0.6])["encoders"] + contrastive["encoders"]})
+    assert fresh["seeds"] == [0, 1, 2, 3] and fresh["objectives"]["adv-contrastive"]["impossible"] == [3]
+    comps = [_beyond_comparison("contrastive", "mlp", "robust", "autoattack", 3.0, 1.0, stats.SUPPORTED)]
+    rows = {r.item: r for r in report.build({"11_beyond_contrastive": {
+        "medium_comparisons": comps, "medium_fresh_critic": fresh}}).section("beyond").rows}
+    infonce = rows["the paper's worst-case MI encoder has a smaller representation vulnerability than worst-case "
+                   "InfoNCE"]
+    assert infonce.verdict == stats.SUPPORTED and infonce.ours == "RV theirs − ours +0.200 [+0.070, +0.330] nats"
+    contr = rows["the paper's worst-case MI encoder has a smaller representation vulnerability than adversarial "
+                 "contrastive learning (RoCL-style)"]
+    assert contr.values["difference"]["n"] == 3 and "seeds [3] left out" in contr.detail
+    assert contr.verdict == stats.UNDECIDED  # −0.0, 0.1, 0.0 over three seeds

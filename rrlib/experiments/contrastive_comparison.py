@@ -19,18 +19,20 @@ percent; seconds of wall time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from rrlib import stats
-from rrlib.grid.committed import encoder_histories, rows_view
+from rrlib.grid.committed import REPO_ROOT, encoder_histories, rows_view
 from rrlib.grid.config import BEYOND_ROWS, COLUMNS, ENCODER_LOSS, HEADS, TablesConfig
 from rrlib.train.cache import entry_dir
 from rrlib.train.fit import epoch_seconds
 
-__all__ = ["COMPARED_REPS", "COMPARED_ROWS", "HEAD_LOSSES", "ROBUSTSSL_CIFAR10", "ROBUSTSSL_COMMIT", "ComparisonConfig",
-           "ComparisonResult", "comparisons", "encoder_cost", "medium_view", "run"]
+__all__ = ["BEYOND_FRESH_CRITIC", "COMPARED_REPS", "COMPARED_ROWS", "FRESH_CRITIC_OBJECTIVES", "HEAD_LOSSES",
+           "ROBUSTSSL_CIFAR10", "ROBUSTSSL_COMMIT", "ComparisonConfig", "ComparisonResult", "comparisons",
+           "encoder_cost", "fresh_critic_view", "medium_view", "run", "temperature_view"]
 
 #: The representations compared: the paper's worst-case encoder and the two beyond it.
 COMPARED_REPS = ("ours", "infonce", "contrastive")
@@ -38,6 +40,12 @@ COMPARED_REPS = ("ours", "infonce", "contrastive")
 COMPARED_ROWS = ("ours/standard", "ours/standard_es", "ours/robust", *BEYOND_ROWS)
 #: The head of each row: a standard head (final), the same run early-stopped (E.S.), a robust head.
 HEAD_LOSSES = ("standard", "standard_es", "robust")
+
+#: The fresh-critic judge (:mod:`rrlib.report.encoder_rv`) of the medium run's encoders beyond the paper (the
+#: paper's two are in :data:`rrlib.report.encoder_rv.RESULT_PATH`).
+BEYOND_FRESH_CRITIC = REPO_ROOT / "results" / "encoders_beyond_medium_fresh_critic.json"
+#: The objectives the fresh critic judges, in the page's order (DIM, ours, the two beyond the paper).
+FRESH_CRITIC_OBJECTIVES = ("normal", "worst", "worst-infonce", "adv-contrastive")
 
 #: The commit of ``GodXuxilie/RobustSSL_Benchmark``'s README that :data:`ROBUSTSSL_CIFAR10` is read from.
 ROBUSTSSL_COMMIT = "79701afb1fc286d62460e5198c25209d45a0509b"
@@ -156,3 +164,64 @@ def run(config: ComparisonConfig) -> ComparisonResult:
     ours = cost[ENCODER_LOSS["ours"]]["seconds_per_epoch"]
     relative = {rep: cost[ENCODER_LOSS[rep]]["seconds_per_epoch"] / ours for rep in COMPARED_REPS[1:]}
     return ComparisonResult(config, tables, cost, relative)
+
+
+def fresh_critic_view(*results: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Fresh-critic normal MI, worst-case MI and RV (nats; :mod:`rrlib.report.encoder_rv`'s JSONs, e.g. the paper's
+    encoders' and those beyond it) per objective of :data:`FRESH_CRITIC_OBJECTIVES`: per-seed values (each the mean
+    over the encoder's critic seeds), the seeds whose estimate is impossible (negative worst-case MI or RV above
+    the normal MI; :mod:`rrlib.mi.plausibility`), and each objective's paired difference from the paper's
+    worst-case encoder (``objective − ours``) per quantity over the seeds where neither is impossible, with its
+    Student-t interval at :data:`rrlib.stats.CLAIM_LEVEL` and verdict on "higher". ``None`` until every objective
+    has been judged."""
+    records = {(r["loss"], r["seed"]): r for res in results if res is not None for r in res["encoders"]}
+    losses = {loss for loss, _ in records}
+    if not set(FRESH_CRITIC_OBJECTIVES) <= losses:
+        return None
+    seeds = sorted({s for _, s in records if all((loss, s) in records for loss in FRESH_CRITIC_OBJECTIVES)})
+    objectives: dict[str, Any] = {}
+    for loss in FRESH_CRITIC_OBJECTIVES:
+        recs = [records[(loss, s)] for s in seeds]
+        objectives[loss] = {q: [stats.mean(r[q]) for r in recs] for q in ("normal", "worst", "rv")}
+        objectives[loss]["impossible"] = [s for s, r in zip(seeds, recs, strict=True) if any(r["impossible"])]
+    differences = []
+    ours = objectives["worst"]
+    for loss in FRESH_CRITIC_OBJECTIVES:
+        if loss == "worst":
+            continue
+        keep = [i for i, s in enumerate(seeds)
+                if s not in objectives[loss]["impossible"] and s not in ours["impossible"]]
+        for quantity in ("normal", "worst", "rv"):
+            a = [objectives[loss][quantity][i] for i in keep]
+            b = [ours[quantity][i] for i in keep]
+            if not keep:
+                continue
+            verdict, d = stats.paired_verdict(a, b)
+            differences.append({"loss": loss, "quantity": quantity, "mean": d.mean, "n": d.n, "verdict": verdict,
+                                "interval": list(d.interval(stats.CLAIM_LEVEL))})
+    return {"seeds": seeds, "units": "nats", "objectives": objectives, "differences": differences}
+
+
+def temperature_view(sweep: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The temperature sweep (:mod:`rrlib.experiments.contrastive_temperature`'s committed JSON) per τ: the mean over
+    seeds of each head's natural, PGD and AutoAttack accuracy (percent), and ``best``: the τ of the highest
+    standard linear head's natural accuracy (the baseline's clean quality, RobustSSL's SLF "SA") and of the highest
+    robust heads' AutoAttack accuracy (mean of the two heads). ``None`` before the sweep has run."""
+    if sweep is None:
+        return None
+    m = sweep["metrics"]
+    by_tau: dict[str, Any] = {}
+    for tau, rows in m["table"].items():
+        by_tau[tau] = {row: {head: {col: stats.mean(v) if None not in v else None for col, v in cols.items()}
+                             for head, cols in heads.items()}
+                       for row, heads in rows.items()}
+
+    def clean(tau: str) -> float:
+        return by_tau[tau]["contrastive/standard"]["linear"]["natural"]
+
+    def robust(tau: str) -> float:
+        return stats.mean([by_tau[tau]["contrastive/robust"][h]["autoattack"] for h in m["heads"]])
+
+    return {"temperatures": m["temperatures"], "seeds": m["seeds"], "means": by_tau,
+            "best_clean": max(by_tau, key=clean), "best_robust": max(by_tau, key=robust),
+            "encoder_train_seconds": m["encoder_train_seconds"]}

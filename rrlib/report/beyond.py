@@ -6,7 +6,10 @@ committed medium run are evidence (``medium_comparisons``); its own quick run ne
 head training (standard, robust): "ours is more robust than it", judged on the paired per-seed differences
 ours − theirs under the paper's PGD and AutoAttack for both heads, combined by
 :func:`rrlib.report.rules.combine_verdicts` (every interval above zero: supported; every one below: contradicted);
-and one row per objective for natural accuracy with a standard head.
+and one row per objective for natural accuracy with a standard head. Where chapter 11 also holds the fresh-critic
+judge of the medium run's encoders (``medium_fresh_critic``, :func:`rrlib.experiments.contrastive_comparison.
+fresh_critic_view`), one row per objective for §5's quantity: "ours has the smaller RV", judged on the paired
+differences theirs − ours (an objective with an impossible estimate on some seed is judged without that seed).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ NOT_IN_PAPER = "not in the paper"
 #: Verdict while the committed medium run holds no rows beyond the paper.
 NOT_JUDGED_BEYOND = "not judged: no medium run of these rows yet"
 _NAMES = {"infonce": "worst-case InfoNCE", "contrastive": "adversarial contrastive learning (RoCL-style)"}
+_LOSS_OF = {"infonce": "worst-infonce", "contrastive": "adv-contrastive"}
 _COLUMNS = {"natural": "natural", "adversarial": "PGD", "autoattack": "AutoAttack"}
 _FLIP = {SUPPORTED: CONTRADICTED, CONTRADICTED: SUPPORTED}
 
@@ -52,6 +56,27 @@ def _row(text: str, comps: Sequence[Mapping[str, Any]], n_seeds: int) -> Row:
     return Row(text, NOT_IN_PAPER, "; ".join(parts), "ch. 11, committed medium-scale run, Fashion-MNIST",
                combine_verdicts(verdicts), f"ours − theirs, paired, {n_seeds} seeds; every interval above 0",
                kind=BEYOND_KIND, values={"comparisons": list(comps)})
+
+
+def _rv_rows(fresh: Mapping[str, Any] | None) -> list[Row]:
+    """One row per objective: the paper's encoder has the smaller fresh-critic RV (theirs − ours > 0)."""
+    if not fresh:
+        return []
+    rows = []
+    for rep, name in _NAMES.items():
+        d = next((d for d in fresh["differences"] if d["loss"] == _LOSS_OF[rep] and d["quantity"] == "rv"), None)
+        if d is None:
+            continue
+        low, high = d["interval"]
+        left_out = fresh["objectives"][_LOSS_OF[rep]]["impossible"] + fresh["objectives"]["worst"]["impossible"]
+        detail = f"theirs − ours, paired, {d['n']} seeds; the interval above 0"
+        if left_out:
+            detail += f" (seeds {sorted(set(left_out))} left out: impossible estimates)"
+        rows.append(Row(f"the paper's worst-case MI encoder has a smaller representation vulnerability than {name}",
+                        NOT_IN_PAPER, f"RV theirs − ours {d['mean']:+.3f} [{low:+.3f}, {high:+.3f}] nats",
+                        "ch. 11, fresh critics on the committed medium-scale run's encoders", d["verdict"], detail,
+                        kind=BEYOND_KIND, values={"difference": dict(d)}))
+    return rows
 
 
 def beyond(inputs: Mapping[str, Any]) -> Section:
@@ -81,4 +106,4 @@ def beyond(inputs: Mapping[str, Any]) -> Section:
                       and c["column"] in ("adversarial", "autoattack")]
         if chosen:
             rows.append(_row(text, chosen, n))
-    return Section("beyond", title, rows)
+    return Section("beyond", title, rows + _rv_rows(m.get("medium_fresh_critic")))
