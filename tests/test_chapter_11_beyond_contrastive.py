@@ -177,3 +177,51 @@ def test_the_temperature_view_names_the_best_and_the_page_says_so():
     assert ("70.0 % on the DIM encoder, 75.0 % on the paper's worst-case encoder and 88.0 % on Baseline-H trained end "
             "to end with labels (Table 4's medium run, mean over 4 seeds)") in words
     assert "With 2 seeds per temperature these are estimates, not verdicts" in words
+
+
+def test_the_fresh_critic_words_follow_the_differences():
+    paper = {"encoders": _judged("normal", [1.0, 0.9, 1.1]) + _judged("worst", [0.4, 0.5, 0.4])}
+    beyond = {"encoders": _judged("worst-infonce", [0.5, 0.6, 0.4]) + _judged("adv-contrastive", [0.3, 0.6, 0.4])}
+    view = cc.fresh_critic_view(paper, beyond)
+    aa = [_comparison("contrastive", "autoattack", m, stats.SUPPORTED, head=h) for m, h in ((20.0, "mlp"),
+                                                                                          (25.0, "linear"))]
+    text = pages.fresh_critic_summary(view, aa)
+    assert "the DIM encoder's RV is higher than ours (+0.567 [" in text
+    assert "the adversarial contrastive encoder's is not distinguishable from ours (" in text  # mean 0 ± 0.1
+    # its worst-case MI (1.5 − RV) cannot be told from ours either: only RV is said not to rank the encoders
+    assert "RV does not account for the gap above" in text and "+20.0 to +25.0 points" in text
+    assert "fresh-critic RV does not rank these encoders" in text
+    assert "does not account" not in pages.fresh_critic_summary(view, aa[:1] + [
+        _comparison("contrastive", "autoattack", 1.0, stats.UNDECIDED)])  # not higher with every head: no such line
+
+
+def test_the_committed_sweep_at_the_used_temperature_is_table_4s_run():
+    """The sweep's τ = 0.5 cells are the committed medium run's own (same configurations, loaded, not retrained):
+    every number equals Table 4's for those seeds."""
+    from rrlib.experiments import contrastive_temperature as ct
+
+    sweep = ct.load_result()
+    if sweep is None:
+        pytest.skip("the temperature sweep is not committed")
+    table = load_committed("fashion-mnist")["metrics"]["table"]
+    seeds = sweep["metrics"]["seeds"]
+    for row in ct.ROWS:
+        for head in HEADS:
+            cell = table[row][head]
+            for col in COLUMNS:
+                committed = [v for s, v in zip(cell["seeds"], cell[col]["values"], strict=True) if s in seeds]
+                assert sweep["metrics"]["table"]["0.5"][row][head][col] == committed, (row, head, col)
+
+
+@pytest.mark.slow
+def test_the_page_reads_the_committed_judges(chapter_metrics):
+    import json
+
+    from rrlib.experiments import contrastive_temperature as ct
+    from rrlib.report import encoder_rv
+
+    m = chapter_metrics(CHAPTER)
+    fresh = cc.fresh_critic_view(encoder_rv.load_result(), encoder_rv.load_result(cc.BEYOND_FRESH_CRITIC))
+    sweep = cc.temperature_view(ct.load_result())
+    assert m["medium_fresh_critic"] == json.loads(json.dumps(fresh))
+    assert m["temperature_sweep"] == json.loads(json.dumps(sweep))

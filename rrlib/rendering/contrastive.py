@@ -13,7 +13,7 @@ from rrlib.rendering.tables import IMPOSSIBLE_MARK, captioned_table
 from rrlib.stats import CLAIM_LEVEL, CONTRADICTED, MIN_REPLICATES, SUPPORTED, TOO_FEW, UNDECIDED, mean_sd
 
 __all__ = ["OBJECTIVE_LABELS", "comparisons_markdown", "context_markdown", "cost_markdown", "fresh_critic_markdown",
-           "summary_markdown", "temperature_markdown", "temperature_summary"]
+           "fresh_critic_summary", "summary_markdown", "temperature_markdown", "temperature_summary"]
 
 #: How the page names each encoder objective (keys: ``estimator_loss``).
 OBJECTIVE_LABELS = {"worst": "worst-case MI (ours, Eq. 5.4, DV)", "worst-infonce": "worst-case InfoNCE",
@@ -203,4 +203,40 @@ def temperature_summary(view: Mapping[str, Any], used: float, reference: Mapping
                  f"{known[-1][2]} seeds). ")
     text += (f"With {n} seeds per temperature these are estimates, not verdicts (the book judges from "
              f"{MIN_REPLICATES} seed pairs on).")
+    return text
+
+
+def _judged(d: Mapping[str, Any] | None, unit: str) -> str:
+    """"not distinguishable from ours (+0.027 [−0.015, +0.068] nats)" (the interval holds 0), "higher than ours (…)"
+    or "lower than ours (…)"."""
+    if d is None:
+        return "not measured"
+    word = {SUPPORTED: "higher than", CONTRADICTED: "lower than"}.get(d["verdict"], "not distinguishable from")
+    low, high = d["interval"]
+    return f"{word} ours ({d['mean']:+.3f} [{low:+.3f}, {high:+.3f}] {unit})"
+
+
+def fresh_critic_summary(view: Mapping[str, Any], comparisons: Sequence[Mapping[str, Any]] | None) -> str:
+    """The fresh-critic table in words (generated from its paired differences), set beside the downstream result:
+    each objective's RV against ours, the adversarial contrastive encoder's normal and worst-case MI, and — when its
+    heads are more accurate under AutoAttack with every head while its RV cannot be told from ours — that RV (and,
+    when it is lower, worst-case MI) does not rank the encoders by their heads' robustness."""
+    d = {(x["loss"], x["quantity"]): x for x in view["differences"]}
+    text = (f"By fresh critics, the DIM encoder's RV is {_judged(d.get(('normal', 'rv')), 'nats')}; worst-case "
+            f"InfoNCE's is {_judged(d.get(('worst-infonce', 'rv')), 'nats')}; the adversarial contrastive encoder's "
+            f"is {_judged(d.get(('adv-contrastive', 'rv')), 'nats')}. The contrastive encoder's normal MI is "
+            f"{_judged(d.get(('adv-contrastive', 'normal')), 'nats')} and its worst-case MI "
+            f"{_judged(d.get(('adv-contrastive', 'worst')), 'nats')}.")
+    aa = [c for c in comparisons or [] if c["rep"] == "contrastive" and c["column"] == "autoattack"]
+    rv = d.get(("adv-contrastive", "rv"))
+    if aa and all(c["verdict"] == SUPPORTED for c in aa) and rv is not None and rv["verdict"] == UNDECIDED:
+        lo, hi = min(c["mean"] for c in aa), max(c["mean"] for c in aa)
+        worst = d.get(("adv-contrastive", "worst"))
+        less_mi = worst is not None and worst["verdict"] == CONTRADICTED
+        text += (f" {'Neither quantity accounts' if less_mi else 'RV does not account'} for the gap above: the "
+                 f"contrastive encoder's heads are {lo:+.1f} to {hi:+.1f} points more accurate under AutoAttack, "
+                 "yet its RV cannot be told from ours"
+                 + (" and its worst-case MI is lower" if less_mi else "") + ". On this protocol, fresh-critic RV"
+                 + (" and worst-case MI do" if less_mi else " does") + " not rank these encoders by the robustness "
+                 "of their heads.")
     return text
