@@ -191,11 +191,11 @@ def fresh_critic_view(*results: Mapping[str, Any] | None) -> dict[str, Any] | No
             continue
         keep = [i for i, s in enumerate(seeds)
                 if s not in objectives[loss]["impossible"] and s not in ours["impossible"]]
+        if not keep:
+            continue
         for quantity in ("normal", "worst", "rv"):
             a = [objectives[loss][quantity][i] for i in keep]
             b = [ours[quantity][i] for i in keep]
-            if not keep:
-                continue
             verdict, d = stats.paired_verdict(a, b)
             differences.append({"loss": loss, "quantity": quantity, "mean": d.mean, "n": d.n, "verdict": verdict,
                                 "interval": list(d.interval(stats.CLAIM_LEVEL))})
@@ -203,10 +203,11 @@ def fresh_critic_view(*results: Mapping[str, Any] | None) -> dict[str, Any] | No
 
 
 def temperature_view(sweep: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The temperature sweep (:mod:`rrlib.experiments.contrastive_temperature`'s committed JSON) per τ: the mean over
-    seeds of each head's natural, PGD and AutoAttack accuracy (percent), and ``best``: the τ of the highest
-    standard linear head's natural accuracy (the baseline's clean quality, RobustSSL's SLF "SA") and of the highest
-    robust heads' AutoAttack accuracy (mean of the two heads). ``None`` before the sweep has run."""
+    """The temperature sweep (:mod:`rrlib.experiments.contrastive_temperature`'s committed JSON) per τ: ``means``, the
+    mean over seeds of each head's natural, PGD and AutoAttack accuracy (percent); ``clean``, the standard linear
+    head's natural accuracy (the baseline's clean quality, RobustSSL's SLF "SA"); ``robust``, the robust heads'
+    AutoAttack accuracy (mean of the two heads); and ``best_clean`` / ``best_robust``, the τ where each is highest.
+    ``None`` before the sweep has run."""
     if sweep is None:
         return None
     m = sweep["metrics"]
@@ -216,12 +217,9 @@ def temperature_view(sweep: Mapping[str, Any] | None) -> dict[str, Any] | None:
                              for head, cols in heads.items()}
                        for row, heads in rows.items()}
 
-    def clean(tau: str) -> float:
-        return by_tau[tau]["contrastive/standard"]["linear"]["natural"]
-
-    def robust(tau: str) -> float:
-        return stats.mean([by_tau[tau]["contrastive/robust"][h]["autoattack"] for h in m["heads"]])
-
-    return {"temperatures": m["temperatures"], "seeds": m["seeds"], "means": by_tau,
-            "best_clean": max(by_tau, key=clean), "best_robust": max(by_tau, key=robust),
-            "encoder_train_seconds": m["encoder_train_seconds"]}
+    clean = {tau: means["contrastive/standard"]["linear"]["natural"] for tau, means in by_tau.items()}
+    robust = {tau: stats.mean([means["contrastive/robust"][h]["autoattack"] for h in m["heads"]])
+              for tau, means in by_tau.items()}
+    return {"temperatures": m["temperatures"], "seeds": m["seeds"], "means": by_tau, "clean": clean,
+            "robust": robust, "best_clean": max(clean, key=clean.__getitem__),
+            "best_robust": max(robust, key=robust.__getitem__), "encoder_train_seconds": m["encoder_train_seconds"]}

@@ -175,22 +175,14 @@ def temperature_summary(view: Mapping[str, Any], used: float, reference: Mapping
     """The sweep in words: the τ with the best clean standard linear accuracy and the best robust AutoAttack
     accuracy against ``used`` (the medium run's τ), and for scale the same linear head's natural accuracy on the
     DIM, the paper's and the fully supervised rows of the committed medium table ``reference`` (its metrics)."""
-    means = view["means"]
-
-    def clean(tau: str) -> float:
-        return means[tau]["contrastive/standard"]["linear"]["natural"]
-
-    def robust(tau: str) -> float:
-        rob = means[tau]["contrastive/robust"]
-        return sum(rob[h]["autoattack"] for h in rob) / len(rob)
-
+    clean, robust = view["clean"], view["robust"]
     u, bc, br = str(float(used)), view["best_clean"], view["best_robust"]
     n = len(view["seeds"])
     text = (f"The standard linear head's natural accuracy, the baseline's clean quality, is highest at τ = "
-            f"{float(bc):g} ({clean(bc):.1f} %); at the τ the rows above use, {float(used):g}, it is {clean(u):.1f} %"
-            + ("" if bc == u else f" ({clean(u) - clean(bc):+.1f} points)") + ". The robust heads' AutoAttack accuracy "
-            f"(mean of the MLP and the linear head) is highest at τ = {float(br):g} ({robust(br):.1f} %)"
-            + ("" if br == u else f"; at τ = {float(used):g} it is {robust(u):.1f} %") + ". ")
+            f"{float(bc):g} ({clean[bc]:.1f} %); at the τ the rows above use, {float(used):g}, it is {clean[u]:.1f} %"
+            + ("" if bc == u else f" ({clean[u] - clean[bc]:+.1f} points)") + ". The robust heads' AutoAttack accuracy "
+            f"(mean of the MLP and the linear head) is highest at τ = {float(br):g} ({robust[br]:.1f} %)"
+            + ("" if br == u else f"; at τ = {float(used):g} it is {robust[u]:.1f} %") + ". ")
     table = reference["table"]
     rows = [("hjelm/standard", "the DIM encoder"), ("ours/standard", "the paper's worst-case encoder"),
             ("supervised/standard", "Baseline-H trained end to end with labels")]
