@@ -198,7 +198,7 @@ def test_the_fresh_critic_words_follow_the_differences():
 def test_the_committed_sweep_at_the_used_temperature_is_table_4s_run():
     """The sweep's τ = 0.5 cells are the committed medium run's own (same configurations, loaded, not retrained):
     every number equals Table 4's for those seeds."""
-    from rrlib.experiments import contrastive_temperature as ct
+    from rrlib.grid import temperature_sweep as ct
 
     sweep = ct.load_result()
     if sweep is None:
@@ -217,7 +217,7 @@ def test_the_committed_sweep_at_the_used_temperature_is_table_4s_run():
 def test_the_page_reads_the_committed_judges(chapter_metrics):
     import json
 
-    from rrlib.experiments import contrastive_temperature as ct
+    from rrlib.grid import temperature_sweep as ct
     from rrlib.report import encoder_rv
 
     m = chapter_metrics(CHAPTER)

@@ -203,7 +203,7 @@ def fresh_critic_view(*results: Mapping[str, Any] | None) -> dict[str, Any] | No
 
 
 def temperature_view(sweep: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The temperature sweep (:mod:`rrlib.experiments.contrastive_temperature`'s committed JSON) per τ: ``means``, the
+    """The temperature sweep (:mod:`rrlib.grid.temperature_sweep`'s committed JSON) per τ: ``means``, the
     mean over seeds of each head's natural, PGD and AutoAttack accuracy (percent); ``clean``, the standard linear
     head's natural accuracy (the baseline's clean quality, RobustSSL's SLF "SA"); ``robust``, the robust heads'
     AutoAttack accuracy (mean of the two heads); and ``best_clean`` / ``best_robust``, the τ where each is highest.

@@ -1,7 +1,8 @@
 """The grid behind the downstream tables (Tables 1, 3, 4, 5): its configuration and profiles (``config``), its
 typed cells and their states (``cells``), the one orchestrator that trains and scores them (``orchestrator``;
 ``rrbook sweep`` and the tables experiment both run through it), the scoring of a trained cell (``evaluation``),
-committed results, weights and command lines (``committed``), and the two sub-commands (``commands``).
+committed results, weights and command lines (``committed``), the two sub-commands (``commands``), and chapter 11's
+check of its baseline, the same cells at other NT-Xent temperatures (``temperature_sweep``).
 
 The experiment itself (``run(config) -> TablesResult``) is :mod:`rrlib.experiments.downstream_tables`.
 """

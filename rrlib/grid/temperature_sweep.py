@@ -16,7 +16,7 @@ checkpointed, resumed; :mod:`rrlib.train.run_folder`) and its scores are cached 
 resumes and a finished one recomputes nothing; two processes may train different seeds of one sweep at once.
 Accuracies in percent; seconds of wall time. Command line::
 
-    RRBOOK_THREADS=1 python -m rrlib.experiments.contrastive_temperature --out-root DIR \\
+    RRBOOK_THREADS=1 python -m rrlib.grid.temperature_sweep --out-root DIR \\
         --out results/contrastive_temperature_medium.json
 """
 
@@ -155,13 +155,13 @@ def load_result(path: str | Path = RESULT_PATH) -> dict[str, Any] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m rrlib.experiments.contrastive_temperature`` (see the module docstring)."""
+    """``python -m rrlib.grid.temperature_sweep`` (see the module docstring)."""
     from rrlib.console import error_line
     from rrlib.provenance import provenance
     from rrlib.runtime import atomic_write_text, configure_threads, select_device
     from rrlib.train.run_folder import RunFolderError
 
-    parser = argparse.ArgumentParser(prog="python -m rrlib.experiments.contrastive_temperature",
+    parser = argparse.ArgumentParser(prog="python -m rrlib.grid.temperature_sweep",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--out-root", required=True, help="the sweep's folder (one grid-shaped folder per τ)")
     parser.add_argument("--out", default=str(RESULT_PATH), help="the JSON to write; must not exist")

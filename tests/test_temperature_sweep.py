@@ -1,4 +1,4 @@
-"""The temperature sweep of the adversarial contrastive baseline (rrlib.experiments.contrastive_temperature): one
+"""The temperature sweep of the adversarial contrastive baseline (rrlib.grid.temperature_sweep): one
 grid-shaped folder per τ, the encoder's τ the only change, the heads scored as Table 4 scores them, and a finished
 sweep reloaded, not retrained."""
 
@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from rrlib.experiments import contrastive_temperature as ct
+from rrlib.grid import temperature_sweep as ct
 from rrlib.grid.cells import cells
 from rrlib.grid.config import TablesConfig
 from rrlib.train.encoder import load_encoder
