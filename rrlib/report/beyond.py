@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rrlib.grid.config import ENCODER_LOSS
 from rrlib.rendering.section5 import HEAD_NAMES
 from rrlib.report.inputs import CHAPTERS, chapter_command
 from rrlib.report.rules import combine_verdicts
@@ -32,7 +33,6 @@ NOT_IN_PAPER = "not in the paper"
 #: Verdict while the committed medium run holds no rows beyond the paper.
 NOT_JUDGED_BEYOND = "not judged: no medium run of these rows yet"
 _NAMES = {"infonce": "worst-case InfoNCE", "contrastive": "adversarial contrastive learning (RoCL-style)"}
-_LOSS_OF = {"infonce": "worst-infonce", "contrastive": "adv-contrastive"}
 _COLUMNS = {"natural": "natural", "adversarial": "PGD", "autoattack": "AutoAttack"}
 _FLIP = {SUPPORTED: CONTRADICTED, CONTRADICTED: SUPPORTED}
 
@@ -64,11 +64,11 @@ def _rv_rows(fresh: Mapping[str, Any] | None) -> list[Row]:
         return []
     rows = []
     for rep, name in _NAMES.items():
-        d = next((d for d in fresh["differences"] if d["loss"] == _LOSS_OF[rep] and d["quantity"] == "rv"), None)
+        d = next((d for d in fresh["differences"] if d["loss"] == ENCODER_LOSS[rep] and d["quantity"] == "rv"), None)
         if d is None:
             continue
         low, high = d["interval"]
-        left_out = fresh["objectives"][_LOSS_OF[rep]]["impossible"] + fresh["objectives"]["worst"]["impossible"]
+        left_out = fresh["objectives"][ENCODER_LOSS[rep]]["impossible"] + fresh["objectives"]["worst"]["impossible"]
         detail = f"theirs − ours, paired, {d['n']} seeds; the interval above 0"
         if left_out:
             detail += f" (seeds {sorted(set(left_out))} left out: impossible estimates)"
