@@ -5,10 +5,10 @@ The critic's scores are ``S[l, i, j] = ⟨φ_l(x_i), ψ(z_j)⟩`` for ``L`` loca
 flattened) and ``psi`` of shape ``(n, C)``. The same numbers can be computed by several products, whose forward and
 backward passes differ in memory layout and in which GEMMs PyTorch calls:
 
-* ``einsum`` — ``torch.einsum("icl,jc->lij", phi, psi)`` (rrlib's form);
+* ``einsum`` — ``torch.einsum("icl,jc->lij", phi, psi)`` (rrlib's form until this benchmark chose another);
 * ``matmul`` — ``phi.permute(2, 0, 1) @ psi.T``: a batched ``(L, n, C) @ (C, n)``;
 * ``mm rows`` — ``(phi.transpose(1, 2).reshape(n·L, C) @ psi.T)`` viewed as ``(n, L, n)`` and permuted: one GEMM
-  with ``n·L`` rows;
+  with ``n·L`` rows (rrlib's form now, :func:`rrlib.mi.critics.location_scores`, which is what is timed);
 * ``official`` — the authors' ``torch.mm(m, l.t())`` with ``l = phi`` laid out ``(n·L, C)`` and ``m = psi``: one
   GEMM ``(n, C) @ (C, n·L)`` viewed as ``(n, n, L)`` and permuted.
 
@@ -40,6 +40,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import torch  # noqa: E402
 
+from rrlib.mi.critics import location_scores  # noqa: E402
 from rrlib.runtime import atomic_write_text  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -54,18 +55,13 @@ def _matmul(phi: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
     return phi.permute(2, 0, 1) @ psi.t()
 
 
-def _mm_rows(phi: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
-    n, c, L = phi.shape
-    return (phi.transpose(1, 2).reshape(n * L, c) @ psi.t()).view(n, L, n).permute(1, 0, 2)
-
-
 def _official(phi: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
     n, c, L = phi.shape
     return torch.mm(psi, phi.transpose(1, 2).reshape(n * L, c).t()).view(n, n, L).permute(2, 1, 0)
 
 
 FORMS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "einsum": _einsum, "matmul": _matmul, "mm rows": _mm_rows, "official": _official}
+    "einsum": _einsum, "matmul": _matmul, "mm rows": location_scores, "official": _official}
 
 
 def _inputs(n: int, width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rrlib.mi import bounds as B
-from rrlib.mi.critics import ConcatCritic, EncodeAndDotCritic, ResidualBlock1x1, SeparableCritic
+from rrlib.mi.critics import ConcatCritic, EncodeAndDotCritic, ResidualBlock1x1, SeparableCritic, location_scores
 
 
 @torch.no_grad()
@@ -58,6 +58,18 @@ def test_encode_and_dot_critic_scores_equal_the_einsum_of_its_features():
     ref = torch.einsum("icl,jc->lij", phi, psi)
     bound = 2 * 64 * 2.0**-24 / (1 - 64 * 2.0**-24) * torch.einsum("icl,jc->lij", phi.abs(), psi.abs())
     assert ((critic(x, z) - ref).abs() <= bound).all()
+
+
+@torch.no_grad()
+def test_location_scores_of_a_rank_s_rows_against_every_code_equal_the_einsum():
+    """The data-parallel critic scores this rank's b images against all B codes (``rrlib.train.ddp_mi``): the same
+    product with ``n ≠ m``, within the rounding bound above (``C = 32``), shape ``(L, n, m)``."""
+    torch.manual_seed(5)
+    phi, psi = torch.randn(3, 32, 49), torch.randn(5, 32)
+    s = location_scores(phi, psi)
+    assert s.shape == (49, 3, 5)
+    bound = 2 * 32 * 2.0**-24 / (1 - 32 * 2.0**-24) * torch.einsum("icl,jc->lij", phi.abs(), psi.abs())
+    assert ((s - torch.einsum("icl,jc->lij", phi, psi)).abs() <= bound).all()
 
 
 @torch.no_grad()

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from rrlib import distributed as dist
+from rrlib.mi.critics import location_scores
 from rrlib.runtime import flush_subnormal_grad
 
 
@@ -31,7 +32,7 @@ def row_scores(critic: nn.Module, x: torch.Tensor, z: torch.Tensor) -> torch.Ten
     inner = critic.critic
     phi = inner.local_features(critic.normalize(x)).flatten(2)  # (b, hidden, L)
     psi = dist.all_gather(inner.code_branch(z[:, :, None, None]).flatten(1))  # (B, hidden)
-    return torch.einsum("icl,jc->lij", phi, psi)
+    return location_scores(phi, psi)
 
 
 def global_dv(scores: torch.Tensor) -> torch.Tensor:
