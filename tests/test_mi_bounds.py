@@ -247,6 +247,17 @@ def test_non_finite_scores_are_rejected(value):
             fn(t)
 
 
+def test_finite_scores_whose_sum_overflows_are_accepted_and_a_nan_among_them_is_not():
+    """``check_scores`` looks at the sum first; a sum that overflows float32 (entries of 3e38) must not be taken for
+    a non-finite entry, and a NaN next to values that would overflow on their own is still found."""
+    big = torch.full((2, 4, 4), 3e38)
+    assert not torch.isfinite(big.sum())
+    assert B.check_scores(big).shape == (2, 4, 4)
+    big[1, 0, 3] = math.nan
+    with pytest.raises(ValueError, match="1 non-finite value"):
+        B.check_scores(big)
+
+
 def test_bad_options():
     with pytest.raises(ValueError, match="reduction"):
         B.dv(torch.zeros(3, 3), reduction="sum")
