@@ -46,18 +46,24 @@ class GridRun:
     seconds: float = 0.0
 
 
-def train_cell(cell: Cell, out_root: Path, config: TablesConfig) -> tuple[Any, bool]:
-    """Train (or load) one cell; returns its result and whether anything was trained."""
+def train_cell(cell: Cell, out_root: Path, config: TablesConfig, *, encoders: dict[str, Cell] | None = None,
+               show_progress: bool = False) -> tuple[Any, bool]:
+    """Train (or load) one cell; returns its result and whether anything was trained.
+
+    A head's encoder is the cell named ``cell.encoder`` in ``encoders`` (by name; default: the grid's own cells of
+    ``config``, so a caller that changes an encoder's configuration, as the temperature sweep does, passes its
+    cells).
+    """
     folder = out_root / cell.path
-    kw = {"device": config.device, "data_root": config.data_root, "show_progress": False}
+    kw = {"device": config.device, "data_root": config.data_root, "show_progress": show_progress}
     trained = finished_metrics(folder)[0] is None  # the loops write config.json and metrics.json (run folders)
     if cell.kind == "encoder":
         return train_encoder(cell.config, folder, **kw), trained
     if cell.kind == "head":
-        encoder = next(c for c in cells(config) if c.name == cell.encoder)
+        encoder = (encoders or {c.name: c for c in cells(config)})[cell.encoder]
         return train_classifier(cell.config, out_root / encoder.path, folder, **kw), trained
     res = train_model(cell.config, device=config.device, checkpoint_path=folder / CHECKPOINT_FILE,
-                      data_root=config.data_root, show_progress=False)
+                      data_root=config.data_root, show_progress=show_progress)
     return res, trained
 
 

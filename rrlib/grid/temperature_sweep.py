@@ -97,22 +97,12 @@ def sweep_cells(tables: TablesConfig, temperature: float) -> list[Cell]:
     return out
 
 
-def _train(cell: Cell, by_name: dict[str, Cell], root: Path, tables: TablesConfig) -> Any:
-    from rrlib.train.downstream import train_classifier
-    from rrlib.train.encoder import train_encoder
-
-    kw = {"device": tables.device, "data_root": tables.data_root, "show_progress": True}
-    if cell.kind == "encoder":
-        return train_encoder(cell.config, root / cell.path, **kw)
-    return train_classifier(cell.config, root / by_name[cell.encoder].path, root / cell.path, **kw)
-
-
 def run(config: SweepConfig, out_root: str | Path, log: Log = print) -> dict[str, Any]:
     """Train (or load) and score every cell of the sweep under ``out_root``; returns the metrics: per temperature,
     row and head, the per-seed natural, PGD and AutoAttack accuracies (percent) and each encoder's recorded training
     seconds."""
     from rrlib.grid.evaluation import evaluate_cell, score_entries
-    from rrlib.grid.orchestrator import _images
+    from rrlib.grid.orchestrator import _images, train_cell
     from rrlib.train.fit import epoch_seconds
 
     tables = config.tables
@@ -126,7 +116,7 @@ def run(config: SweepConfig, out_root: str | Path, log: Log = print) -> dict[str
         scores: dict[str, dict[str, list[dict[str, Any]]]] = {r: {h: [] for h in tables.heads} for r in ROWS}
         for cell in chosen:
             tick = time.perf_counter()
-            result = _train(cell, by_name, root, tables)
+            result, _ = train_cell(cell, root, tables, encoders=by_name, show_progress=True)
             if not result.finished:
                 raise RuntimeError(f"{root / cell.path} did not finish training")
             if cell.kind == "encoder":
