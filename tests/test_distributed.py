@@ -169,12 +169,13 @@ def test_train_encoder_two_gloo_processes_match_one(tiny_fmnist_root, tmp_path):
 def test_worst_case_encoder_two_gloo_processes_attack_the_whole_batch(tiny_fmnist_root, tmp_path):
     """Worst-case training (Eq. 5.4) under torchrun: Algorithm 1 runs on each rank's share of the batch against
     the DV of the *whole* batch (``ddp_mi.global_dv``), so the first step — an attack and a DV at the same initial
-    parameters in both runs — must agree with one process to rounding: the kept PGD iterate is the same batch
-    (ℓ∞ steps are ε-multiples of gradient signs, and no sign is near rounding level here), and its DV is a batch
-    sum in another order, ≤ (steps + 1)·B·u relative over the attack's iterates. Later steps are not compared:
-    the attack runs in eval mode, where the pre-batch-norm biases that Adam moves by rounding noise (module
-    docstring) do change the output. Measured on this machine: one process with 1 thread against 2 threads
-    differs as much (epoch-1 training DV −4.31 vs −4.17 nats) as 2 ranks against 1 (−4.22)."""
+    parameters in both runs — must agree with one process to rounding: its DV is a batch sum in another order,
+    ≤ (steps + 1)·B·u relative over the attack's iterates. (ℓ∞ steps follow gradient signs; a sign that differs
+    between the runs belongs to a pixel where the DV's gradient is at rounding level, so the DV moves only at second
+    order in the step, as for the robust head below; keep-best can only swap iterates whose DVs agree to rounding.)
+    Later steps are not compared: the attack runs in eval mode, where the pre-batch-norm biases that Adam moves by
+    rounding noise (module docstring) do change the output. Measured on this machine: one process with 1 thread
+    against 2 threads differs as much (epoch-1 training DV −4.31 vs −4.17 nats) as 2 ranks against 1 (−4.22)."""
     from _ddp_encoder_steps import CONFIG
 
     script = (str(ROOT / "tests" / "_ddp_encoder_steps.py"),)
@@ -234,9 +235,9 @@ def test_robust_classifier_two_gloo_processes_match_one_in_its_objective(tiny_fm
       rounding level can step the other way in the other run: that pixel moves by 2η and the codes, the head's
       gradient and (through Adam's division by small second moments) some weights change at first order. The loss
       does not: the flip happens only where the loss's gradient in that pixel is ≈ 0, so the loss moves at second
-      order. Measured with this test's settings over head seeds 0–8: one seed of 9 had such a flip (weights 9.9e-4
-      relative, per-step losses 5.1e-7); the other eight matched at ≤ 1.8e-7 in the weights and ≤ 1.6e-7 in the
-      losses.
+      order in the step. Measured with this test's settings over head seeds 0–8: one seed of 9 had such a flip
+      (weights 9.9e-4 relative, per-step losses 5.1e-7); the other eight matched at ≤ 1.8e-7 in the weights and
+      ≤ 1.6e-7 in the losses.
     * the test accuracies, natural and under PGD, equal;
     * not the weights: a sign flip is a discontinuity of PGD, not an error of the data-parallel code, and no
       rounding bound holds across one (Adam's own bound, 2·T·lr·(1−β₁)/√(1−β₂) ≈ 0.38 here, exceeds the weights).
