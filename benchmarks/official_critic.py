@@ -40,6 +40,7 @@ import copy
 import functools
 import importlib
 import json
+import math
 import platform
 import subprocess
 import sys
@@ -48,6 +49,7 @@ import time
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -278,6 +280,17 @@ def abba_medians(fns: dict[str, Callable[[], object]], repeats: int, device: tor
     return times
 
 
+def paired_ratio(ours: list[float], theirs: list[float]) -> dict[str, Any]:
+    """The ratio ours/theirs judged per pair (each pair ran back to back, so what the machine did meanwhile hits
+    both): the geometric mean of the per-pair ratios and its 95 % Student-t interval (on the log ratios, df = pairs
+    − 1; the unit of replication is one pair). NaN interval for a single pair."""
+    from rrlib.stats import paired_difference
+
+    d = paired_difference(np.log(ours), np.log(theirs))
+    lo, hi = d.interval(0.95)
+    return {"paired_ratio": math.exp(d.mean), "paired_ratio_ci95": [math.exp(lo), math.exp(hi)], "pairs": d.n}
+
+
 # ------------------------------------------------------------------------------------------- equivalence checks
 def _official_dv(big, x_norm: torch.Tensor) -> torch.Tensor:
     """Their DV (``-donsker_varadhan_loss``) on a normalised batch, as their attack's loss computes it."""
@@ -443,14 +456,18 @@ def markdown(result: dict) -> str:
                           f"{p['critic_forward']}/{p['critic_backward']}")
         lines.append(f"| {kind} | {cell(sides['rrlib'])} | {cell(sides['official'])} |")
     lines += ["", "## ms per step (median; pairs interleaved A-B / B-A)", "",
-              "| critic width | step | rrlib | official | ratio rrlib/official |", "|---|---|---|---|---|"]
+              "| critic width | step | rrlib | official | ratio rrlib/official | per pair: geometric mean "
+              "[95 % t] |", "|---|---|---|---|---|---|"]
     for w in result["widths"]:
         for kind in STEPS:
             t = w["timing"].get(kind)
             if t:
+                lo, hi = t.get("paired_ratio_ci95", (math.nan, math.nan))
                 lines.append(f"| {w['width']} | {kind} | {t['rrlib_ms']:,.0f} | {t['official_ms']:,.0f} | "
-                             f"{t['ratio']:.2f} |")
-    lines += ["", f"Medians of {meta['repeats']} pairs after one warm-up call each; all times in "
+                             f"{t['ratio']:.2f} | {t.get('paired_ratio', math.nan):.3f} [{lo:.3f}, {hi:.3f}] |")
+    lines += ["", f"Medians of {meta['repeats']} pairs after one warm-up call each; the last column judges the "
+              "ratio pair by pair (each pair ran back to back), a 95 % Student-t interval of the mean log ratio "
+              "over pairs, exponentiated; all times in "
               "`official_critic.json`. The DV conventions differ (theirs counts exp(0) = 1 for each masked "
               "diagonal score, ours leaves the diagonal out); the checks compare theirs with our `dim_filler=True`, "
               "the timed steps each use their own (the same work). The tolerance bounds the float32 rounding of the "
@@ -515,10 +532,13 @@ def main(argv: list[str] | None = None) -> dict:
             times = abba_medians({side: functools.partial(fn, kind) for side, fn in steps.items()},
                                  args.repeats, device)
             med = {side: float(np.median(v)) for side, v in times.items()}
+            paired = paired_ratio(times["rrlib"], times["official"])
             row["timing"][kind] = {"rrlib_ms": 1e3 * med["rrlib"], "official_ms": 1e3 * med["official"],
-                                   "ratio": med["rrlib"] / med["official"], "seconds": times}
+                                   "ratio": med["rrlib"] / med["official"], **paired, "seconds": times}
+            lo, hi = paired["paired_ratio_ci95"]
             print(f"width {row['width']} {kind}: rrlib {1e3 * med['rrlib']:.0f} ms, official "
-                  f"{1e3 * med['official']:.0f} ms, ratio {med['rrlib'] / med['official']:.2f}", flush=True)
+                  f"{1e3 * med['official']:.0f} ms, ratio {med['rrlib'] / med['official']:.2f}; paired "
+                  f"{paired['paired_ratio']:.3f} [{lo:.3f}, {hi:.3f}]", flush=True)
     if flushed:
         torch.set_flush_denormal(False)
     text = markdown(result)
