@@ -25,6 +25,7 @@ __all__ = [
     "ResidualBlock1x1",
     "SeparableCritic",
     "encode_and_dot_critics",
+    "location_scores",
     "mlp",
 ]
 
@@ -181,7 +182,8 @@ class EncodeAndDotCritic(nn.Module):
 
 def location_scores(phi: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
     """``S[l, i, j] = <phi[i, :, l], psi[j, :]>``: ``(L, n, m)`` scores from image features ``phi`` ``(n, C, L)`` and
-    code embeddings ``psi`` ``(m, C)`` (the encode-and-dot critic of Eq. 3.2 at every location l).
+    code embeddings ``psi`` ``(m, C)``: the scores of :class:`EncodeAndDotCritic` (supplement Table 2) at every
+    location l.
 
     One matrix product over n·L rows, the image features laid out ``(n·L, C)``: of four equivalent orientations it
     was the fastest, or within noise of it, forward, in the adversary's pass and in the training pass at widths 64,
