@@ -462,9 +462,9 @@ def markdown(result: dict) -> str:
         for kind in STEPS:
             t = w["timing"].get(kind)
             if t:
-                lo, hi = t.get("paired_ratio_ci95", (math.nan, math.nan))
+                lo, hi = t["paired_ratio_ci95"]
                 lines.append(f"| {w['width']} | {kind} | {t['rrlib_ms']:,.0f} | {t['official_ms']:,.0f} | "
-                             f"{t['ratio']:.2f} | {t.get('paired_ratio', math.nan):.3f} [{lo:.3f}, {hi:.3f}] |")
+                             f"{t['ratio']:.2f} | {t['paired_ratio']:.3f} [{lo:.3f}, {hi:.3f}] |")
     lines += ["", f"Medians of {meta['repeats']} pairs after one warm-up call each; the last column judges the "
               "ratio pair by pair (each pair ran back to back), a 95 % Student-t interval of the mean log ratio "
               "over pairs, exponentiated; all times in "
